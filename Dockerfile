@@ -1,0 +1,20 @@
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
+    MONITOR_CONFIG=/config/config.toml
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY monitor ./monitor
+RUN pip install --no-cache-dir . \
+ && useradd --system --uid 10001 --home /data monitor \
+ && mkdir -p /data /config
+COPY config.toml /config/config.toml
+RUN sed -i 's|^path = "monitor.db"|path = "/data/monitor.db"|' /config/config.toml \
+ && chown -R monitor /data /config
+
+USER monitor
+VOLUME ["/data"]
+HEALTHCHECK --interval=60s --timeout=10s --start-period=60s --retries=3 \
+  CMD ["monitor", "health"]
+CMD ["monitor", "run"]

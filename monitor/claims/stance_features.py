@@ -1,0 +1,610 @@
+"""Text preparation and claim/text pair features for the stance engine.
+
+Everything here needs only numpy and scipy, and is shared by inference
+(``monitor.claims.stance``) and training (``monitor.claims.stance_train``), so the
+features a model was trained on are exactly the ones it is asked about later.
+
+Three groups of features describe one (claim, text) pair:
+
+* relatedness: TF-IDF cosines (whole text, best sentences, lead), SVD cosines,
+  word and bigram overlap. Words never seen in training are hashed into extra
+  columns with the highest IDF, so a new story's names still count.
+* cues: negation, denial, hedging, confirmation, question and quotation counts in
+  the sentences most similar to the claim, in the whole text and in the claim.
+* proposition: the sentences that carry the claim's own predicate (its content
+  words that are not names) and whether a negation or denial scopes over that
+  predicate, or a hedge qualifies it. The rule layer in ``stance.py`` reads the
+  same analysis.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from monitor.text import get_stemmer, split_sentences, tokenize
+
+# Function words left out of the TF-IDF vectors and of overlap counts. Negations are
+# here too: they are counted as cues, and should not make two texts look alike.
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing done down during each
+    few for from further get got had has have having he her here hers herself him himself his
+    how i if in into is it its itself just me more most my myself new no nor not now of off
+    on once one only or other our ours ourselves out over own same she should so some such
+    than that the their theirs them themselves then there these they this those through to
+    too two under until up upon us very via was we were what when where which while who whom
+    why will with would you your yours yourself yourselves said says say saying told tell
+    year years like may might must shall s t mr mrs ms dr never""".split()
+)
+
+NEGATIONS = frozenset(
+    "not no never none nobody nothing neither nor without cannot nowhere nope".split()
+)
+_DENY_RE = re.compile(
+    r"^(?:den(?:y|ies|ied|ying|ials?)|dismiss\w*|reject\w*|refut\w*|rebut\w*|debunk\w*"
+    r"|disput\w*|contradict\w*|retract\w*|untrue|false\w*|fake\w*|hoax\w*|baseless"
+    r"|unfounded|fabricat\w*|nonsense|rubbish|bogus|myths?|misleading|incorrect"
+    r"|inaccurate|wrong\w*|lies|lied|lying|fictio\w*|satir\w*|prank\w*|scam\w*)$"
+)
+_HEDGE_RE = re.compile(
+    r"^(?:reportedly|alleg\w*|purport\w*|apparent\w*|supposed\w*|rumou?r\w*|unconfirmed"
+    r"|unverified|unclear|according|citing|cites?|sources?|claim\w*|reports?|speculat\w*"
+    r"|may|might|could|possibl\w*|perhaps|believed|seem\w*|appear\w*|suggest\w*|if"
+    r"|whether|likely|unlikely|expected)$"
+)
+# A narrower set for the rule layer: words that attribute or qualify a statement.
+_STRONG_HEDGE_RE = re.compile(
+    r"^(?:reportedly|alleged|allegedly|purportedly|apparently|supposedly|rumou?r(?:s|ed)?"
+    r"|unconfirmed|unverified|according|citing|sources?|claimed|claims|reports|reported)$"
+)
+_CONFIRM_RE = re.compile(
+    r"^(?:confirm\w*|announc\w*|official\w*|verified|proved?|proven|admit\w*|acknowledg\w*"
+    r"|revealed?|indeed|true|genuine|authentic)$"
+)
+# Adjectives that deny a proposition stated before them ("reports that ... are false").
+_DENY_AFTER = frozenset(
+    "false untrue baseless unfounded fake hoax nonsense rubbish wrong incorrect inaccurate "
+    "bogus fabricated fiction myth".split()
+)
+_CLAUSE_BREAK = frozenset("but however although though whereas yet while instead".split())
+_QUESTION_OPENERS = frozenset("whether if asked".split())
+
+NEG, DENY, HEDGE, CONFIRM = 1, 2, 4, 8
+CUE_NAMES = ("neg", "deny", "hedge", "confirm", "question", "quote")
+N_CUES = len(CUE_NAMES)
+
+NEG_WINDOW = 8  # tokens before the predicate that a negation may stand in
+DENY_WINDOW = 14
+
+
+@functools.lru_cache(maxsize=200_000)
+def cue_bits(word: str) -> int:
+    """Bit set of the cue families a folded word belongs to."""
+    bits = 0
+    if word in NEGATIONS or word.endswith("n't"):
+        bits |= NEG
+    if _DENY_RE.match(word):
+        bits |= DENY
+    if _HEDGE_RE.match(word):
+        bits |= HEDGE
+    if _CONFIRM_RE.match(word):
+        bits |= CONFIRM
+    return bits
+
+
+@functools.lru_cache(maxsize=200_000)
+def strong_hedge(word: str) -> bool:
+    return bool(_STRONG_HEDGE_RE.match(word))
+
+
+def is_cue_word(word: str) -> bool:
+    return cue_bits(word) != 0 or strong_hedge(word)
+
+
+def _clean(word: str) -> str:
+    if word.endswith("'s"):
+        return word[:-2]
+    return word
+
+
+def stems_of(words: list[str]) -> list[str]:
+    return get_stemmer("en").stem_all([_clean(w) for w in words])
+
+
+def is_content(word: str) -> bool:
+    return (
+        word not in STOPWORDS
+        and "'" not in word
+        and not word.isdigit()
+        and len(word) > 1
+        and not cue_bits(word) & NEG
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Vocabulary: IDF weights, hashed columns for unseen words, SVD projection
+
+
+@dataclass
+class Vocabulary:
+    index: dict[str, int]
+    idf: np.ndarray  # (V,) float64
+    n_hash: int
+    unseen_idf: float
+    components: np.ndarray  # (V, k) float32, SVD term loadings
+
+    @property
+    def dim(self) -> int:
+        return len(self.index) + self.n_hash
+
+    @functools.cached_property
+    def idf_full(self) -> np.ndarray:
+        return np.concatenate([self.idf, np.full(self.n_hash, self.unseen_idf)])
+
+    def column(self, stem: str) -> int:
+        j = self.index.get(stem)
+        if j is None:
+            j = len(self.index) + zlib.crc32(stem.encode("utf-8")) % self.n_hash
+        return j
+
+    def known(self, stem: str) -> bool:
+        return stem in self.index
+
+    def vectorize(self, docs: list[list[str]]) -> sp.csr_matrix:
+        """L2-normalised sublinear TF-IDF rows for lists of content stems."""
+        indptr = [0]
+        indices: list[int] = []
+        data: list[float] = []
+        idf = self.idf_full
+        for doc in docs:
+            counts = Counter(self.column(s) for s in doc)
+            cols = list(counts)
+            vals = np.array([(1.0 + math.log(counts[c])) * idf[c] for c in cols])
+            norm = float(np.sqrt((vals * vals).sum())) if cols else 0.0
+            if norm > 0:
+                vals /= norm
+            indices.extend(cols)
+            data.extend(vals.tolist())
+            indptr.append(len(indices))
+        return sp.csr_matrix(
+            (np.asarray(data, dtype=np.float64), np.asarray(indices, dtype=np.int64), indptr),
+            shape=(len(docs), self.dim),
+        )
+
+    def project(self, mat: sp.csr_matrix) -> np.ndarray:
+        """SVD coordinates of TF-IDF rows, L2-normalised (hashed columns drop out)."""
+        v = len(self.index)
+        known = mat[:, :v]
+        z = np.asarray(known @ self.components, dtype=np.float64)
+        norms = np.linalg.norm(z, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return z / norms
+
+
+def fit_vocabulary(
+    docs: list[list[str]], *, min_df: int = 2, n_hash: int = 4096, k: int = 100, seed: int = 0
+) -> Vocabulary:
+    """Fit IDF and an SVD on documents given as lists of content stems (training only)."""
+    df: Counter[str] = Counter()
+    for d in docs:
+        df.update(set(d))
+    terms = sorted(t for t, c in df.items() if c >= min_df)
+    index = {t: i for i, t in enumerate(terms)}
+    n = len(docs)
+    idf = np.array([math.log((1 + n) / (1 + df[t])) + 1.0 for t in terms])
+    unseen_idf = math.log(1 + n) + 1.0
+    vocab = Vocabulary(index, idf, n_hash, unseen_idf, np.zeros((len(terms), 0), np.float32))
+    mat = vocab.vectorize(docs)[:, : len(terms)].tocsc()
+    from scipy.sparse.linalg import svds
+
+    k = max(1, min(k, min(mat.shape) - 1))
+    rng = np.random.default_rng(seed)
+    v0 = rng.standard_normal(min(mat.shape))
+    _, s, vt = svds(mat.astype(np.float64), k=k, v0=v0)
+    order = np.argsort(-s)
+    vocab.components = np.ascontiguousarray(vt[order].T.astype(np.float32))
+    return vocab
+
+
+# ---------------------------------------------------------------------------------------
+# Prepared texts and claims
+
+
+@dataclass
+class PreparedText:
+    """An article analysed once, ready to be judged against any number of claims."""
+
+    text: str
+    spans: list[tuple[int, int]]
+    sent_words: list[list[str]]
+    sent_stems: list[list[str]]
+    sent_stem_sets: list[frozenset[str]]
+    sent_mat: sp.csr_matrix  # (S, D)
+    body_vec: sp.csr_matrix  # (1, D)
+    sent_svd: np.ndarray  # (S, k)
+    body_svd: np.ndarray  # (k,)
+    sent_cues: np.ndarray  # (S, N_CUES)
+    body_cues: np.ndarray  # (N_CUES,) per 100 words
+    body_stems: frozenset[str]
+    body_bigrams: frozenset[tuple[str, str]]
+    cap_ratio: dict[str, float]
+    n_words: int
+    vocab_id: int = 0
+
+    def sentence(self, i: int) -> str:
+        a, b = self.spans[i]
+        return self.text[a:b]
+
+
+@dataclass
+class PreparedClaim:
+    text: str
+    words: list[str]
+    stems: list[str]
+    core: list[str]  # content stems that are not cue words, in order, unique
+    capitalised: dict[str, bool]  # core stem → written with a capital (not first word)
+    title_case: bool
+    cues: np.ndarray  # (N_CUES + 1,)
+    negated: bool
+    bigrams: frozenset[tuple[str, str]]
+    vec: sp.csr_matrix = field(repr=False, default=None)  # type: ignore[assignment]
+    svd: np.ndarray = field(repr=False, default=None)  # type: ignore[assignment]
+
+
+MAX_SENTENCES = 400
+
+
+def prepare_text(text: str, vocab: Vocabulary) -> PreparedText:
+    spans = split_sentences(text)[:MAX_SENTENCES]
+    if not spans and text.strip():
+        spans = [(0, len(text))]
+    sent_words: list[list[str]] = []
+    caps: Counter[str] = Counter()
+    seen_mid: Counter[str] = Counter()
+    all_words: list[str] = []
+    tok_sents: list[list] = []
+    for a, b in spans:
+        toks = tokenize(text[a:b])
+        tok_sents.append(toks)
+        ws = [t.norm for t in toks]
+        sent_words.append(ws)
+        all_words.extend(ws)
+    all_stems = stems_of(all_words)
+    sent_stems: list[list[str]] = []
+    pos = 0
+    for si, ws in enumerate(sent_words):
+        st = all_stems[pos : pos + len(ws)]
+        pos += len(ws)
+        sent_stems.append(st)
+        a = spans[si][0]
+        for j, t in enumerate(tok_sents[si]):
+            if j == 0:
+                continue
+            stem = st[j]
+            seen_mid[stem] += 1
+            if text[a + t.start].isupper():
+                caps[stem] += 1
+    cap_ratio = {s: caps[s] / n for s, n in seen_mid.items()}
+
+    content = [[s for w, s in zip(ws, st) if is_content(w)] for ws, st in zip(sent_words, sent_stems)]
+    all_content = [s for c in content for s in c]
+    sent_mat = vocab.vectorize(content) if content else sp.csr_matrix((0, vocab.dim))
+    body_vec = vocab.vectorize([all_content])
+    sent_svd = vocab.project(sent_mat) if content else np.zeros((0, vocab.components.shape[1]))
+    body_svd = vocab.project(body_vec)[0]
+
+    cues = np.zeros((len(spans), N_CUES))
+    for si, ws in enumerate(sent_words):
+        for w in ws:
+            bits = cue_bits(w)
+            if bits:
+                cues[si, 0] += bool(bits & NEG)
+                cues[si, 1] += bool(bits & DENY)
+                cues[si, 2] += bool(bits & HEDGE)
+                cues[si, 3] += bool(bits & CONFIRM)
+        a, b = spans[si]
+        s = text[a:b]
+        cues[si, 4] = 1.0 if s.rstrip("\"'”’) ").endswith("?") else 0.0
+        cues[si, 5] = 1.0 if any(q in s for q in "\"“”«»") else 0.0
+    n_words = len(all_words)
+    body_cues = cues.sum(axis=0) * (100.0 / max(n_words, 1))
+    bigrams = frozenset(zip(all_content, all_content[1:], strict=False))
+    return PreparedText(
+        text=text,
+        spans=spans,
+        sent_words=sent_words,
+        sent_stems=sent_stems,
+        sent_stem_sets=[frozenset(s) for s in sent_stems],
+        sent_mat=sent_mat,
+        body_vec=body_vec,
+        sent_svd=sent_svd,
+        body_svd=body_svd,
+        sent_cues=cues,
+        body_cues=body_cues,
+        body_stems=frozenset(all_content),
+        body_bigrams=bigrams,
+        cap_ratio=cap_ratio,
+        n_words=n_words,
+        vocab_id=id(vocab),
+    )
+
+
+def prepare_claims(claims: list[str], vocab: Vocabulary) -> list[PreparedClaim]:
+    out: list[PreparedClaim] = []
+    for claim in claims:
+        toks = tokenize(claim)
+        ws = [t.norm for t in toks]
+        st = stems_of(ws)
+        core: list[str] = []
+        capitalised: dict[str, bool] = {}
+        n_alpha = n_upper = 0
+        for j, (t, w, s) in enumerate(zip(toks, ws, st, strict=True)):
+            upper = claim[t.start].isupper()
+            if w not in STOPWORDS and w[:1].isalpha():
+                n_alpha += 1
+                n_upper += upper
+            if is_content(w) and not is_cue_word(w) and s not in capitalised:
+                core.append(s)
+                capitalised[s] = upper and j > 0
+            elif s in capitalised and upper and j > 0:
+                capitalised[s] = True
+        cues = np.zeros(N_CUES + 1)
+        for w in ws:
+            bits = cue_bits(w)
+            cues[0] += bool(bits & NEG)
+            cues[1] += bool(bits & DENY)
+            cues[2] += bool(bits & HEDGE)
+            cues[3] += bool(bits & CONFIRM)
+        cues[4] = 1.0 if "?" in claim else 0.0
+        cues[5] = 1.0 if any(q in claim for q in "\"'“”‘’") else 0.0
+        cues[6] = len(ws)
+        content = [s for w, s in zip(ws, st, strict=True) if is_content(w)]
+        out.append(
+            PreparedClaim(
+                text=claim,
+                words=ws,
+                stems=st,
+                core=core,
+                capitalised=capitalised,
+                title_case=n_alpha > 2 and n_upper >= 0.7 * n_alpha,
+                cues=cues,
+                negated=bool(cues[0] or cues[1]),
+                bigrams=frozenset(zip(content, content[1:], strict=False)),
+            )
+        )
+    if out:
+        mat = vocab.vectorize(
+            [[s for w, s in zip(c.words, c.stems, strict=True) if is_content(w)] for c in out]
+        )
+        z = vocab.project(mat)
+        for i, c in enumerate(out):
+            c.vec = mat[i]
+            c.svd = z[i]
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# Proposition analysis: which sentences state the claim's predicate, and how
+
+
+@dataclass
+class PropositionReading:
+    names: tuple[str, ...]
+    predicates: tuple[str, ...]
+    affirm: list[int] = field(default_factory=list)  # sentence indices
+    contra: list[int] = field(default_factory=list)
+    hedged: list[int] = field(default_factory=list)
+    asked: list[int] = field(default_factory=list)  # predicate inside a question
+    best_coverage: float = 0.0
+    predicate_found: bool = False
+
+    @property
+    def n_prop(self) -> int:
+        return len(self.affirm) + len(self.contra) + len(self.hedged) + len(self.asked)
+
+
+def _split_names(claim: PreparedClaim, body: PreparedText) -> tuple[list[str], list[str]]:
+    names, preds = [], []
+    for s in claim.core:
+        r = body.cap_ratio.get(s)
+        if r is not None:
+            name = r >= 0.6
+        else:
+            name = claim.capitalised.get(s, False) and not claim.title_case
+        (names if name else preds).append(s)
+    return names, preds
+
+
+def read_proposition(claim: PreparedClaim, body: PreparedText) -> PropositionReading:
+    names, preds = _split_names(claim, body)
+    reading = PropositionReading(tuple(names), tuple(preds))
+    if not preds or not claim.core:
+        return reading
+    core = set(claim.core)
+    pred_set = set(preds)
+    claim_words = set(claim.words)
+    for si, stems in enumerate(body.sent_stems):
+        sset = body.sent_stem_sets[si]
+        if not (pred_set & sset):
+            continue
+        reading.predicate_found = True
+        context = sset | body.sent_stem_sets[si - 1] if si > 0 else sset
+        cov = len(core & context) / len(core)
+        reading.best_coverage = max(reading.best_coverage, cov)
+        if cov < 0.6 or (names and not (set(names) & context)):
+            continue
+        words = body.sent_words[si]
+        verdict = _polarity(words, stems, pred_set, claim_words)
+        if verdict == "contra" and claim.negated:
+            verdict = "affirm"
+        elif verdict == "affirm" and claim.negated:
+            verdict = "contra"
+        getattr(reading, verdict).append(si)
+    return reading
+
+
+def _polarity(words: list[str], stems: list[str], preds: set[str], claim_words: set[str]) -> str:
+    """How one sentence treats the predicate: affirm, contra, hedged or asked."""
+    positions = [i for i, s in enumerate(stems) if s in preds]
+    hedged = any(strong_hedge(w) and w not in claim_words for w in words)
+    asked_any = False
+    for i in positions:
+        asked = False
+        # negation or denial scoping over the predicate, same clause, before it
+        for j in range(i - 1, max(-1, i - DENY_WINDOW - 1), -1):
+            w = words[j]
+            if w in _CLAUSE_BREAK:
+                break
+            bits = cue_bits(w)
+            if bits & NEG and i - j <= NEG_WINDOW:
+                return "contra"
+            if bits & DENY and not w.startswith(("fake", "prank", "satir", "scam", "lie")):
+                return "contra"
+            if w in _QUESTION_OPENERS:
+                asked = True
+        after = words[i + 1 :]
+        if asked:
+            # "Asked whether Putin would congratulate Trump, Peskov said he was not aware ..."
+            if any(cue_bits(w) & (NEG | DENY) for w in after):
+                return "contra"
+            asked_any = True
+            continue
+        # "reports that Putin congratulated Trump are false"
+        if any(w in _DENY_AFTER for w in after):
+            return "contra"
+    if asked_any:
+        return "asked"
+    return "hedged" if hedged else "affirm"
+
+
+# ---------------------------------------------------------------------------------------
+# Pair features
+
+RELATED_FEATURES = (
+    "cos_body",
+    "cos_max_sent",
+    "cos_top3",
+    "cos_lead",
+    "svd_body",
+    "svd_max_sent",
+    "svd_top3",
+    "overlap",
+    "idf_overlap",
+    "overlap_best_sent",
+    "bigram_hits",
+    "unseen_overlap",
+    "claim_len",
+    "body_len",
+    "n_sents",
+    "best_sent_pos",
+)
+PROPOSITION_FEATURES = (
+    "prop_n",
+    "prop_affirm",
+    "prop_contra",
+    "prop_hedged",
+    "prop_asked",
+    "prop_best_cov",
+    "prop_pred_found",
+    "prop_has_preds",
+    "claim_negated",
+)
+FEATURE_NAMES = (
+    RELATED_FEATURES
+    + tuple(f"top1_{c}" for c in CUE_NAMES)
+    + tuple(f"top3_{c}" for c in CUE_NAMES)
+    + tuple(f"body_{c}" for c in CUE_NAMES)
+    + tuple(f"claim_{c}" for c in CUE_NAMES)
+    + ("claim_words",)
+    + PROPOSITION_FEATURES
+)
+N_FEATURES = len(FEATURE_NAMES)
+
+
+def pair_features(
+    claims: list[PreparedClaim], body: PreparedText, vocab: Vocabulary
+) -> tuple[np.ndarray, list[PropositionReading], np.ndarray]:
+    """Features of every claim against one text: (C, N_FEATURES), readings, (C, S) sims."""
+    n_c = len(claims)
+    n_s = len(body.spans)
+    X = np.zeros((n_c, N_FEATURES))
+    readings: list[PropositionReading] = []
+    if n_c == 0:
+        return X, readings, np.zeros((0, n_s))
+    cmat = sp.vstack([c.vec for c in claims]).tocsr()
+    csvd = np.vstack([c.svd for c in claims])
+    cos_body = np.asarray((cmat @ body.body_vec.T).todense()).ravel()
+    svd_body = csvd @ body.body_svd
+    if n_s:
+        sims = np.asarray((cmat @ body.sent_mat.T).todense())
+        svd_sims = csvd @ body.sent_svd.T
+    else:
+        sims = np.zeros((n_c, 0))
+        svd_sims = np.zeros((n_c, 0))
+    idf = vocab.idf_full
+    log_body = math.log1p(body.n_words)
+    log_sents = math.log1p(n_s)
+    for ci, claim in enumerate(claims):
+        row = X[ci]
+        row[0] = cos_body[ci]
+        row[4] = svd_body[ci]
+        if n_s:
+            s = sims[ci]
+            k = min(3, n_s)
+            top = np.argpartition(-s, k - 1)[:k] if n_s > k else np.arange(n_s)
+            top = top[np.argsort(-s[top])]
+            best = int(top[0])
+            row[1] = s[best]
+            row[2] = s[top].mean()
+            row[3] = s[: min(2, n_s)].max()
+            sv = svd_sims[ci]
+            row[5] = sv.max()
+            row[6] = np.sort(sv)[-k:].mean()
+            row[15] = best / n_s
+            cues1 = body.sent_cues[best]
+            cues3 = body.sent_cues[top].sum(axis=0)
+            best_set = body.sent_stem_sets[best]
+        else:
+            cues1 = cues3 = np.zeros(N_CUES)
+            best_set = frozenset()
+        content = [s for w, s in zip(claim.words, claim.stems, strict=True) if is_content(w)]
+        uniq = list(dict.fromkeys(content))
+        if uniq:
+            hits = [s in body.body_stems for s in uniq]
+            row[7] = sum(hits) / len(uniq)
+            w = np.array([idf[vocab.column(s)] for s in uniq])
+            row[8] = float((w * np.array(hits)).sum() / w.sum())
+            row[9] = sum(s in best_set for s in uniq) / len(uniq)
+            unseen = [s for s in uniq if not vocab.known(s)]
+            row[11] = sum(s in body.body_stems for s in unseen) / len(unseen) if unseen else -1.0
+        if claim.bigrams:
+            row[10] = sum(b in body.body_bigrams for b in claim.bigrams) / len(claim.bigrams)
+        row[12] = len(uniq)
+        row[13] = log_body
+        row[14] = log_sents
+        o = len(RELATED_FEATURES)
+        row[o : o + N_CUES] = cues1
+        row[o + N_CUES : o + 2 * N_CUES] = cues3
+        row[o + 2 * N_CUES : o + 3 * N_CUES] = body.body_cues
+        row[o + 3 * N_CUES : o + 4 * N_CUES + 1] = claim.cues
+        reading = read_proposition(claim, body)
+        readings.append(reading)
+        p = o + 4 * N_CUES + 1
+        row[p] = reading.n_prop
+        row[p + 1] = len(reading.affirm)
+        row[p + 2] = len(reading.contra)
+        row[p + 3] = len(reading.hedged)
+        row[p + 4] = len(reading.asked)
+        row[p + 5] = reading.best_coverage
+        row[p + 6] = float(reading.predicate_found)
+        row[p + 7] = float(bool(reading.predicates))
+        row[p + 8] = float(claim.negated)
+    return X, readings, sims

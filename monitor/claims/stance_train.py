@@ -1,0 +1,543 @@
+"""Training and evaluation of the stance model on FNC-1 (entry point: scripts/stance_train.py).
+
+Protocol:
+
+* hold-outs: 20 % of the bodies (the official protocol; every held-out headline was also
+  seen in training), and 20 % of the *stories* (connected components of the graph that
+  joins headlines and bodies through related pairs; held-out headlines are all new). Pairs
+  whose headline and body fall on different sides of the story split are dropped.
+* everything learned (vocabulary, IDF, SVD, trees, the contradicts threshold) is fitted on
+  the training side only; the threshold is chosen on an inner story split of it.
+* reported on the held-out side: FNC score, accuracy, per-class P/R/F1, macro-F1, for the
+  model alone, the model with the cue layer, and a baseline (hand features, one 4-class
+  model) trained in the same run.
+
+Needs lightgbm (training only; the shipped model is evaluated with numpy).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import random
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from monitor.claims.stance import (
+    STANCES,
+    StanceEngine,
+    decide,
+    quantize,
+    save_model,
+)
+from monitor.claims.stance_features import (
+    FEATURE_NAMES,
+    PropositionReading,
+    Vocabulary,
+    fit_vocabulary,
+    is_content,
+    pair_features,
+    prepare_claims,
+    prepare_text,
+    stems_of,
+)
+from monitor.claims.stance_gbdt import TreeEnsemble
+from monitor.text import words
+
+FNC_TO_STANCE = {
+    "agree": "confirms",
+    "disagree": "contradicts",
+    "discuss": "discusses",
+    "unrelated": "unrelated",
+}
+STAGE2 = ("confirms", "contradicts", "discusses")
+BASELINE_FEATURES = (
+    "overlap",
+    "bigram_hits",
+    "claim_len",
+    "body_len",
+    "body_neg",
+    "body_deny",
+    "body_hedge",
+    "claim_neg",
+    "claim_deny",
+    "claim_hedge",
+    "claim_question",
+)
+THRESHOLD_GRID = (0.04, 0.06, 0.08, 0.1, 0.12, 0.14, 0.17, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
+
+
+class DataError(Exception):
+    """The FNC-1 files are missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Pair:
+    headline: str
+    body_id: int
+    stance: str  # one of STANCES
+
+
+def load_fnc(path: Path) -> tuple[dict[int, str], list[Pair]]:
+    bodies_file = path / "train_bodies.csv"
+    stances_file = path / "train_stances.csv"
+    for f in (bodies_file, stances_file):
+        if not f.is_file():
+            raise DataError(f"{f} not found: --data must be the folder holding the FNC-1 CSVs")
+    csv.field_size_limit(sys.maxsize)
+    bodies: dict[int, str] = {}
+    with bodies_file.open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            try:
+                bodies[int(row["Body ID"])] = row["articleBody"]
+            except (KeyError, ValueError) as exc:
+                raise DataError(f"{bodies_file}: unexpected row ({exc})") from None
+    pairs: list[Pair] = []
+    with stances_file.open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            try:
+                pairs.append(
+                    Pair(row["Headline"], int(row["Body ID"]), FNC_TO_STANCE[row["Stance"]])
+                )
+            except (KeyError, ValueError) as exc:
+                raise DataError(f"{stances_file}: unexpected row ({exc})") from None
+    missing = {p.body_id for p in pairs} - bodies.keys()
+    if missing:
+        raise DataError(f"{len(missing)} body ids in {stances_file} have no body")
+    return bodies, pairs
+
+
+# ---------------------------------------------------------------------------------------
+# Splits
+
+
+def split_by_body(pairs: list[Pair], seed: int, frac: float = 0.2) -> tuple[list[int], list[int]]:
+    ids = sorted({p.body_id for p in pairs})
+    random.Random(seed).shuffle(ids)
+    held = set(ids[: round(len(ids) * frac)])
+    train = [i for i, p in enumerate(pairs) if p.body_id not in held]
+    test = [i for i, p in enumerate(pairs) if p.body_id in held]
+    return train, test
+
+
+def story_components(pairs: list[Pair]) -> dict[str, int]:
+    """Component id of every headline ('h:...') and body ('b:...') node."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for p in pairs:
+        h, b = "h:" + p.headline, f"b:{p.body_id}"
+        find(h)
+        find(b)
+        if p.stance != "unrelated":
+            rh, rb = find(h), find(b)
+            if rh != rb:
+                parent[rh] = rb
+    roots = sorted({find(x) for x in parent})
+    ids = {r: i for i, r in enumerate(roots)}
+    return {x: ids[find(x)] for x in parent}
+
+
+def split_by_story(
+    pairs: list[Pair], seed: int, frac: float = 0.2
+) -> tuple[list[int], list[int], int]:
+    comp = story_components(pairs)
+    size: dict[int, int] = defaultdict(int)
+    for p in pairs:
+        size[comp["h:" + p.headline]] += 1
+    comps = sorted(size)
+    random.Random(seed).shuffle(comps)
+    held: set[int] = set()
+    total, acc = len(pairs), 0
+    for c in comps:
+        if acc >= frac * total:
+            break
+        held.add(c)
+        acc += size[c]
+    train, test, dropped = [], [], 0
+    for i, p in enumerate(pairs):
+        hs = comp["h:" + p.headline] in held
+        bs = comp[f"b:{p.body_id}"] in held
+        if hs and bs:
+            test.append(i)
+        elif not hs and not bs:
+            train.append(i)
+        else:
+            dropped += 1
+    return train, test, dropped
+
+
+# ---------------------------------------------------------------------------------------
+# Features
+
+
+@dataclass
+class FeatureSet:
+    X: np.ndarray
+    readings: list[PropositionReading]
+    best: list[list[int]]
+    y: np.ndarray  # index into STANCES
+
+
+def fit_vocab(pairs: list[Pair], bodies: dict[int, str], seed: int) -> Vocabulary:
+    texts = [bodies[b] for b in sorted({p.body_id for p in pairs})]
+    texts += sorted({p.headline for p in pairs})
+    docs = []
+    for t in texts:
+        ws = words(t)
+        docs.append([s for w, s in zip(ws, stems_of(ws), strict=True) if is_content(w)])
+    return quantize(fit_vocabulary(docs, seed=seed))
+
+
+def build_features(pairs: list[Pair], bodies: dict[int, str], vocab: Vocabulary) -> FeatureSet:
+    n = len(pairs)
+    from monitor.claims.stance_features import N_FEATURES
+
+    X = np.zeros((n, N_FEATURES))
+    readings: list[PropositionReading | None] = [None] * n
+    best: list[list[int]] = [[] for _ in range(n)]
+    claims = {c.text: c for c in prepare_claims(sorted({p.headline for p in pairs}), vocab)}
+    by_body: dict[int, list[int]] = defaultdict(list)
+    for i, p in enumerate(pairs):
+        by_body[p.body_id].append(i)
+    for b, idx in by_body.items():
+        body = prepare_text(bodies[b], vocab)
+        feats, reads, sims = pair_features([claims[pairs[i].headline] for i in idx], body, vocab)
+        X[idx] = feats
+        for k, i in enumerate(idx):
+            readings[i] = reads[k]
+            if sims.shape[1]:
+                best[i] = [int(j) for j in np.argsort(-sims[k])[:2] if sims[k, j] > 0]
+    y = np.array([STANCES.index(p.stance) for p in pairs])
+    return FeatureSet(X, readings, best, y)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------
+# Models
+
+LGB_PARAMS: dict[str, Any] = {
+    "learning_rate": 0.05,
+    "num_leaves": 31,
+    "min_data_in_leaf": 20,
+    "feature_fraction": 0.8,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 1.0,
+    "num_threads": 1,
+    "deterministic": True,
+    "force_row_wise": True,
+    "verbose": -1,
+}
+
+
+def _lgb_train(X: np.ndarray, y: np.ndarray, num_class: int, rounds: int, seed: int):
+    import lightgbm as lgb
+
+    params = dict(LGB_PARAMS, seed=seed)
+    if num_class > 2:
+        params.update(objective="multiclass", num_class=num_class)
+    else:
+        params.update(objective="binary")
+    return lgb.train(params, lgb.Dataset(X, label=y), num_boost_round=rounds)
+
+
+def _to_ensemble(booster: Any, X_check: np.ndarray) -> TreeEnsemble:
+    ens = TreeEnsemble.from_lightgbm_dump(booster.dump_model())
+    if len(X_check):
+        ref = booster.predict(X_check[:500])
+        got = ens.predict_proba(X_check[:500])
+        if not np.allclose(ref, got, atol=1e-6):
+            raise RuntimeError("numpy tree evaluation disagrees with LightGBM")
+    return ens
+
+
+@dataclass
+class TwoStage:
+    related: TreeEnsemble
+    stance: TreeEnsemble
+
+
+def train_two_stage(fs: FeatureSet, seed: int, rounds: tuple[int, int] = (300, 300)) -> TwoStage:
+    unrel = STANCES.index("unrelated")
+    y1 = (fs.y != unrel).astype(int)
+    b1 = _lgb_train(fs.X, y1, 2, rounds[0], seed)
+    mask = fs.y != unrel
+    y2 = np.array([STAGE2.index(STANCES[k]) for k in fs.y[mask]])
+    b2 = _lgb_train(fs.X[mask], y2, 3, rounds[1], seed)
+    return TwoStage(_to_ensemble(b1, fs.X), _to_ensemble(b2, fs.X[mask]))
+
+
+def predict(
+    model: TwoStage, fs: FeatureSet, threshold: float, rules: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted stance indices and the reported scores."""
+    p_rel = model.related.predict_proba(fs.X)
+    p2 = model.stance.predict_proba(fs.X)
+    preds = np.zeros(len(fs.y), dtype=int)
+    scores = np.zeros(len(fs.y))
+    for i in range(len(fs.y)):
+        d = decide(float(p_rel[i]), p2[i], fs.readings[i], fs.best[i], threshold, rules)
+        preds[i] = STANCES.index(d.stance)
+        scores[i] = d.score
+    return preds, scores
+
+
+# ---------------------------------------------------------------------------------------
+# Metrics
+
+
+def metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
+    unrel = STANCES.index("unrelated")
+    gold_rel = y != unrel
+    pred_rel = pred != unrel
+    earned = 0.25 * np.sum(~gold_rel & ~pred_rel)
+    earned += 0.25 * np.sum(gold_rel & pred_rel) + 0.75 * np.sum(gold_rel & (pred == y))
+    best = 0.25 * np.sum(~gold_rel) + np.sum(gold_rel)
+    out: dict[str, Any] = {
+        "n": int(len(y)),
+        "fnc": float(earned / best) if best else 0.0,
+        "accuracy": float(np.mean(pred == y)) if len(y) else 0.0,
+    }
+    f1s = []
+    per: dict[str, dict[str, float]] = {}
+    for k, name in enumerate(STANCES):
+        tp = float(np.sum((pred == k) & (y == k)))
+        fp = float(np.sum((pred == k) & (y != k)))
+        fn = float(np.sum((pred != k) & (y == k)))
+        p = tp / (tp + fp) if tp + fp else 0.0
+        r = tp / (tp + fn) if tp + fn else 0.0
+        f = 2 * p * r / (p + r) if p + r else 0.0
+        per[name] = {"precision": p, "recall": r, "f1": f, "support": int(tp + fn)}
+        f1s.append(f)
+    out["per_class"] = per
+    out["macro_f1"] = float(np.mean(f1s))
+    out["confusion"] = [[int(np.sum((y == a) & (pred == b))) for b in range(4)] for a in range(4)]
+    return out
+
+
+def format_metrics(name: str, m: dict[str, Any]) -> str:
+    pc = m["per_class"]
+    c = pc["contradicts"]
+    return (
+        f"{name:<28} FNC {100 * m['fnc']:5.1f}  acc {100 * m['accuracy']:5.1f}  "
+        f"macroF1 {m['macro_f1']:.3f}  F1 conf {pc['confirms']['f1']:.2f} "
+        f"contra {c['f1']:.2f} disc {pc['discusses']['f1']:.2f} unrel {pc['unrelated']['f1']:.2f}"
+        f"  | contra P {c['precision']:.2f} R {c['recall']:.2f}"
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Baseline: hand features, one 4-class model
+
+
+def baseline(train: FeatureSet, test: FeatureSet, seed: int) -> dict[str, Any]:
+    cols = [FEATURE_NAMES.index(f) for f in BASELINE_FEATURES]
+    b = _lgb_train(train.X[:, cols], train.y, 4, 200, seed)
+    pred = np.argmax(b.predict(test.X[:, cols]), axis=1)
+    return metrics(test.y, pred)
+
+
+# ---------------------------------------------------------------------------------------
+# Threshold tuning on an inner story split
+
+
+def choose_threshold(
+    y: np.ndarray, model: TwoStage, fs: FeatureSet, rules: str, log: Callable[[str], None]
+) -> float:
+    """The contradicts threshold with the best macro-F1 on a dev set; ties go higher."""
+    best_t, best_key = THRESHOLD_GRID[-1], (-1.0, 0.0)
+    for t in THRESHOLD_GRID:
+        pred, _ = predict(model, fs, t, rules)
+        m = metrics(y, pred)
+        c = m["per_class"]["contradicts"]
+        log(
+            f"    t={t:<5} macroF1 {m['macro_f1']:.3f} FNC {100 * m['fnc']:.1f} "
+            f"contra P {c['precision']:.2f} R {c['recall']:.2f} F1 {c['f1']:.2f}"
+        )
+        key = (round(m["macro_f1"], 3), t)
+        if key > best_key:
+            best_t, best_key = t, key
+    return best_t
+
+
+def tune(
+    pairs: list[Pair], bodies: dict[int, str], seed: int, log: Callable[[str], None]
+) -> float:
+    tr, dev, _ = split_by_story(pairs, seed + 101)
+    tr_pairs = [pairs[i] for i in tr]
+    dev_pairs = [pairs[i] for i in dev]
+    vocab = fit_vocab(tr_pairs, bodies, seed)
+    fs_tr = build_features(tr_pairs, bodies, vocab)
+    fs_dev = build_features(dev_pairs, bodies, vocab)
+    model = train_two_stage(fs_tr, seed)
+    log(f"  inner story split: {len(tr_pairs)} train / {len(dev_pairs)} dev pairs")
+    t = choose_threshold(fs_dev.y, model, fs_dev, "all", log)
+    log(f"  chosen contradicts_threshold = {t}")
+    return t
+
+
+# ---------------------------------------------------------------------------------------
+# Runs
+
+
+def evaluate_split(
+    kind: str,
+    pairs: list[Pair],
+    bodies: dict[int, str],
+    seed: int,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    if kind == "body":
+        tr, te = split_by_body(pairs, seed)
+        dropped = 0
+    else:
+        tr, te, dropped = split_by_story(pairs, seed)
+    tr_pairs = [pairs[i] for i in tr]
+    te_pairs = [pairs[i] for i in te]
+    log(
+        f"== split by {kind}: {len(tr_pairs)} train / {len(te_pairs)} held-out pairs"
+        + (f" ({dropped} cross-story pairs dropped)" if dropped else "")
+    )
+    threshold = tune(tr_pairs, bodies, seed, log)
+    vocab = fit_vocab(tr_pairs, bodies, seed)
+    fs_tr = build_features(tr_pairs, bodies, vocab)
+    fs_te = build_features(te_pairs, bodies, vocab)
+    model = train_two_stage(fs_tr, seed)
+    results: dict[str, Any] = {
+        "split": kind,
+        "train_pairs": len(tr_pairs),
+        "test_pairs": len(te_pairs),
+        "dropped": dropped,
+        "contradicts_threshold": threshold,
+    }
+    rows = {
+        "baseline (hand feats, 1 model)": baseline(fs_tr, fs_te, seed),
+        "two-stage, argmax": metrics(fs_te.y, predict(model, fs_te, 0.5, "none")[0]),
+        "two-stage + threshold": metrics(fs_te.y, predict(model, fs_te, threshold, "none")[0]),
+        "+ denial rules": metrics(fs_te.y, predict(model, fs_te, threshold, "contra")[0]),
+        "+ denial & hedge rules": metrics(fs_te.y, predict(model, fs_te, threshold, "all")[0]),
+    }
+    for name, m in rows.items():
+        log(format_metrics(name, m))
+    results["rows"] = rows
+    results["seconds"] = round(time.perf_counter() - t0, 1)
+    log(f"   ({results['seconds']} s)")
+    return results
+
+
+def train_final(
+    pairs: list[Pair],
+    bodies: dict[int, str],
+    seed: int,
+    threshold: float,
+    out: Path,
+    extra_meta: dict[str, Any],
+    log: Callable[[str], None],
+) -> StanceEngine:
+    vocab = fit_vocab(pairs, bodies, seed)
+    fs = build_features(pairs, bodies, vocab)
+    model = train_two_stage(fs, seed)
+    meta = dict(extra_meta)
+    meta.update(
+        contradicts_threshold=threshold,
+        trained_pairs=len(pairs),
+        vocabulary=len(vocab.index),
+        svd_dims=int(vocab.components.shape[1]),
+        lightgbm_params=LGB_PARAMS,
+        seed=seed,
+    )
+    save_model(out, vocab, model.related, model.stance, meta)
+    size = sum(f.stat().st_size for f in out.iterdir())
+    log(f"wrote model to {out} ({size / 1e6:.1f} MB, vocabulary {len(vocab.index)})")
+    return StanceEngine(
+        vocab, model.related, model.stance, contradicts_threshold=threshold, meta=meta
+    )
+
+
+def data_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    for name in ("train_bodies.csv", "train_stances.csv"):
+        h.update((path / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(
+        prog="stance_train", description="Train and evaluate the stance model on FNC-1."
+    )
+    ap.add_argument("--data", required=True, type=Path, help="folder with the FNC-1 CSVs")
+    ap.add_argument("--sample", type=int, default=None, help="use N random pairs only")
+    ap.add_argument(
+        "--split",
+        choices=("body", "story", "both", "none"),
+        default="both",
+        help="hold-out(s) to evaluate on (default: both)",
+    )
+    ap.add_argument("--out", type=Path, default=None, help="write the model files here")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
+    args = ap.parse_args(argv)
+
+    def log(msg: str) -> None:
+        print(msg, flush=True)
+
+    try:
+        bodies, pairs = load_fnc(args.data)
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.sample is not None:
+        if args.sample < 100:
+            print("error: --sample must be at least 100", file=sys.stderr)
+            return 2
+        rng = random.Random(args.seed)
+        pairs = rng.sample(pairs, min(args.sample, len(pairs)))
+    log(f"{len(pairs)} pairs, {len({p.body_id for p in pairs})} bodies, seed {args.seed}")
+    results: dict[str, Any] = {"pairs": len(pairs), "seed": args.seed, "splits": []}
+    splits = ("story", "body") if args.split == "both" else (args.split,)
+    threshold = None
+    for kind in splits:
+        if kind == "none":
+            continue
+        r = evaluate_split(kind, pairs, bodies, args.seed, log)
+        results["splits"].append(r)
+        if kind == "story":
+            threshold = r["contradicts_threshold"]
+    if args.out is not None:
+        if threshold is None:
+            log("== tuning the contradicts threshold on an inner story split of all pairs")
+            threshold = tune(pairs, bodies, args.seed, log)
+        meta = {"data_sha256_16": data_digest(args.data), "evaluation": _summary(results)}
+        train_final(pairs, bodies, args.seed, threshold, args.out, meta, log)
+    if args.json is not None:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+def _summary(results: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for r in results["splits"]:
+        m = r["rows"]["+ denial & hedge rules"]
+        out[r["split"]] = {
+            "fnc": round(m["fnc"], 4),
+            "macro_f1": round(m["macro_f1"], 4),
+            "contradicts_f1": round(m["per_class"]["contradicts"]["f1"], 4),
+        }
+    return out

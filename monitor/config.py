@@ -1,0 +1,336 @@
+"""Typed configuration: TOML in, validated models out.
+
+Every problem is reported as ``FILE: key.path: what is wrong`` (for example
+``config.toml: feeds[3].interval: invalid duration '5x' ...``) through one
+:class:`~monitor.errors.ConfigError` that lists all problems at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from monitor.errors import ConfigError
+
+DEFAULT_CONFIG = "config.toml"
+
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: Any) -> float:
+    """'90s', '15m', '1h', '1d', '1h30m' or a number of seconds → seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as '90s', '15m', '1h' or '1d'")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return float(value)
+    if isinstance(value, str):
+        s = value.strip().lower().replace(" ", "")
+        pos, total = 0, 0.0
+        for m in _DURATION_RE.finditer(s):
+            if m.start() != pos:
+                break
+            total += float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+            pos = m.end()
+        if s and pos == len(s):
+            return total
+    raise ValueError(f"invalid duration {value!r}: write it like '90s', '15m', '1h' or '1d'")
+
+
+_SIZE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?")
+_SIZE_UNITS = {None: 1, "b": 1, "kb": 1000, "kib": 1024, "mb": 10**6, "mib": 2**20}
+_SIZE_UNITS |= {"gb": 10**9, "gib": 2**30}
+
+
+def parse_size(value: Any) -> int:
+    """'5MB', '512KiB' or a number of bytes → bytes."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str):
+        m = _SIZE_RE.fullmatch(value.strip().lower())
+        if m:
+            return int(float(m.group(1)) * _SIZE_UNITS[m.group(2)])
+    raise ValueError(f"invalid size {value!r}: write it like '5MB' or '512KiB'")
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Size = Annotated[int, BeforeValidator(parse_size)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StorageConfig(_Model):
+    path: str = "monitor.db"
+    fingerprint_window: Duration = Field(default=30 * 86400, gt=0)
+
+
+class FetchConfig(_Model):
+    timeout: Duration = Field(default=30.0, gt=0)  # total time for one request, body included
+    connect_timeout: Duration = Field(default=10.0, gt=0)
+    read_timeout: Duration = Field(default=20.0, gt=0)
+    user_agent: str = "news-monitor/0.1 (self-hosted news alerts)"
+    concurrency: int = Field(default=8, ge=1, le=256)
+    per_host: int = Field(default=2, ge=1, le=64)
+    max_bytes: Size = 5 * 10**6
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    allow_private_networks: bool = False
+    interval: Duration = Field(default=15 * 60, ge=1)  # default polling interval of a feed
+    max_backoff: Duration = Field(default=6 * 3600, ge=1)
+    jitter: float = Field(default=0.1, ge=0, le=0.5)  # fraction of the interval
+    fetch_pages: bool = True  # fetch each entry's page for extraction
+
+
+class ExtractConfig(_Model):
+    workers: int = Field(default=1, ge=0, le=32)  # 0: extract in a thread of the daemon
+    timeout: Duration = Field(default=30.0, gt=0)
+
+
+class FeedConfig(_Model):
+    url: str
+    name: str = ""
+    interval: Duration | None = Field(default=None, ge=1)
+    enabled: bool = True
+    tags: list[str] = []
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        v = v.strip()
+        if not re.match(r"^https?://[^/\s]+", v, re.I):
+            raise ValueError(f"{v!r} is not an http(s) URL")
+        return v
+
+    @model_validator(mode="after")
+    def _default_name(self) -> FeedConfig:
+        if not self.name:
+            object.__setattr__(self, "name", self.url.split("://", 1)[1].rstrip("/"))
+        return self
+
+
+class ClaimConfig(_Model):
+    text: str = Field(min_length=3)
+
+
+class WatchConfig(_Model):
+    name: str = Field(min_length=1)
+    rule: str = Field(min_length=1)
+    language: str = "en"
+    feeds: list[str] = []  # scope: only these feed names (empty: all)
+    tags: list[str] = []  # scope: only feeds with one of these tags (empty: all)
+    alerts: list[str] = []
+    track_claims: bool = False
+    dedup: Literal["story", "article", "off"] = "story"
+    claims: list[ClaimConfig] = []
+
+
+class ChannelConfig(_Model):
+    type: Literal["log", "webhook"]
+    url: str | None = None
+    secret_env: str | None = None  # name of the environment variable holding the secret
+    headers: dict[str, str] = {}
+    timeout: Duration = Field(default=15.0, gt=0)
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    max_age: Duration = Field(default=86400.0, gt=0)
+
+    @model_validator(mode="after")
+    def _needs(self) -> ChannelConfig:
+        if self.type == "webhook" and not self.url:
+            raise ValueError("a webhook channel needs 'url'")
+        if self.url and not re.match(r"^https?://", self.url, re.I):
+            raise ValueError(f"url {self.url!r} is not an http(s) URL")
+        return self
+
+    def secret(self) -> str | None:
+        """The secret read from the environment, if the channel names a variable."""
+        return os.environ.get(self.secret_env) if self.secret_env else None
+
+
+class ClaimsConfig(_Model):
+    contradicts_threshold: float | None = Field(default=None, ge=0, le=1)
+
+
+class Config(_Model):
+    storage: StorageConfig = StorageConfig()
+    fetch: FetchConfig = FetchConfig()
+    extract: ExtractConfig = ExtractConfig()
+    claims: ClaimsConfig = ClaimsConfig()
+    feeds: list[FeedConfig] = []
+    watches: list[WatchConfig] = []
+    alerts: dict[str, ChannelConfig] = {}
+
+    _path: Path | None = PrivateAttr(default=None)
+    _rules: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    @property
+    def rules(self) -> dict[str, Any]:
+        """The compiled rule of each watch, by watch name (compiled once at load)."""
+        return self._rules
+
+    def feed_interval(self, feed: FeedConfig) -> float:
+        return feed.interval if feed.interval is not None else self.fetch.interval
+
+    def database_path(self) -> Path:
+        p = Path(os.path.expanduser(self.storage.path))
+        if not p.is_absolute() and self._path is not None:
+            p = self._path.parent / p
+        return p
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The keys allowed at a location, to suggest a fix for a typo."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        fields = getattr(current, "model_fields", None)
+        if not fields or part not in fields:
+            return list(getattr(current, "model_fields", {}) or {})
+        ann = fields[part].annotation
+        args = getattr(ann, "__args__", ())
+        candidates = [a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not candidates:
+            return []
+        current = candidates[-1]
+    return list(getattr(current, "model_fields", {}) or {})
+
+
+def _messages(err: ValidationError, raw: dict[str, Any]) -> list[str]:
+    msgs: list[str] = []
+    for e in err.errors():
+        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        # alerts.NAME.<model tags>: drop pydantic's internal union tags
+        where = _loc(loc)
+        if e["type"] == "extra_forbidden":
+            keys = _known_keys(Config, loc)
+            hint = difflib.get_close_matches(str(loc[-1]), keys, n=1)
+            extra = f" (did you mean '{hint[0]}'?)" if hint else ""
+            msgs.append(f"{where}: unknown key{extra}")
+            continue
+        if e["type"] == "missing":
+            msgs.append(f"{where}: required key is missing")
+            continue
+        msg = e["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        if e["type"] == "literal_error":
+            msg = f"{e.get('input')!r} is not allowed: {msg.replace('Input should be ', 'use ')}"
+        msgs.append(f"{where}: {msg}")
+    return msgs
+
+
+def _cross_check(cfg: Config) -> list[str]:
+    errors: list[str] = []
+    seen: dict[str, int] = {}
+    for i, f in enumerate(cfg.feeds):
+        if f.name in seen:
+            errors.append(f"feeds[{i}].name: '{f.name}' is already used by feeds[{seen[f.name]}]")
+        seen[f.name] = i
+    urls: dict[str, int] = {}
+    for i, f in enumerate(cfg.feeds):
+        if f.url in urls:
+            errors.append(f"feeds[{i}].url: the same URL is already listed as feeds[{urls[f.url]}]")
+        urls[f.url] = i
+    tags = {t for f in cfg.feeds for t in f.tags}
+    wnames: dict[str, int] = {}
+    for i, w in enumerate(cfg.watches):
+        if w.name in wnames:
+            errors.append(f"watches[{i}].name: '{w.name}' is already used by watches[{wnames[w.name]}]")
+        wnames[w.name] = i
+        for ch in w.alerts:
+            if ch not in cfg.alerts:
+                known = ", ".join(sorted(cfg.alerts)) or "none defined"
+                errors.append(
+                    f"watches[{i}].alerts: no channel named '{ch}' (channels: {known}); "
+                    f"define it as [alerts.{ch}]"
+                )
+        for fname in w.feeds:
+            if fname not in seen:
+                errors.append(f"watches[{i}].feeds: no feed named '{fname}'")
+        for t in w.tags:
+            if t not in tags:
+                errors.append(f"watches[{i}].tags: no feed has the tag '{t}'")
+    return errors
+
+
+def _compile_rules(cfg: Config) -> tuple[dict[str, Any], list[str]]:
+    from monitor.rules import RuleError, compile_rule
+
+    compiled: dict[str, Any] = {}
+    errors: list[str] = []
+    for i, w in enumerate(cfg.watches):
+        try:
+            compiled[w.name] = compile_rule(w.rule, language=w.language)
+        except RuleError as e:
+            text = str(e).replace("\n", "\n    ")
+            errors.append(f"watches[{i}].rule (watch '{w.name}'): {text}")
+        except ValueError as e:  # e.g. no stemmer for the language
+            errors.append(f"watches[{i}].language (watch '{w.name}'): {e}")
+    return compiled, errors
+
+
+def parse_config(data: dict[str, Any], source: str = "config") -> Config:
+    """Validate an already-parsed TOML document."""
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(source, _messages(e, data)) from None
+    errors = _cross_check(cfg)
+    rules, rule_errors = _compile_rules(cfg)
+    errors += rule_errors
+    if errors:
+        raise ConfigError(source, errors)
+    cfg._rules = rules
+    return cfg
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Read and validate a config file; raises ConfigError with every problem found."""
+    p = Path(path or os.environ.get("MONITOR_CONFIG") or DEFAULT_CONFIG)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(str(p), ["file not found (copy the example config.toml and edit it)"]) from None
+    except OSError as e:
+        raise ConfigError(str(p), [f"cannot read: {e.strerror}"]) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(str(p), ["not UTF-8 text"]) from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(str(p), [f"TOML syntax error: {e}"]) from None
+    cfg = parse_config(data, str(p))
+    cfg._path = p.resolve()
+    return cfg

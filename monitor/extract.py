@@ -1,0 +1,129 @@
+"""Article pages → main text and metadata (trafilatura), off the event loop.
+
+Extraction is CPU-bound, so it runs in a process pool (``[extract] workers``; 0 runs
+it in a thread instead, which is handy for tests and tiny installs). When a page
+cannot be fetched or yields too little text, :func:`build_article` falls back to the
+feed entry's content or summary and records where the text came from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from monitor.models import Article, Entry, TextSource
+
+# A page text shorter than this, when the feed carries more, loses to the feed's text.
+MIN_PAGE_TEXT = 200
+
+
+@dataclass(frozen=True)
+class ExtractedPage:
+    text: str
+    title: str | None = None
+    author: str | None = None
+    date: str | None = None
+    site_name: str | None = None
+    canonical_url: str | None = None
+
+
+def extract_page(html: bytes | str, url: str) -> ExtractedPage | None:
+    """Main text and metadata of an HTML page, or None when nothing usable is found."""
+    import trafilatura  # imported here: worker processes pay for it once
+
+    if isinstance(html, bytes):
+        html = html.decode("utf-8", errors="replace")
+    try:
+        doc = trafilatura.bare_extraction(
+            html, url=url, with_metadata=True, include_comments=False, include_tables=False
+        )
+    except Exception:  # trafilatura can fail on hostile markup; the feed text is the fallback
+        return None
+    if doc is None or not getattr(doc, "text", None):
+        return None
+    return ExtractedPage(
+        text=doc.text.strip(),
+        title=doc.title or None,
+        author=doc.author or None,
+        date=doc.date or None,
+        site_name=doc.sitename or None,
+        canonical_url=doc.url if doc.url and doc.url != url else None,
+    )
+
+
+class Extractor:
+    """Runs :func:`extract_page` in a worker pool with a time limit per page."""
+
+    def __init__(self, workers: int = 1, timeout: float = 30.0) -> None:
+        self.timeout = timeout
+        self._workers = workers
+        self._pool: Executor | None = None
+
+    def _executor(self) -> Executor:
+        if self._pool is None:
+            if self._workers <= 0:
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract")
+            else:
+                # spawn: forking a process that runs an event loop and threads is unsafe
+                ctx = multiprocessing.get_context("spawn")
+                self._pool = ProcessPoolExecutor(max_workers=self._workers, mp_context=ctx)
+        return self._pool
+
+    async def extract(self, html: bytes, url: str) -> ExtractedPage | None:
+        loop = asyncio.get_running_loop()
+        fut = loop.run_in_executor(self._executor(), extract_page, html, url)
+        try:
+            return await asyncio.wait_for(fut, self.timeout)
+        except (TimeoutError, Exception):
+            return None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
+def build_article(
+    entry: Entry,
+    *,
+    feed_name: str,
+    feed_tags: tuple[str, ...] = (),
+    page_url: str | None = None,
+    page: ExtractedPage | None = None,
+    fetched_at: datetime | None = None,
+) -> Article:
+    """Compose the article from the extracted page, falling back to the feed's own text."""
+    feed_text = entry.content or entry.summary or ""
+    source: TextSource
+    if page and (len(page.text) >= MIN_PAGE_TEXT or len(page.text) >= len(feed_text)):
+        text, source = page.text, "page"
+    elif entry.content:
+        text, source = entry.content, "feed-content"
+    elif entry.summary:
+        text, source = entry.summary, "feed-summary"
+    else:
+        text, source = "", "title"
+    published = entry.published
+    if published is None and page and page.date:
+        try:
+            published = datetime.fromisoformat(page.date).replace(tzinfo=UTC)
+        except ValueError:
+            published = None
+    url = page_url or entry.link or entry.guid
+    return Article(
+        url=url,
+        title=entry.title or (page.title if page and page.title else "") or url,
+        text=text,
+        text_source=source,
+        feed_name=feed_name,
+        guid=entry.guid,
+        author=entry.author or (page.author if page else None),
+        published=published,
+        site_name=page.site_name if page else None,
+        canonical_url=page.canonical_url if page else None,
+        fetched_at=fetched_at or datetime.now(UTC),
+        feed_tags=feed_tags,
+    )

@@ -1,0 +1,274 @@
+"""The one module that composes the stages, for one feed and for one cycle.
+
+    fetch → parse → (fetch page → extract) → dedup → match → claims → store → alerts
+
+Every failure of a feed or a page becomes a value (the feed's last error, the text
+source of an article); nothing here raises to the daemon for bad input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import httpx
+
+from monitor import schedule
+from monitor.alerts import Outbox, article_matched, make_channels
+from monitor.alerts.outbox import DeliveryReport
+from monitor.config import Config, FeedConfig, WatchConfig
+from monitor.errors import FeedParseError
+from monitor.extract import Extractor, build_article
+from monitor.fetch import PAGE_ACCEPT, Fetcher
+from monitor.models import Article, Entry, Match
+from monitor.parse import parse_feed
+from monitor.rules import RuleSet, document_from_article, prepare
+from monitor.store import Store
+
+log = logging.getLogger("monitor.pipeline")
+
+
+@dataclass
+class FeedReport:
+    name: str
+    status: str  # "ok", "not-modified", "error", "disabled", "skipped"
+    new_entries: int = 0
+    articles: int = 0
+    matches: int = 0
+    alerts: int = 0
+    error: str | None = None
+
+
+@dataclass
+class CycleReport:
+    feeds: list[FeedReport] = field(default_factory=list)
+    delivery: DeliveryReport | None = None
+
+    @property
+    def matches(self) -> int:
+        return sum(f.matches for f in self.feeds)
+
+    @property
+    def errors(self) -> list[FeedReport]:
+        return [f for f in self.feeds if f.status == "error"]
+
+
+def content_hash(article: Article) -> str:
+    body = " ".join(article.text.split())
+    return hashlib.sha256(f"{article.title}\n{body}".encode()).hexdigest()
+
+
+def in_scope(watch: WatchConfig, feed: FeedConfig) -> bool:
+    if watch.feeds and feed.name not in watch.feeds:
+        return False
+    return not (watch.tags and not set(watch.tags) & set(feed.tags))
+
+
+class Pipeline:
+    """Holds the long-lived parts (store, HTTP clients, worker pool, compiled rules)."""
+
+    def __init__(self, config: Config, store: Store) -> None:
+        self.store = store
+        self.fetcher = Fetcher(config.fetch)
+        self.extractor = Extractor(config.extract.workers, config.extract.timeout)
+        self._alert_client = httpx.AsyncClient(
+            headers={"User-Agent": config.fetch.user_agent}, follow_redirects=False
+        )
+        self._busy: set[str] = set()
+        self.reconfigure(config)
+
+    def reconfigure(self, config: Config) -> None:
+        """Swap in a new validated config (rules compiled, channels rebuilt)."""
+        old = getattr(self, "config", None)
+        self.config = config
+        if old is not None and old.fetch != config.fetch:
+            self._old_fetcher = self.fetcher
+            self.fetcher = Fetcher(config.fetch)
+        self.rules = RuleSet(config.rules)
+        self.watches = {w.name: w for w in config.watches}
+        self.languages = tuple(sorted({w.language for w in config.watches} | {"en"}))
+        self.channels = make_channels(config.alerts, self._alert_client)
+        self.outbox = Outbox(self.store, self.channels, dict(config.alerts))
+        for feed in config.feeds:
+            self.store.sync_feed(feed.name, feed.url)
+
+    async def aclose(self) -> None:
+        await self.fetcher.aclose()
+        old = getattr(self, "_old_fetcher", None)
+        if old is not None:
+            await old.aclose()
+        await self._alert_client.aclose()
+        self.extractor.close()
+
+    # -- one feed -------------------------------------------------------------------------
+    def is_due(self, feed: FeedConfig, now: datetime | None = None) -> bool:
+        state = self.store.feed_state(feed.name)
+        if state is None or state.next_poll is None:
+            return True
+        return state.next_poll <= (now or datetime.now(UTC))
+
+    async def poll_feed(self, feed: FeedConfig) -> FeedReport:
+        if feed.name in self._busy:
+            return FeedReport(feed.name, "skipped", error="still polling from the last run")
+        self._busy.add(feed.name)
+        try:
+            return await self._poll_feed(feed)
+        finally:
+            self._busy.discard(feed.name)
+
+    async def _poll_feed(self, feed: FeedConfig) -> FeedReport:
+        cfg = self.config
+        state = self.store.sync_feed(feed.name, feed.url)
+        if state.disabled_reason:
+            return FeedReport(feed.name, "disabled", error=state.disabled_reason)
+        interval = cfg.feed_interval(feed)
+        result = await self.fetcher.fetch(
+            state.url, etag=state.etag, last_modified=state.last_modified
+        )
+        now = datetime.now(UTC)
+        updates: dict[str, object] = {"last_poll": now, "last_status": result.status}
+        if result.permanent_url and result.permanent_url != state.url:
+            log.info("feed %s moved permanently to %s", feed.name, result.permanent_url)
+            updates["url"] = result.permanent_url
+
+        def fail(message: str, disable: str | None = None) -> FeedReport:
+            failures = state.failures + 1
+            updates.update(
+                last_error=message,
+                failures=failures,
+                next_poll=schedule.next_poll(
+                    now, interval, result, failures, max_backoff=cfg.fetch.max_backoff,
+                    jitter=cfg.fetch.jitter,
+                ),
+            )
+            if disable:
+                updates["disabled_reason"] = disable
+            self.store.update_feed(feed.name, **updates)
+            log.warning("feed %s: %s", feed.name, message)
+            return FeedReport(feed.name, "error", error=message)
+
+        if not result.ok:
+            if result.error_kind == "gone":
+                msg = f"{result.error}: the feed was removed; polling stopped (fix or remove it)"
+                return fail(msg, disable=msg)
+            return fail(result.error or "fetch failed")
+        if result.not_modified:
+            updates.update(
+                failures=0,
+                last_error=None,
+                next_poll=schedule.next_poll(
+                    now, interval, result, 0, max_backoff=cfg.fetch.max_backoff,
+                    jitter=cfg.fetch.jitter,
+                ),
+            )
+            self.store.update_feed(feed.name, **updates)
+            return FeedReport(feed.name, "not-modified")
+        try:
+            parsed = parse_feed(result.content, result.url, result.content_type)
+        except FeedParseError as e:
+            return fail(str(e))
+
+        report = FeedReport(feed.name, "ok")
+        assert state.id is not None
+        guids = [e.guid for e in parsed.entries]
+        unseen = self.store.unseen_guids(state.id, guids)
+        new_entries = [e for e in parsed.entries if e.guid in unseen]
+        # dict.fromkeys: one entry per guid even if the feed repeats itself
+        new_entries = list({e.guid: e for e in new_entries}.values())
+        report.new_entries = len(new_entries)
+        articles = await asyncio.gather(*(self._article(feed, e) for e in new_entries))
+        for entry, article in zip(new_entries, articles, strict=True):
+            matches, alerts = self._store_article(feed, state.id, entry, article)
+            report.articles += 1
+            report.matches += matches
+            report.alerts += alerts
+        updates.update(
+            etag=result.etag,
+            last_modified=result.last_modified,
+            failures=0,
+            last_error=parsed.warning,
+            title=parsed.title,
+            next_poll=schedule.next_poll(
+                now, interval, result, 0, max_backoff=cfg.fetch.max_backoff,
+                ttl=parsed.ttl_seconds, jitter=cfg.fetch.jitter,
+            ),
+        )
+        self.store.update_feed(feed.name, **updates)
+        return report
+
+    async def _article(self, feed: FeedConfig, entry: Entry) -> Article:
+        """Fetch and extract the entry's page; fall back to the feed's text."""
+        page = None
+        page_url = entry.link
+        if entry.link and self.config.fetch.fetch_pages:
+            known = self.store.article_id_for_url(entry.link)
+            if known is None:
+                r = await self.fetcher.fetch(entry.link, accept=PAGE_ACCEPT)
+                if r.ok and r.content:
+                    page_url = r.url
+                    page = await self.extractor.extract(r.content, r.url)
+                elif not r.ok:
+                    log.info("page %s: %s (using the feed's text)", entry.link, r.error)
+        return build_article(
+            entry, feed_name=feed.name, feed_tags=tuple(feed.tags), page_url=page_url, page=page
+        )
+
+    def _match(self, feed: FeedConfig, article: Article) -> list[Match]:
+        doc = prepare(document_from_article(article), self.languages)
+        matches = self.rules.match(doc)
+        return [m for m in matches if m.watch in self.watches and in_scope(self.watches[m.watch], feed)]
+
+    def _store_article(
+        self, feed: FeedConfig, feed_id: int, entry: Entry, article: Article
+    ) -> tuple[int, int]:
+        """Dedup, match and store one article with its alerts, in one transaction."""
+        existing = self.store.article_id_for_url(article.url, article.canonical_url, entry.link)
+        if existing is not None:
+            with self.store.transaction():
+                self.store.link_entry(feed_id, entry.guid, existing)
+            return 0, 0
+        matches = self._match(feed, article)
+        n_alerts = 0
+        with self.store.transaction():
+            article_id = self.store.insert_article(article, content_hash(article))
+            self.store.link_entry(feed_id, entry.guid, article_id)
+            for m in matches:
+                if not self.store.insert_match(article_id, m):
+                    continue
+                watch = self.watches[m.watch]
+                for event in article_matched(article, m, watch.alerts):
+                    n_alerts += self.store.enqueue_alert(event)
+        return len(matches), n_alerts
+
+    # -- a whole cycle --------------------------------------------------------------------
+    async def run_cycle(
+        self,
+        feeds: list[FeedConfig] | None = None,
+        *,
+        on_feed_done: Callable[[FeedReport], None] | None = None,
+        deliver: bool = True,
+    ) -> CycleReport:
+        feeds = [f for f in (feeds if feeds is not None else self.config.feeds) if f.enabled]
+
+        async def one(feed: FeedConfig) -> FeedReport:
+            try:
+                rep = await self.poll_feed(feed)
+            except Exception as e:  # a bug must not stop the other feeds; it is logged loudly
+                log.exception("feed %s: unexpected error", feed.name)
+                self.store.update_feed(feed.name, last_error=f"internal error: {e}")
+                rep = FeedReport(feed.name, "error", error=f"internal error: {e}")
+            if on_feed_done:
+                on_feed_done(rep)
+            return rep
+
+        report = CycleReport(feeds=list(await asyncio.gather(*(one(f) for f in feeds))))
+        if deliver:
+            report.delivery = await self.deliver()
+        return report
+
+    async def deliver(self) -> DeliveryReport:
+        return await self.outbox.deliver_due()

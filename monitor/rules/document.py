@@ -1,0 +1,304 @@
+"""What a rule can see of an article, prepared once for every rule.
+
+:func:`prepare` folds and splits each field into words once; stems (per language), word
+positions, sentence numbers and character offsets are worked out the first time some
+rule needs them and then kept on the :class:`PreparedDocument`. So an article costs one
+tokenisation however many rules look at it.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from monitor.models import Article
+from monitor.text import Token, fold, get_stemmer, split_sentences, tokenize, words
+
+from .syntax import FIELDS, MAX_DISTANCE
+
+# Position gap between two tags, so a phrase or NEAR never spans two tags.
+TAG_GAP = MAX_DISTANCE + 100
+
+# Typographic characters mapped to ASCII ones that split words the same way, so that most
+# English news text can take the ASCII fast path below. ’ joins words like ' does;
+# ‘ is *not* a joiner in monitor.text, so it maps to a plain quote.
+_TYPOGRAPHY = str.maketrans(
+    {
+        "’": "'",
+        "‘": '"',
+        "‚": '"',
+        "“": '"',
+        "”": '"',
+        "„": '"',
+        "«": '"',
+        "»": '"',
+        "—": "-",
+        "–": "-",
+        "‐": "-",
+        "‑": "-",
+        "‒": "-",
+        "…": ".",
+        "\xa0": " ",
+        "\u2009": " ",
+        "\u202f": " ",
+    }
+)
+_ASCII_WORD = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*")
+
+
+def fold_words(text: str) -> list[str]:
+    """The same list as ``monitor.text.words(text)``, faster for (near-)ASCII text."""
+    t = text.translate(_TYPOGRAPHY)
+    if t.isascii():
+        return _ASCII_WORD.findall(t.lower())
+    return words(text)
+
+
+@dataclass(frozen=True)
+class Document:
+    """The fields a rule can see, as plain strings."""
+
+    title: str = ""
+    text: str = ""
+    author: str = ""
+    source: str = ""  # site name and host
+    url: str = ""
+    feed: str = ""
+    tags: tuple[str, ...] = ()
+
+
+def document_from_article(article: Article) -> Document:
+    """The rule's view of an extracted article."""
+    host = urlsplit(article.url).hostname or ""
+    source = " ".join(x for x in (article.site_name or "", host) if x)
+    return Document(
+        title=article.title or "",
+        text=article.text or "",
+        author=article.author or "",
+        source=source,
+        url=article.url or "",
+        feed=article.feed_name or "",
+        tags=tuple(article.feed_tags),
+    )
+
+
+class PreparedField:
+    """One field of a document: its folded words and, on demand, positions and stems."""
+
+    __slots__ = (
+        "name",
+        "text",
+        "words",
+        "_pos",
+        "_doc",
+        "_word_set",
+        "_word_pos",
+        "_stems",
+        "_stem_set",
+        "_stem_pos",
+        "_sorted",
+        "_prefix",
+        "_tokens",
+        "_pindex",
+        "_sent_ids",
+    )
+
+    def __init__(self, doc: PreparedDocument, name: str, text: str, parts: list[str]) -> None:
+        self._doc = doc
+        self.name = name
+        self.text = text
+        if len(parts) <= 1:
+            self.words = fold_words(text)
+            self._pos: list[int] | None = None
+        else:  # tags: each its own segment, far apart
+            self.words = []
+            self._pos = []
+            for k, part in enumerate(parts):
+                ws = fold_words(part)
+                self.words.extend(ws)
+                self._pos.extend(range(k * TAG_GAP, k * TAG_GAP + len(ws)))
+        self._word_set: frozenset[str] | None = None
+        self._word_pos: dict[str, list[int]] | None = None
+        self._stems: dict[str, list[str]] = {}
+        self._stem_set: dict[str, frozenset[str]] = {}
+        self._stem_pos: dict[str, dict[str, list[int]]] = {}
+        self._sorted: list[str] | None = None
+        self._prefix: dict[str, list[int]] = {}
+        self._tokens: list[Token] | None = None
+        self._pindex: dict[int, int] | None = None
+        self._sent_ids: list[int] | None = None
+
+    def positions(self) -> Iterable[int]:
+        return self._pos if self._pos is not None else range(len(self.words))
+
+    # ---- words
+
+    def word_set(self) -> frozenset[str]:
+        if self._word_set is None:
+            self._word_set = frozenset(self.words)
+        return self._word_set
+
+    def word_pos(self) -> dict[str, list[int]]:
+        if self._word_pos is None:
+            self._word_pos = _positions(self.words, self.positions())
+        return self._word_pos
+
+    # ---- stems
+
+    def stems(self, lang: str) -> list[str]:
+        s = self._stems.get(lang)
+        if s is None:
+            table = self._doc.stem_table(lang)
+            s = self._stems[lang] = [table[w] for w in self.words]
+        return s
+
+    def stem_set(self, lang: str) -> frozenset[str]:
+        s = self._stem_set.get(lang)
+        if s is None:
+            table = self._doc.stem_table(lang)
+            s = self._stem_set[lang] = frozenset([table[w] for w in self.word_set()])
+        return s
+
+    def stem_pos(self, lang: str) -> dict[str, list[int]]:
+        p = self._stem_pos.get(lang)
+        if p is None:
+            p = self._stem_pos[lang] = _positions(self.stems(lang), self.positions())
+        return p
+
+    # ---- prefixes
+
+    def has_prefix(self, prefix: str) -> bool:
+        srt = self._sorted_words()
+        i = bisect_left(srt, prefix)
+        return i < len(srt) and srt[i].startswith(prefix)
+
+    def prefix_pos(self, prefix: str) -> list[int]:
+        got = self._prefix.get(prefix)
+        if got is None:
+            srt = self._sorted_words()
+            i = bisect_left(srt, prefix)
+            j = bisect_right(srt, prefix + "\U0010ffff")
+            wp = self.word_pos()
+            got = sorted(p for w in srt[i:j] for p in wp[w])
+            self._prefix[prefix] = got
+        return got
+
+    def _sorted_words(self) -> list[str]:
+        if self._sorted is None:
+            self._sorted = sorted(self.word_set())
+        return self._sorted
+
+    # ---- offsets and sentences (only for SENT rules and explanations)
+
+    def tokens(self) -> list[Token]:
+        """Tokens with character offsets; token i is the i-th word."""
+        if self._tokens is None:
+            self._tokens = tokenize(self.text)
+        return self._tokens
+
+    def token_index(self, pos: int) -> int:
+        if self._pos is None:
+            return pos
+        if self._pindex is None:
+            self._pindex = {p: i for i, p in enumerate(self._pos)}
+        return self._pindex[pos]
+
+    def span(self, first: int, last: int) -> tuple[int, int]:
+        """Character offsets of the words at positions first..last."""
+        toks = self.tokens()
+        return toks[self.token_index(first)].start, toks[self.token_index(last)].end
+
+    def sentence_of(self, pos: int) -> int:
+        if self._sent_ids is None:
+            self._sent_ids = _sentence_ids(self.text, self.tokens())
+        return self._sent_ids[self.token_index(pos)]
+
+
+def _positions(keys: list[str], positions: Iterable[int]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for p, k in zip(positions, keys, strict=False):
+        lst = out.get(k)
+        if lst is None:
+            out[k] = [p]
+        else:
+            lst.append(p)
+    return out
+
+
+def _sentence_ids(text: str, toks: list[Token]) -> list[int]:
+    starts = [a for a, _ in split_sentences(text)]
+    return [max(0, bisect_right(starts, t.start) - 1) for t in toks]
+
+
+class PreparedDocument:
+    """A document split into words once, shared by every rule that looks at it."""
+
+    def __init__(self, doc: Document, languages: Iterable[str] = ("en",)) -> None:
+        self.doc = doc
+        self.fields: dict[str, PreparedField] = {}
+        for name in FIELDS:
+            if name == "tag":
+                parts = [t for t in doc.tags if t]
+                text = "\n\n".join(parts)
+            else:
+                text = getattr(doc, name) or ""
+                parts = [text]
+            self.fields[name] = PreparedField(self, name, text, parts)
+        self._stem_tables: dict[str, dict[str, str]] = {}
+        self._all_words: frozenset[str] | None = None
+        self._all_stems: dict[str, frozenset[str]] = {}
+        for lang in languages:
+            self.stem_table(lang)
+
+    def field(self, name: str) -> PreparedField:
+        return self.fields[name]
+
+    def all_words(self) -> frozenset[str]:
+        """Every distinct folded word of every field."""
+        if self._all_words is None:
+            self._all_words = frozenset().union(*(f.word_set() for f in self.fields.values()))
+        return self._all_words
+
+    def stem_table(self, lang: str) -> dict[str, str]:
+        """word → stem for every distinct word of the document."""
+        table = self._stem_tables.get(lang)
+        if table is None:
+            distinct = list(self.all_words())
+            table = dict(zip(distinct, get_stemmer(lang).stem_all(distinct), strict=True))
+            self._stem_tables[lang] = table
+        return table
+
+    def all_stems(self, lang: str) -> frozenset[str]:
+        s = self._all_stems.get(lang)
+        if s is None:
+            s = self._all_stems[lang] = frozenset(self.stem_table(lang).values())
+        return s
+
+
+def prepare(doc: Document, languages: Iterable[str] = ("en",)) -> PreparedDocument:
+    """Split and stem a document once; pass the result to every rule."""
+    if isinstance(doc, PreparedDocument):
+        return doc
+    return PreparedDocument(doc, languages)
+
+
+def as_prepared(doc: Document | PreparedDocument, languages: Iterable[str]) -> PreparedDocument:
+    if isinstance(doc, PreparedDocument):
+        return doc
+    if not isinstance(doc, Document):
+        raise TypeError(f"expected a Document or PreparedDocument, got {type(doc).__name__}")
+    return PreparedDocument(doc, languages)
+
+
+__all__ = [
+    "Document",
+    "PreparedDocument",
+    "PreparedField",
+    "document_from_article",
+    "fold",
+    "fold_words",
+    "prepare",
+]

@@ -1,0 +1,179 @@
+"""The daemon: APScheduler 3.x (AsyncIOScheduler) driving the pipeline.
+
+- one job per enabled feed at its interval, with jitter; a feed in backoff is skipped
+  until the time the pipeline stored for it (:func:`Pipeline.is_due`);
+- one job that delivers the alert outbox every few seconds;
+- one job that notices an edited config file and swaps it in when it validates
+  (an invalid edit is logged and the running config stays);
+- SIGTERM / SIGINT stop the scheduler, let in-flight polls finish, and exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from datetime import UTC, datetime
+from pathlib import Path
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor.config import Config, FeedConfig, load_config
+from monitor.errors import ConfigError
+from monitor.pipeline import Pipeline
+from monitor.store import Store
+
+log = logging.getLogger("monitor.daemon")
+
+DELIVERY_EVERY = 5.0  # seconds
+CONFIG_CHECK_EVERY = 2.0
+SHUTDOWN_GRACE = 30.0
+
+
+class Daemon:
+    def __init__(self, config: Config, config_path: Path | None = None) -> None:
+        self.config = config
+        self.config_path = config_path or config.path
+        self._stop = asyncio.Event()
+        self._inflight: set[asyncio.Task[object]] = set()
+        self._config_stamp = self._stamp()
+        self.pipeline: Pipeline | None = None
+        self.scheduler: AsyncIOScheduler | None = None
+
+    def _stamp(self) -> tuple[float, int] | None:
+        if not self.config_path:
+            return None
+        try:
+            st = Path(self.config_path).stat()
+        except OSError:
+            return None
+        return (st.st_mtime, st.st_size)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> int:
+        store = Store.open(self.config.database_path())
+        self.pipeline = Pipeline(self.config, store)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self._schedule_feeds()
+        self.scheduler.add_job(
+            self._tracked(self._deliver), IntervalTrigger(seconds=DELIVERY_EVERY),
+            id="deliver", max_instances=1, coalesce=True,
+        )
+        if self.config_path:
+            self.scheduler.add_job(
+                self._check_config, IntervalTrigger(seconds=CONFIG_CHECK_EVERY),
+                id="config", max_instances=1, coalesce=True,
+            )
+        self.scheduler.start()
+        enabled = [f for f in self.config.feeds if f.enabled]
+        log.info(
+            "news-monitor running: %d feeds, %d watches, database %s",
+            len(enabled), len(self.config.watches), store.path,
+        )
+        try:
+            await self._stop.wait()
+        finally:
+            log.info("stopping: letting %d running job(s) finish", len(self._inflight))
+            self.scheduler.shutdown(wait=False)
+            if self._inflight:
+                await asyncio.wait(list(self._inflight), timeout=SHUTDOWN_GRACE)
+            await self.pipeline.aclose()
+            store.close()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+        log.info("stopped")
+        return 0
+
+    def _tracked(self, fn):  # type: ignore[no-untyped-def]
+        async def job(*args: object) -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self._inflight.add(task)
+            try:
+                if not self._stop.is_set():
+                    await fn(*args)
+            except Exception:
+                log.exception("job %s failed", getattr(fn, "__name__", fn))
+            finally:
+                if task is not None:
+                    self._inflight.discard(task)
+
+        return job
+
+    def _schedule_feeds(self) -> None:
+        assert self.scheduler is not None and self.pipeline is not None
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("feed:"):
+                job.remove()
+        now = datetime.now(UTC)
+        for feed in self.config.feeds:
+            if not feed.enabled:
+                continue
+            interval = self.config.feed_interval(feed)
+            state = self.pipeline.store.feed_state(feed.name)
+            first = now
+            if state and state.next_poll and state.next_poll > now:
+                first = state.next_poll
+            self.scheduler.add_job(
+                self._tracked(self._poll),
+                IntervalTrigger(seconds=interval, jitter=interval * self.config.fetch.jitter),
+                args=[feed.name],
+                id=f"feed:{feed.name}",
+                next_run_time=first,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+            )
+
+    def _feed(self, name: str) -> FeedConfig | None:
+        return next((f for f in self.config.feeds if f.name == name), None)
+
+    async def _poll(self, name: str) -> None:
+        assert self.pipeline is not None
+        feed = self._feed(name)
+        if feed is None or not feed.enabled or not self.pipeline.is_due(feed):
+            return
+        rep = await self.pipeline.poll_feed(feed)
+        if rep.status == "ok":
+            log.info(
+                "feed %s: %d new entries, %d matches", name, rep.new_entries, rep.matches
+            )
+        if rep.alerts:
+            await self._deliver()
+
+    async def _deliver(self) -> None:
+        assert self.pipeline is not None
+        await self.pipeline.deliver()
+        self.pipeline.store.set_meta("heartbeat", datetime.now(UTC).isoformat(timespec="seconds"))
+
+    async def _check_config(self) -> None:
+        stamp = self._stamp()
+        if stamp == self._config_stamp:
+            return
+        self._config_stamp = stamp
+        assert self.config_path is not None
+        try:
+            new = load_config(self.config_path)
+        except ConfigError as e:
+            log.error("config change rejected, still running the previous config:\n%s", e)
+            return
+        if new.database_path() != self.config.database_path():
+            log.error(
+                "config change rejected: [storage] path cannot change while running "
+                "(restart the daemon to use another database)"
+            )
+            return
+        assert self.pipeline is not None
+        self.config = new
+        self.pipeline.reconfigure(new)
+        self._schedule_feeds()
+        log.info(
+            "config reloaded: %d feeds, %d watches",
+            len([f for f in new.feeds if f.enabled]), len(new.watches),
+        )

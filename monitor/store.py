@@ -1,0 +1,508 @@
+"""SQLite storage (one file, WAL) through sqlite-utils.
+
+All writes go through one :class:`Store` owned by the daemon's event-loop thread, so
+there is a single writer; the CLI's read commands open their own connection and read
+concurrently (WAL lets readers and the writer proceed together).
+
+The schema is versioned in ``meta.schema_version``; :data:`MIGRATIONS` brings an older
+file up to date on open, and a file from a newer version is refused rather than damaged.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from monitor.errors import StoreError
+from monitor.models import AlertEvent, Article, FeedState, Match
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(dt: datetime | None) -> str | None:
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def from_iso(s: str | None) -> datetime | None:
+    if not s:
+        return None
+    dt = datetime.fromisoformat(s)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE feeds (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            config_url TEXT NOT NULL,       -- the URL as written in the config
+            url TEXT NOT NULL,              -- the URL polled (updated by permanent redirects)
+            title TEXT,
+            etag TEXT,
+            last_modified TEXT,
+            last_poll TEXT,
+            last_status INTEGER,
+            last_error TEXT,
+            failures INTEGER NOT NULL DEFAULT 0,
+            next_poll TEXT,
+            disabled_reason TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE articles (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL,
+            canonical_url TEXT,
+            title TEXT NOT NULL,
+            author TEXT,
+            published TEXT,
+            site_name TEXT,
+            fetched_at TEXT NOT NULL,
+            text TEXT NOT NULL,
+            text_source TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            story_id INTEGER,
+            revision INTEGER NOT NULL DEFAULT 1,
+            updated_at TEXT
+        );
+        CREATE INDEX articles_url ON articles(url);
+        CREATE INDEX articles_canonical ON articles(canonical_url);
+        CREATE INDEX articles_hash ON articles(content_hash);
+        CREATE TABLE feed_entries (
+            feed_id INTEGER NOT NULL REFERENCES feeds(id),
+            guid TEXT NOT NULL,
+            article_id INTEGER REFERENCES articles(id),
+            first_seen TEXT NOT NULL,
+            PRIMARY KEY (feed_id, guid)
+        );
+        CREATE INDEX feed_entries_article ON feed_entries(article_id);
+        CREATE TABLE matches (
+            id INTEGER PRIMARY KEY,
+            watch TEXT NOT NULL,
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            terms TEXT NOT NULL,
+            hits TEXT NOT NULL,
+            snippets TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (watch, article_id)
+        );
+        CREATE TABLE alerts (
+            id TEXT PRIMARY KEY,
+            type TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            watch TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',   -- pending | delivered | failed
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt TEXT,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            delivered_at TEXT
+        );
+        CREATE INDEX alerts_due ON alerts(status, next_attempt);
+        """
+    )
+
+
+# Each entry brings the schema from version i to i + 1.
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class StoredAlert:
+    id: str
+    type: str
+    channel: str
+    watch: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    next_attempt: datetime | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+    def event(self) -> AlertEvent:
+        return AlertEvent(
+            id=self.id,
+            type=self.type,
+            channel=self.channel,
+            watch=self.watch,
+            payload=self.payload,
+            created_at=self.created_at,
+        )
+
+
+class Store:
+    """The database. Open with :meth:`open`; one instance per writer."""
+
+    def __init__(self, db: sqlite_utils.Database, path: Path) -> None:
+        self.db = db
+        self.path = path
+
+    @classmethod
+    def open(cls, path: str | Path, *, readonly: bool = False) -> Store:
+        p = Path(path)
+        try:
+            if readonly:
+                if not p.exists():
+                    raise StoreError(f"{p}: no database yet (run 'monitor run --once' first)")
+                conn = sqlite3.connect(
+                    f"file:{p}?mode=ro", uri=True, check_same_thread=False, timeout=10
+                )
+            else:
+                p.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(str(p), check_same_thread=False, timeout=10)
+            conn.execute("PRAGMA busy_timeout = 10000")
+            db = sqlite_utils.Database(conn)
+            if not readonly:
+                db.enable_wal()
+                conn.execute("PRAGMA synchronous = NORMAL")
+                conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"{p}: cannot open the database: {e}") from None
+        store = cls(db, p)
+        if not readonly:
+            store._migrate()
+        return store
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.db.conn:
+            yield
+
+    # -- schema ---------------------------------------------------------------------
+    def schema_version(self) -> int:
+        if "meta" not in self.db.table_names():
+            return 0
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _migrate(self) -> None:
+        try:
+            with self.db.conn:
+                self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"{self.path}: not a usable SQLite database: {e}") from None
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: database schema version {version} is newer than this "
+                f"news-monitor understands ({SCHEMA_VERSION}); upgrade news-monitor"
+            )
+        for v in range(version, SCHEMA_VERSION):
+            with self.db.conn:
+                MIGRATIONS[v](self.db)
+                self.db.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                    [str(v + 1)],
+                )
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.db.conn:
+            self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, value])
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    # -- feeds ----------------------------------------------------------------------
+    def sync_feed(self, name: str, config_url: str) -> FeedState:
+        """Make sure a configured feed has a row; a changed config URL resets its state."""
+        row = self.db.execute(
+            "SELECT id, config_url FROM feeds WHERE name = ?", [name]
+        ).fetchone()
+        with self.db.conn:
+            if row is None:
+                self.db["feeds"].insert(
+                    {
+                        "name": name,
+                        "config_url": config_url,
+                        "url": config_url,
+                        "failures": 0,
+                        "created_at": iso(utcnow()),
+                    }
+                )
+            elif row[1] != config_url:
+                self.db.execute(
+                    "UPDATE feeds SET config_url = ?, url = ?, etag = NULL, last_modified = NULL,"
+                    " failures = 0, next_poll = NULL, disabled_reason = NULL, last_error = NULL"
+                    " WHERE id = ?",
+                    [config_url, config_url, row[0]],
+                )
+        state = self.feed_state(name)
+        assert state is not None
+        return state
+
+    def feed_state(self, name: str) -> FeedState | None:
+        rows = list(self.db.query("SELECT * FROM feeds WHERE name = ?", [name]))
+        return _feed_state(rows[0]) if rows else None
+
+    def feed_states(self) -> list[FeedState]:
+        return [_feed_state(r) for r in self.db.query("SELECT * FROM feeds ORDER BY name")]
+
+    def update_feed(self, name: str, **fields: Any) -> None:
+        values = {k: iso(v) if isinstance(v, datetime) else v for k, v in fields.items()}
+        with self.db.conn:
+            sets = ", ".join(f"{k} = ?" for k in values)
+            self.db.execute(f"UPDATE feeds SET {sets} WHERE name = ?", [*values.values(), name])
+
+    def feed_status(self) -> list[dict[str, Any]]:
+        """Per-feed health for `monitor status`."""
+        return list(
+            self.db.query(
+                """
+                SELECT f.name, f.url, f.config_url, f.title, f.last_poll, f.last_status,
+                       f.last_error, f.failures, f.next_poll, f.disabled_reason,
+                       (SELECT COUNT(DISTINCT article_id) FROM feed_entries e
+                         WHERE e.feed_id = f.id AND e.article_id IS NOT NULL) AS articles
+                FROM feeds f ORDER BY f.name
+                """
+            )
+        )
+
+    # -- entries and articles ---------------------------------------------------------
+    def unseen_guids(self, feed_id: int, guids: Iterable[str]) -> set[str]:
+        guids = list(dict.fromkeys(guids))
+        seen: set[str] = set()
+        for i in range(0, len(guids), 500):
+            chunk = guids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            seen.update(
+                r[0]
+                for r in self.db.execute(
+                    f"SELECT guid FROM feed_entries WHERE feed_id = ? AND guid IN ({marks})",
+                    [feed_id, *chunk],
+                )
+            )
+        return set(guids) - seen
+
+    def article_id_for_url(self, *urls: str | None) -> int | None:
+        for u in urls:
+            if not u:
+                continue
+            row = self.db.execute(
+                "SELECT id FROM articles WHERE url = ? OR canonical_url = ? LIMIT 1", [u, u]
+            ).fetchone()
+            if row:
+                return int(row[0])
+        return None
+
+    def get_article(self, article_id: int) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM articles WHERE id = ?", [article_id]))
+        return rows[0] if rows else None
+
+    def insert_article(self, article: Article, content_hash: str) -> int:
+        """Insert an article row (call inside :meth:`transaction`)."""
+        return int(
+            self.db["articles"]
+            .insert(
+                {
+                    "url": article.url,
+                    "canonical_url": article.canonical_url,
+                    "title": article.title,
+                    "author": article.author,
+                    "published": iso(article.published),
+                    "site_name": article.site_name,
+                    "fetched_at": iso(article.fetched_at or utcnow()),
+                    "text": article.text,
+                    "text_source": article.text_source,
+                    "content_hash": content_hash,
+                    "revision": 1,
+                }
+            )
+            .last_pk
+        )
+
+    def link_entry(self, feed_id: int, guid: str, article_id: int | None) -> None:
+        """Record a feed entry as processed (call inside :meth:`transaction`)."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO feed_entries (feed_id, guid, article_id, first_seen)"
+            " VALUES (?, ?, ?, COALESCE((SELECT first_seen FROM feed_entries"
+            " WHERE feed_id = ? AND guid = ?), ?))",
+            [feed_id, guid, article_id, feed_id, guid, iso(utcnow())],
+        )
+
+    def insert_match(self, article_id: int, match: Match) -> bool:
+        """Store a match; False if this watch already matched this article."""
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO matches (watch, article_id, terms, hits, snippets, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                match.watch,
+                article_id,
+                json.dumps(list(match.terms)),
+                json.dumps([h.__dict__ for h in match.hits][:200]),
+                json.dumps(list(match.snippets)),
+                iso(utcnow()),
+            ],
+        )
+        return cur.rowcount > 0
+
+    def article_count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+
+    def matches(self, watch: str | None = None) -> list[dict[str, Any]]:
+        sql = (
+            "SELECT m.watch, m.terms, m.snippets, m.created_at, a.id AS article_id, a.title,"
+            " a.url, a.site_name FROM matches m JOIN articles a ON a.id = m.article_id"
+        )
+        args: list[Any] = []
+        if watch:
+            sql += " WHERE m.watch = ?"
+            args.append(watch)
+        return list(self.db.query(sql + " ORDER BY m.id", args))
+
+    # -- alert outbox -------------------------------------------------------------------
+    def enqueue_alert(self, event: AlertEvent) -> bool:
+        """Add an alert to the outbox (call inside the transaction of its cause)."""
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO alerts (id, type, channel, watch, payload, status, attempts,"
+            " next_attempt, created_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+            [
+                event.id,
+                event.type,
+                event.channel,
+                event.watch,
+                json.dumps(event.payload, ensure_ascii=False, sort_keys=True),
+                iso(event.created_at or utcnow()),
+                iso(event.created_at or utcnow()),
+            ],
+        )
+        return cur.rowcount > 0
+
+    def due_alerts(self, now: datetime | None = None, limit: int = 100) -> list[StoredAlert]:
+        now = now or utcnow()
+        rows = self.db.query(
+            "SELECT * FROM alerts WHERE status = 'pending' AND (next_attempt IS NULL OR"
+            " next_attempt <= ?) ORDER BY created_at, id LIMIT ?",
+            [iso(now), limit],
+        )
+        return [_stored_alert(r) for r in rows]
+
+    def alert(self, alert_id: str) -> StoredAlert | None:
+        rows = list(self.db.query("SELECT * FROM alerts WHERE id = ?", [alert_id]))
+        return _stored_alert(rows[0]) if rows else None
+
+    def alerts(self, status: str | None = None, limit: int = 1000) -> list[StoredAlert]:
+        sql, args = "SELECT * FROM alerts", []
+        if status:
+            sql += " WHERE status = ?"
+            args.append(status)
+        rows = self.db.query(sql + " ORDER BY created_at, id LIMIT ?", [*args, limit])
+        return [_stored_alert(r) for r in rows]
+
+    def record_delivery(
+        self,
+        alert_id: str,
+        *,
+        delivered: bool,
+        error: str | None = None,
+        next_attempt: datetime | None = None,
+        failed: bool = False,
+    ) -> None:
+        with self.db.conn:
+            if delivered:
+                self.db.execute(
+                    "UPDATE alerts SET status = 'delivered', attempts = attempts + 1,"
+                    " delivered_at = ?, last_error = NULL WHERE id = ?",
+                    [iso(utcnow()), alert_id],
+                )
+            else:
+                self.db.execute(
+                    "UPDATE alerts SET status = ?, attempts = attempts + 1, last_error = ?,"
+                    " next_attempt = ? WHERE id = ?",
+                    ["failed" if failed else "pending", error, iso(next_attempt), alert_id],
+                )
+
+    def alert_counts(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT status, COUNT(*) FROM alerts GROUP BY status").fetchall()
+        return {status: n for status, n in rows}
+
+    def channel_health(self) -> list[dict[str, Any]]:
+        """Channels with undelivered alerts that have failed at least once."""
+        return list(
+            self.db.query(
+                "SELECT channel, SUM(status = 'pending') AS pending, SUM(status = 'failed') AS failed,"
+                " MAX(last_error) AS last_error FROM alerts"
+                " WHERE status != 'delivered' AND last_error IS NOT NULL GROUP BY channel"
+            )
+        )
+
+    def defer_alert(self, alert_id: str, next_attempt: datetime) -> None:
+        """Push a pending alert's next attempt back without counting an attempt."""
+        with self.db.conn:
+            self.db.execute(
+                "UPDATE alerts SET next_attempt = ? WHERE id = ? AND status = 'pending'",
+                [iso(next_attempt), alert_id],
+            )
+
+    def retry_alerts(self, ids: Iterable[str] | None = None) -> int:
+        """Put failed alerts back in the queue (all failed ones when ids is None)."""
+        with self.db.conn:
+            if ids is None:
+                cur = self.db.execute(
+                    "UPDATE alerts SET status = 'pending', attempts = 0, next_attempt = NULL"
+                    " WHERE status = 'failed'"
+                )
+                return cur.rowcount
+            n = 0
+            for i in ids:
+                n += self.db.execute(
+                    "UPDATE alerts SET status = 'pending', attempts = 0, next_attempt = NULL"
+                    " WHERE id = ? AND status != 'pending'",
+                    [i],
+                ).rowcount
+            return n
+
+
+def _feed_state(r: dict[str, Any]) -> FeedState:
+    return FeedState(
+        id=r["id"],
+        url=r["url"],
+        name=r["name"],
+        etag=r["etag"],
+        last_modified=r["last_modified"],
+        last_poll=from_iso(r["last_poll"]),
+        last_status=r["last_status"],
+        last_error=r["last_error"],
+        failures=r["failures"],
+        next_poll=from_iso(r["next_poll"]),
+        disabled_reason=r["disabled_reason"],
+    )
+
+
+def _stored_alert(r: dict[str, Any]) -> StoredAlert:
+    created = from_iso(r["created_at"])
+    assert created is not None
+    return StoredAlert(
+        id=r["id"],
+        type=r["type"],
+        channel=r["channel"],
+        watch=r["watch"],
+        payload=json.loads(r["payload"]),
+        status=r["status"],
+        attempts=r["attempts"],
+        next_attempt=from_iso(r["next_attempt"]),
+        last_error=r["last_error"],
+        created_at=created,
+        delivered_at=from_iso(r["delivered_at"]),
+    )

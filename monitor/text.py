@@ -1,0 +1,197 @@
+"""Text preparation shared by every stage that reads article text.
+
+One place for: accent/case folding, Unicode-aware tokenisation, sentence splitting and
+stemming. Stages call these once per article and hand the result on; nothing here
+keeps state except the stemmer caches.
+
+Sentence splitting is a regex with an abbreviation list rather than pysbd: pysbd took
+~370 ms on a 2,000-word article here (180 µs a word), this takes well under 1 ms.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from typing import NamedTuple
+
+import Stemmer  # PyStemmer: the Snowball algorithms in C
+import lxml.html
+
+# Letters/digits runs, keeping inner apostrophes (don't, Peskov's) together.
+# CJK ideographs, kana and Hangul syllables are one token each: those scripts do not
+# separate words with spaces, so a per-character token is the honest unit.
+_CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_WORD_RE = re.compile(rf"[{_CJK}]|(?:(?![{_CJK}])[^\W_])+(?:['’](?:(?![{_CJK}])[^\W_])+)*")
+
+
+class Token(NamedTuple):
+    norm: str  # folded: lower case, accents stripped
+    start: int  # character offsets in the source text
+    end: int
+    index: int  # position among the tokens of the text
+
+
+@functools.lru_cache(maxsize=65536)
+def fold(s: str) -> str:
+    """Case- and accent-insensitive form: 'Peña' → 'pena', 'ZELENSKY' → 'zelensky'."""
+    decomposed = unicodedata.normalize("NFKD", s)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return stripped.casefold().replace("’", "'")
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split text into word tokens with their offsets."""
+    return [
+        Token(fold(m.group()), m.start(), m.end(), i)
+        for i, m in enumerate(_WORD_RE.finditer(text))
+    ]
+
+
+def words(text: str) -> list[str]:
+    """Just the folded words of a text."""
+    return [fold(m.group()) for m in _WORD_RE.finditer(text)]
+
+
+_ABBREVIATIONS = frozenset(
+    """mr mrs ms dr prof sr jr st mt gen col lt sgt capt cmdr adm gov sen rep pres rev hon
+    jan feb mar apr jun jul aug sep sept oct nov dec no nos vol fig approx inc ltd co corp
+    dept est vs etc al univ ave blvd""".split()
+)
+# Candidate boundary: terminal punctuation, optional closing quotes/brackets, whitespace,
+# then something that can open a sentence.
+_BOUNDARY_RE = re.compile(r"[.!?…]+[\"'”’»)\]]*\s+(?=[\"'“‘«(\[]?[^\W_a-z])|\n\s*\n")
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence spans (start, end) of a text, whitespace trimmed."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in _BOUNDARY_RE.finditer(text):
+        before = text[start : m.start() + 1]
+        if m.group()[0] == ".":
+            last = re.search(r"([^\W\d_]+)\.$", text[max(start, m.start() - 12) : m.start() + 1])
+            if last:
+                word = last.group(1)
+                # "Mr." / "Gen." / initials "J." / "U.S." are not ends of sentences
+                if word.lower() in _ABBREVIATIONS or len(word) == 1:
+                    continue
+        if before.strip():
+            spans.append(_trim(text, start, m.start() + len(m.group().rstrip())))
+        start = m.end()
+    if text[start:].strip():
+        spans.append(_trim(text, start, len(text)))
+    return spans
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of a text as strings."""
+    return [text[a:b] for a, b in split_sentences(text)]
+
+
+# ISO 639-1 code → Snowball algorithm name
+_SNOWBALL = {
+    "en": "english",
+    "de": "german",
+    "fr": "french",
+    "es": "spanish",
+    "it": "italian",
+    "pt": "portuguese",
+    "nl": "dutch",
+    "ru": "russian",
+    "sv": "swedish",
+    "no": "norwegian",
+    "da": "danish",
+    "fi": "finnish",
+    "hu": "hungarian",
+    "ro": "romanian",
+    "tr": "turkish",
+    "ar": "arabic",
+    "el": "greek",
+    "ca": "catalan",
+    "uk": "ukrainian" if "ukrainian" in Stemmer.algorithms() else "russian",
+}
+
+
+def stemmer_languages() -> list[str]:
+    """Language codes that have a stemmer."""
+    return sorted(_SNOWBALL)
+
+
+class WordStemmer:
+    """A memoising Snowball stemmer for one language (words are expected folded)."""
+
+    def __init__(self, language: str = "en") -> None:
+        if language not in _SNOWBALL:
+            raise ValueError(
+                f"no stemmer for language {language!r}; known: {', '.join(stemmer_languages())}"
+            )
+        self.language = language
+        self._stemmer = Stemmer.Stemmer(_SNOWBALL[language])
+        self._cache: dict[str, str] = {}
+
+    def stem(self, word: str) -> str:
+        s = self._cache.get(word)
+        if s is None:
+            s = self._stemmer.stemWord(word)
+            if len(self._cache) < 200_000:
+                self._cache[word] = s
+        return s
+
+    def stem_all(self, words: list[str]) -> list[str]:
+        cache = self._cache
+        missing = [w for w in set(words) if w not in cache]
+        if missing:
+            for w, s in zip(missing, self._stemmer.stemWords(missing), strict=True):
+                cache[w] = s
+        return [cache[w] for w in words]
+
+
+@functools.lru_cache(maxsize=32)
+def get_stemmer(language: str = "en") -> WordStemmer:
+    """The shared stemmer for a language."""
+    return WordStemmer(language)
+
+
+_BLOCK_TAGS = frozenset(
+    "p div br li h1 h2 h3 h4 h5 h6 blockquote tr section article header footer pre".split()
+)
+_SPACES_RE = re.compile(r"[ \t\r\f\v\u00a0]+")
+
+
+def html_to_text(html: str) -> str:
+    """Plain text of an HTML fragment: tags dropped, blocks on their own lines."""
+    if "<" not in html and "&" not in html:
+        return _SPACES_RE.sub(" ", html).strip()
+    try:
+        root = lxml.html.fragment_fromstring(html, create_parent="div")
+    except Exception:  # lxml raises several types on junk; junk gets the crude treatment
+        return _SPACES_RE.sub(" ", re.sub(r"<[^>]*>", " ", html)).strip()
+    for bad in root.xpath("//script|//style"):
+        bad.drop_tree()
+    parts: list[str] = []
+
+    def walk(el: lxml.html.HtmlElement) -> None:
+        block = isinstance(el.tag, str) and el.tag.lower() in _BLOCK_TAGS
+        if block:
+            parts.append("\n")
+        if el.text and isinstance(el.tag, str):
+            parts.append(el.text)
+        for child in el:
+            walk(child)
+            if child.tail:
+                parts.append(child.tail)
+        if block:
+            parts.append("\n")
+
+    walk(root)
+    lines = (_SPACES_RE.sub(" ", line).strip() for line in "".join(parts).split("\n"))
+    return "\n".join(line for line in lines if line)

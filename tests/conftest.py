@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import asyncio
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.config import Config, load_config
+from monitor.demo.server import CorpusServer
+from monitor.pipeline import CycleReport, Pipeline
+from monitor.store import Store
+from tests.servers import WebhookReceiver
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def corpus() -> Iterator[CorpusServer]:
+    with CorpusServer() as server:
+        yield server
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    r = WebhookReceiver().start()
+    yield r
+    r.stop()
+
+
+def write_config(path: Path, body: str) -> Path:
+    path.write_text(textwrap.dedent(body), encoding="utf-8")
+    return path
+
+
+def toml_feeds(feeds: list[dict[str, Any]]) -> str:
+    out = []
+    for f in feeds:
+        lines = ["[[feeds]]"]
+        for k, v in f.items():
+            lines.append(f"{k} = {_toml_value(v)}")
+        out.append("\n".join(lines))
+    return "\n\n".join(out)
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return str(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def basic_config(
+    tmp_path: Path,
+    feed_urls: list[str],
+    *,
+    webhook_url: str | None = None,
+    rule: str = "Putin AND congratulat*",
+    extra: str = "",
+    fetch_extra: str = "",
+) -> Path:
+    channels = '[alerts.console]\ntype = "log"\n'
+    alerts = '["console"]'
+    if webhook_url:
+        channels += f'\n[alerts.hook]\ntype = "webhook"\nurl = "{webhook_url}"\nsecret_env = "TEST_WEBHOOK_SECRET"\n'
+        alerts = '["console", "hook"]'
+    feeds = toml_feeds([{"name": f"feed{i}", "url": u} for i, u in enumerate(feed_urls)])
+    body = f"""
+[storage]
+path = "monitor.db"
+
+[fetch]
+allow_private_networks = true
+timeout = "5s"
+read_timeout = "2s"
+connect_timeout = "2s"
+interval = "1h"
+jitter = 0
+{fetch_extra}
+
+[extract]
+workers = 0
+
+{feeds}
+
+[[watches]]
+name = "putin-congratulates"
+rule = {_toml_value(rule)}
+alerts = {alerts}
+
+{channels}
+{extra}
+"""
+    return write_config(tmp_path / "config.toml", body)
+
+
+def run_cycle(cfg: Config) -> CycleReport:
+    async def go() -> CycleReport:
+        store = Store.open(cfg.database_path())
+        pipeline = Pipeline(cfg, store)
+        try:
+            return await pipeline.run_cycle()
+        finally:
+            await pipeline.aclose()
+            store.close()
+
+    return asyncio.run(go())
+
+
+def open_store(cfg: Config) -> Store:
+    return Store.open(cfg.database_path())
+
+
+__all__ = ["ROOT", "basic_config", "load_config", "open_store", "run_cycle", "write_config"]

@@ -1,0 +1,122 @@
+"""The fetcher against a real HTTP server on loopback."""
+
+import asyncio
+
+import pytest
+
+from monitor.config import FetchConfig
+from monitor.demo.server import CorpusServer, Response, repeat_bytes
+from monitor.fetch import Fetcher, is_public_address
+
+RSS = "<rss version='2.0'><channel><title>t</title></channel></rss>"
+
+
+def fetch(url, cfg=None, **kw):
+    async def go():
+        async with Fetcher(cfg or FetchConfig(allow_private_networks=True, timeout=3,
+                                              read_timeout=2)) as f:
+            return await f.fetch(url, **kw)
+
+    return asyncio.run(go())
+
+
+@pytest.fixture
+def server():
+    with CorpusServer() as s:
+        yield s
+
+
+def test_ok_and_conditional_get(server):
+    server.set_file("/f.xml", RSS, content_type="application/rss+xml")
+    r = fetch(server.base_url + "/f.xml")
+    assert r.ok and r.status == 200 and b"<rss" in r.content and r.etag
+    again = fetch(server.base_url + "/f.xml", etag=r.etag, last_modified=r.last_modified)
+    assert again.ok and again.not_modified and again.status == 304 and again.content == b""
+    assert server.requests[-1].header("if-none-match") == r.etag
+
+
+def test_http_errors_are_values(server):
+    server.add_route("/500", lambda req: Response(status=500, body="oops"))
+    server.add_route("/410", lambda req: Response(status=410))
+    server.add_route("/429", lambda req: Response(status=429, headers={"Retry-After": "120"}))
+    r = fetch(server.base_url + "/500")
+    assert not r.ok and r.error_kind == "http" and r.status == 500 and "500" in r.error
+    assert fetch(server.base_url + "/410").error_kind == "gone"
+    r = fetch(server.base_url + "/429")
+    assert r.status == 429 and r.retry_after == 120
+
+
+def test_timeout(server):
+    server.add_route("/slow", lambda req: Response(body="late", delay=5))
+    cfg = FetchConfig(allow_private_networks=True, timeout=1, read_timeout=1)
+    r = fetch(server.base_url + "/slow", cfg)
+    assert r.error_kind == "timeout" and r.elapsed < 3
+
+
+def test_total_timeout_stops_a_dripping_body(server):
+    # each chunk arrives within the read timeout, but the whole takes too long
+    server.add_route("/drip", lambda req: Response(body=[b"x" * 10] * 50, chunk_delay=0.1))
+    cfg = FetchConfig(allow_private_networks=True, timeout=1, read_timeout=1)
+    r = fetch(server.base_url + "/drip", cfg)
+    assert r.error_kind == "timeout" and r.elapsed < 3
+
+
+def test_size_cap_while_streaming(server):
+    server.add_route("/huge", lambda req: Response(body=repeat_bytes(50 * 2**20)))
+    server.add_route(
+        "/declared", lambda req: Response(body=b"x" * 2_000_000, content_length=2_000_000)
+    )
+    cfg = FetchConfig(allow_private_networks=True, max_bytes=1_000_000, timeout=10)
+    r = fetch(server.base_url + "/huge", cfg)
+    assert r.error_kind == "too-large" and "1,000,000" in r.error
+    assert fetch(server.base_url + "/declared", cfg).error_kind == "too-large"
+
+
+def test_redirects_loop_limit_and_permanent(server):
+    server.set_file("/new.xml", RSS, content_type="application/rss+xml")
+    server.add_route("/old.xml", lambda req: Response.redirect("/new.xml", 301))
+    server.add_route("/temp.xml", lambda req: Response.redirect("/new.xml", 302))
+    server.add_route("/a", lambda req: Response.redirect("/b"))
+    server.add_route("/b", lambda req: Response.redirect("/a"))
+    for i in range(10):
+        server.add_route(f"/hop{i}", lambda req, i=i: Response.redirect(f"/hop{i + 1}"))
+    r = fetch(server.base_url + "/old.xml")
+    assert r.ok and r.url == server.base_url + "/new.xml"
+    assert r.permanent_url == server.base_url + "/new.xml"
+    r = fetch(server.base_url + "/temp.xml")
+    assert r.ok and r.permanent_url is None
+    r = fetch(server.base_url + "/a")
+    assert r.error_kind == "redirects" and "loop" in r.error
+    r = fetch(server.base_url + "/hop0")
+    assert r.error_kind == "redirects" and "too many" in r.error
+
+
+def test_private_addresses_refused_by_default(server):
+    server.set_file("/f.xml", RSS)
+    r = fetch(server.base_url + "/f.xml", FetchConfig())
+    assert r.error_kind == "blocked" and "allow_private_networks" in r.error
+    assert not server.requests  # refused before any connection
+    # a public-looking redirect target is checked too: a redirect into loopback is refused
+    r = fetch("http://localhost:1/x", FetchConfig())
+    assert r.error_kind == "blocked"
+
+
+@pytest.mark.parametrize(
+    "ip,public",
+    [("127.0.0.1", False), ("10.1.2.3", False), ("192.168.0.1", False), ("172.16.5.4", False),
+     ("169.254.169.254", False), ("::1", False), ("fe80::1", False), ("::ffff:127.0.0.1", False),
+     ("100.64.0.1", False), ("0.0.0.0", False), ("8.8.8.8", True), ("2606:4700::1111", True)],
+)
+def test_address_classes(ip, public):
+    assert is_public_address(ip) is public
+
+
+def test_connection_refused_is_a_value():
+    r = fetch("http://127.0.0.1:9/nothing")
+    assert not r.ok and r.error_kind == "network"
+
+
+def test_user_agent_names_the_project(server):
+    server.set_file("/f.xml", RSS)
+    fetch(server.base_url + "/f.xml")
+    assert "news-monitor" in server.requests[-1].header("user-agent")
