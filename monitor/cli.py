@@ -98,9 +98,7 @@ async def _run_once(cfg: Any, progress: bool) -> int:
 
             with Progress(transient=True) as bar:
                 task = bar.add_task("polling feeds", total=len(feeds))
-                report = await pipeline.run_cycle(
-                    on_feed_done=lambda r: bar.advance(task)
-                )
+                report = await pipeline.run_cycle(on_feed_done=lambda r: bar.advance(task))
         else:
             report = await pipeline.run_cycle()
     finally:
@@ -189,7 +187,9 @@ def status(ctx: click.Context, as_json: bool) -> None:
         "alerts: " + ", ".join(f"{k} {v}" for k, v in alerts.items()) if alerts else "alerts: none"
     )
     for ch in channels:
-        console.print(f"channel {ch['channel']}: {ch['pending']} pending, last error: {ch['last_error']}")
+        console.print(
+            f"channel {ch['channel']}: {ch['pending']} pending, last error: {ch['last_error']}"
+        )
     if heartbeat:
         console.print(f"daemon heartbeat: {heartbeat}")
 
@@ -239,8 +239,12 @@ def import_opml_cmd(ctx: click.Context, file: Path) -> None:
 
 # -- demo ------------------------------------------------------------------------------------
 @cli.command()
-@click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Keep the demo config and database in this folder.")
+@click.option(
+    "--keep",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Keep the demo config and database in this folder.",
+)
 def demo(keep: Path | None) -> None:
     """Run the whole pipeline offline on a bundled corpus and print the alerts."""
     import tempfile
@@ -297,16 +301,27 @@ def _print_demo(report: Any, cfg: Any) -> None:
 @cli.command("test-rule")
 @click.argument("rule")
 @click.option("--text", "text", default=None, help="Test against this text.")
-@click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="Test against a text or HTML file.")
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Test against a text or HTML file.",
+)
 @click.option("--url", "url", default=None, help="Fetch a page and test against its main text.")
 @click.option("--title", default="", help="A title to match along with the text.")
 @click.option("--language", default="en", show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def test_rule(
-    ctx: click.Context, rule: str, text: str | None, file: Path | None, url: str | None,
-    title: str, language: str, as_json: bool,
+    ctx: click.Context,
+    rule: str,
+    text: str | None,
+    file: Path | None,
+    url: str | None,
+    title: str,
+    language: str,
+    as_json: bool,
 ) -> None:
     """Show whether RULE matches a text and why. Exit 0 match, 1 no match, 2 bad rule."""
     from monitor.rules import Document, RuleError, compile_rule, explain
@@ -346,8 +361,11 @@ def _document_from_html(raw: bytes, url: str, title: str) -> Any:
     if page is None:
         raise MonitorError(f"{url}: no article text could be extracted")
     return Document(
-        title=title or page.title or "", text=page.text, author=page.author or "",
-        source=page.site_name or "", url=url,
+        title=title or page.title or "",
+        text=page.text,
+        author=page.author or "",
+        source=page.site_name or "",
+        url=url,
     )
 
 
@@ -364,8 +382,12 @@ async def _document_from_url(url: str, title: str) -> Any:
 
 # -- stance ------------------------------------------------------------------------------------
 @cli.command()
-@click.option("--threshold", type=click.FloatRange(0, 1), default=None,
-              help="Contradicts threshold (default: the config's, else the model's).")
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Contradicts threshold (default: the config's, else the model's).",
+)
 @click.pass_context
 def stance(ctx: click.Context, threshold: float | None) -> None:
     """Judge claims against texts: JSON lines {id, claim, text} in, {id, stance, score, evidence} out."""
@@ -412,10 +434,17 @@ def alerts(ctx: click.Context, failed: bool, pending: bool, as_json: bool, limit
 
 def _alert_json(a: Any) -> dict[str, Any]:
     return {
-        "id": a.id, "type": a.type, "channel": a.channel, "watch": a.watch, "status": a.status,
-        "attempts": a.attempts, "last_error": a.last_error,
-        "created_at": a.created_at.isoformat(), "next_attempt": a.next_attempt and a.next_attempt.isoformat(),
-        "delivered_at": a.delivered_at and a.delivered_at.isoformat(), "payload": a.payload,
+        "id": a.id,
+        "type": a.type,
+        "channel": a.channel,
+        "watch": a.watch,
+        "status": a.status,
+        "attempts": a.attempts,
+        "last_error": a.last_error,
+        "created_at": a.created_at.isoformat(),
+        "next_attempt": a.next_attempt and a.next_attempt.isoformat(),
+        "delivered_at": a.delivered_at and a.delivered_at.isoformat(),
+        "payload": a.payload,
     }
 
 

@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from monitor.errors import ConfigError
+from monitor.text import stemmer_languages
 
 DEFAULT_CONFIG = "config.toml"
 
@@ -140,6 +141,15 @@ class WatchConfig(_Model):
     track_claims: bool = False
     dedup: Literal["story", "article", "off"] = "story"
     claims: list[ClaimConfig] = []
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, v: str) -> str:
+        if v not in stemmer_languages():
+            raise ValueError(
+                f"no stemmer for language {v!r}; known: {', '.join(stemmer_languages())}"
+            )
+        return v
 
 
 class ChannelConfig(_Model):
@@ -267,7 +277,9 @@ def _cross_check(cfg: Config) -> list[str]:
     wnames: dict[str, int] = {}
     for i, w in enumerate(cfg.watches):
         if w.name in wnames:
-            errors.append(f"watches[{i}].name: '{w.name}' is already used by watches[{wnames[w.name]}]")
+            errors.append(
+                f"watches[{i}].name: '{w.name}' is already used by watches[{wnames[w.name]}]"
+            )
         wnames[w.name] = i
         for ch in w.alerts:
             if ch not in cfg.alerts:
@@ -322,7 +334,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     try:
         raw = p.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(str(p), ["file not found (copy the example config.toml and edit it)"]) from None
+        raise ConfigError(
+            str(p), ["file not found (copy the example config.toml and edit it)"]
+        ) from None
     except OSError as e:
         raise ConfigError(str(p), [f"cannot read: {e.strerror}"]) from None
     try:

@@ -138,7 +138,8 @@ class Fetcher:
             loop = asyncio.get_running_loop()
             try:
                 infos = await loop.getaddrinfo(
-                    host, parts.port or (443 if parts.scheme == "https" else 80),
+                    host,
+                    parts.port or (443 if parts.scheme == "https" else 80),
                     type=socket.SOCK_STREAM,
                 )
             except socket.gaierror as e:

@@ -52,7 +52,9 @@ class FetchResult:
     retry_after: float | None = None  # seconds, from a Retry-After header
     cache_max_age: float | None = None  # seconds, from Cache-Control: max-age
     error: str | None = None  # human-readable; None means success
-    error_kind: str | None = None  # "timeout", "too-large", "http", "network", "blocked", "redirects", "gone"
+    error_kind: str | None = (
+        None  # "timeout", "too-large", "http", "network", "blocked", "redirects", "gone"
+    )
     elapsed: float = 0.0
 
     @property

@@ -141,7 +141,11 @@ class Pipeline:
                 last_error=message,
                 failures=failures,
                 next_poll=schedule.next_poll(
-                    now, interval, result, failures, max_backoff=cfg.fetch.max_backoff,
+                    now,
+                    interval,
+                    result,
+                    failures,
+                    max_backoff=cfg.fetch.max_backoff,
                     jitter=cfg.fetch.jitter,
                 ),
             )
@@ -161,7 +165,11 @@ class Pipeline:
                 failures=0,
                 last_error=None,
                 next_poll=schedule.next_poll(
-                    now, interval, result, 0, max_backoff=cfg.fetch.max_backoff,
+                    now,
+                    interval,
+                    result,
+                    0,
+                    max_backoff=cfg.fetch.max_backoff,
                     jitter=cfg.fetch.jitter,
                 ),
             )
@@ -193,8 +201,13 @@ class Pipeline:
             last_error=parsed.warning,
             title=parsed.title,
             next_poll=schedule.next_poll(
-                now, interval, result, 0, max_backoff=cfg.fetch.max_backoff,
-                ttl=parsed.ttl_seconds, jitter=cfg.fetch.jitter,
+                now,
+                interval,
+                result,
+                0,
+                max_backoff=cfg.fetch.max_backoff,
+                ttl=parsed.ttl_seconds,
+                jitter=cfg.fetch.jitter,
             ),
         )
         self.store.update_feed(feed.name, **updates)
@@ -220,7 +233,9 @@ class Pipeline:
     def _match(self, feed: FeedConfig, article: Article) -> list[Match]:
         doc = prepare(document_from_article(article), self.languages)
         matches = self.rules.match(doc)
-        return [m for m in matches if m.watch in self.watches and in_scope(self.watches[m.watch], feed)]
+        return [
+            m for m in matches if m.watch in self.watches and in_scope(self.watches[m.watch], feed)
+        ]
 
     def _store_article(
         self, feed: FeedConfig, feed_id: int, entry: Entry, article: Article

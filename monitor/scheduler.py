@@ -62,19 +62,27 @@ class Daemon:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._schedule_feeds()
         self.scheduler.add_job(
-            self._tracked(self._deliver), IntervalTrigger(seconds=DELIVERY_EVERY),
-            id="deliver", max_instances=1, coalesce=True,
+            self._tracked(self._deliver),
+            IntervalTrigger(seconds=DELIVERY_EVERY),
+            id="deliver",
+            max_instances=1,
+            coalesce=True,
         )
         if self.config_path:
             self.scheduler.add_job(
-                self._check_config, IntervalTrigger(seconds=CONFIG_CHECK_EVERY),
-                id="config", max_instances=1, coalesce=True,
+                self._check_config,
+                IntervalTrigger(seconds=CONFIG_CHECK_EVERY),
+                id="config",
+                max_instances=1,
+                coalesce=True,
             )
         self.scheduler.start()
         enabled = [f for f in self.config.feeds if f.enabled]
         log.info(
             "news-monitor running: %d feeds, %d watches, database %s",
-            len(enabled), len(self.config.watches), store.path,
+            len(enabled),
+            len(self.config.watches),
+            store.path,
         )
         try:
             await self._stop.wait()
@@ -141,9 +149,7 @@ class Daemon:
             return
         rep = await self.pipeline.poll_feed(feed)
         if rep.status == "ok":
-            log.info(
-                "feed %s: %d new entries, %d matches", name, rep.new_entries, rep.matches
-            )
+            log.info("feed %s: %d new entries, %d matches", name, rep.new_entries, rep.matches)
         if rep.alerts:
             await self._deliver()
 
@@ -175,5 +181,6 @@ class Daemon:
         self._schedule_feeds()
         log.info(
             "config reloaded: %d feeds, %d watches",
-            len([f for f in new.feeds if f.enabled]), len(new.watches),
+            len([f for f in new.feeds if f.enabled]),
+            len(new.watches),
         )

@@ -44,8 +44,16 @@ def from_iso(s: str | None) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
+def _script(db: sqlite_utils.Database, sql: str) -> None:
+    """Run DDL statement by statement (executescript would commit the migration early)."""
+    for statement in sql.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
 def _v1(db: sqlite_utils.Database) -> None:
-    db.executescript(
+    _script(
+        db,
         """
         CREATE TABLE feeds (
             id INTEGER PRIMARY KEY,
@@ -114,7 +122,7 @@ def _v1(db: sqlite_utils.Database) -> None:
             delivered_at TEXT
         );
         CREATE INDEX alerts_due ON alerts(status, next_attempt);
-        """
+        """,
     )
 
 
@@ -186,8 +194,20 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        with self.db.conn:
+        """All writes inside commit together or not at all.
+
+        sqlite-utils' atomic(): BEGIN … COMMIT, savepoints when nested.
+        """
+        with self.db.atomic():
             yield
+
+    def _insert(self, table: str, record: dict[str, Any]) -> int:
+        cols = ", ".join(record)
+        marks = ", ".join("?" * len(record))
+        cur = self.db.execute(
+            f"INSERT INTO {table} ({cols}) VALUES ({marks})", list(record.values())
+        )
+        return int(cur.lastrowid)
 
     # -- schema ---------------------------------------------------------------------
     def schema_version(self) -> int:
@@ -198,8 +218,10 @@ class Store:
 
     def _migrate(self) -> None:
         try:
-            with self.db.conn:
-                self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            with self.db.atomic():
+                self.db.execute(
+                    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)"
+                )
         except sqlite3.DatabaseError as e:
             raise StoreError(f"{self.path}: not a usable SQLite database: {e}") from None
         version = self.schema_version()
@@ -209,7 +231,7 @@ class Store:
                 f"news-monitor understands ({SCHEMA_VERSION}); upgrade news-monitor"
             )
         for v in range(version, SCHEMA_VERSION):
-            with self.db.conn:
+            with self.db.atomic():
                 MIGRATIONS[v](self.db)
                 self.db.execute(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
@@ -217,7 +239,7 @@ class Store:
                 )
 
     def set_meta(self, key: str, value: str) -> None:
-        with self.db.conn:
+        with self.db.atomic():
             self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, value])
 
     def get_meta(self, key: str) -> str | None:
@@ -227,19 +249,18 @@ class Store:
     # -- feeds ----------------------------------------------------------------------
     def sync_feed(self, name: str, config_url: str) -> FeedState:
         """Make sure a configured feed has a row; a changed config URL resets its state."""
-        row = self.db.execute(
-            "SELECT id, config_url FROM feeds WHERE name = ?", [name]
-        ).fetchone()
-        with self.db.conn:
+        row = self.db.execute("SELECT id, config_url FROM feeds WHERE name = ?", [name]).fetchone()
+        with self.db.atomic():
             if row is None:
-                self.db["feeds"].insert(
+                self._insert(
+                    "feeds",
                     {
                         "name": name,
                         "config_url": config_url,
                         "url": config_url,
                         "failures": 0,
                         "created_at": iso(utcnow()),
-                    }
+                    },
                 )
             elif row[1] != config_url:
                 self.db.execute(
@@ -261,7 +282,7 @@ class Store:
 
     def update_feed(self, name: str, **fields: Any) -> None:
         values = {k: iso(v) if isinstance(v, datetime) else v for k, v in fields.items()}
-        with self.db.conn:
+        with self.db.atomic():
             sets = ", ".join(f"{k} = ?" for k in values)
             self.db.execute(f"UPDATE feeds SET {sets} WHERE name = ?", [*values.values(), name])
 
@@ -312,24 +333,21 @@ class Store:
 
     def insert_article(self, article: Article, content_hash: str) -> int:
         """Insert an article row (call inside :meth:`transaction`)."""
-        return int(
-            self.db["articles"]
-            .insert(
-                {
-                    "url": article.url,
-                    "canonical_url": article.canonical_url,
-                    "title": article.title,
-                    "author": article.author,
-                    "published": iso(article.published),
-                    "site_name": article.site_name,
-                    "fetched_at": iso(article.fetched_at or utcnow()),
-                    "text": article.text,
-                    "text_source": article.text_source,
-                    "content_hash": content_hash,
-                    "revision": 1,
-                }
-            )
-            .last_pk
+        return self._insert(
+            "articles",
+            {
+                "url": article.url,
+                "canonical_url": article.canonical_url,
+                "title": article.title,
+                "author": article.author,
+                "published": iso(article.published),
+                "site_name": article.site_name,
+                "fetched_at": iso(article.fetched_at or utcnow()),
+                "text": article.text,
+                "text_source": article.text_source,
+                "content_hash": content_hash,
+                "revision": 1,
+            },
         )
 
     def link_entry(self, feed_id: int, guid: str, article_id: int | None) -> None:
@@ -419,7 +437,7 @@ class Store:
         next_attempt: datetime | None = None,
         failed: bool = False,
     ) -> None:
-        with self.db.conn:
+        with self.db.atomic():
             if delivered:
                 self.db.execute(
                     "UPDATE alerts SET status = 'delivered', attempts = attempts + 1,"
@@ -449,7 +467,7 @@ class Store:
 
     def defer_alert(self, alert_id: str, next_attempt: datetime) -> None:
         """Push a pending alert's next attempt back without counting an attempt."""
-        with self.db.conn:
+        with self.db.atomic():
             self.db.execute(
                 "UPDATE alerts SET next_attempt = ? WHERE id = ? AND status = 'pending'",
                 [iso(next_attempt), alert_id],
@@ -457,7 +475,7 @@ class Store:
 
     def retry_alerts(self, ids: Iterable[str] | None = None) -> int:
         """Put failed alerts back in the queue (all failed ones when ids is None)."""
-        with self.db.conn:
+        with self.db.atomic():
             if ids is None:
                 cur = self.db.execute(
                     "UPDATE alerts SET status = 'pending', attempts = 0, next_attempt = NULL"

@@ -43,8 +43,7 @@ def fold(s: str) -> str:
 def tokenize(text: str) -> list[Token]:
     """Split text into word tokens with their offsets."""
     return [
-        Token(fold(m.group()), m.start(), m.end(), i)
-        for i, m in enumerate(_WORD_RE.finditer(text))
+        Token(fold(m.group()), m.start(), m.end(), i) for i, m in enumerate(_WORD_RE.finditer(text))
     ]
 
 

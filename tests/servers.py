@@ -36,8 +36,9 @@ class WebhookReceiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 n = int(self.headers.get("content-length") or 0)
-                rec = Received(self.path, {k.lower(): v for k, v in self.headers.items()},
-                               self.rfile.read(n))
+                rec = Received(
+                    self.path, {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(n)
+                )
                 status, headers = (200, {})
                 if receiver.responder is not None:
                     status, headers = receiver.responder(rec)

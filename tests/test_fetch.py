@@ -13,8 +13,9 @@ RSS = "<rss version='2.0'><channel><title>t</title></channel></rss>"
 
 def fetch(url, cfg=None, **kw):
     async def go():
-        async with Fetcher(cfg or FetchConfig(allow_private_networks=True, timeout=3,
-                                              read_timeout=2)) as f:
+        async with Fetcher(
+            cfg or FetchConfig(allow_private_networks=True, timeout=3, read_timeout=2)
+        ) as f:
             return await f.fetch(url, **kw)
 
     return asyncio.run(go())
@@ -103,9 +104,20 @@ def test_private_addresses_refused_by_default(server):
 
 @pytest.mark.parametrize(
     "ip,public",
-    [("127.0.0.1", False), ("10.1.2.3", False), ("192.168.0.1", False), ("172.16.5.4", False),
-     ("169.254.169.254", False), ("::1", False), ("fe80::1", False), ("::ffff:127.0.0.1", False),
-     ("100.64.0.1", False), ("0.0.0.0", False), ("8.8.8.8", True), ("2606:4700::1111", True)],
+    [
+        ("127.0.0.1", False),
+        ("10.1.2.3", False),
+        ("192.168.0.1", False),
+        ("172.16.5.4", False),
+        ("169.254.169.254", False),
+        ("::1", False),
+        ("fe80::1", False),
+        ("::ffff:127.0.0.1", False),
+        ("100.64.0.1", False),
+        ("0.0.0.0", False),
+        ("8.8.8.8", True),
+        ("2606:4700::1111", True),
+    ],
 )
 def test_address_classes(ip, public):
     assert is_public_address(ip) is public

@@ -67,8 +67,12 @@ def test_malformed_feed_still_yields_entries():
 
 @pytest.mark.parametrize(
     "body",
-    [b"<html><body><p>Just a web page</p></body></html>", b"\x00\x01garbage\xff", b"",
-     b'{"not": "a feed"}'],
+    [
+        b"<html><body><p>Just a web page</p></body></html>",
+        b"\x00\x01garbage\xff",
+        b"",
+        b'{"not": "a feed"}',
+    ],
 )
 def test_not_a_feed(body):
     with pytest.raises(FeedParseError) as e:

@@ -33,7 +33,9 @@ def test_rss_ttl_is_respected():
 @pytest.mark.parametrize("failures,expected", [(1, 60), (2, 120), (3, 240), (10, 1000)])
 def test_backoff_doubles_and_caps(failures, expected):
     assert backoff_delay(60, failures, 1000) == expected
-    assert next_poll(NOW, 60, err(), failures, max_backoff=1000) == NOW + timedelta(seconds=expected)
+    assert next_poll(NOW, 60, err(), failures, max_backoff=1000) == NOW + timedelta(
+        seconds=expected
+    )
 
 
 def test_retry_after_is_a_floor():

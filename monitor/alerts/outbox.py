@@ -24,7 +24,9 @@ BASE_DELAY = 15.0  # seconds before the first retry
 MAX_DELAY = 3600.0
 
 
-def retry_delay(attempts: int, retry_after: float | None, rng: random.Random | None = None) -> float:
+def retry_delay(
+    attempts: int, retry_after: float | None, rng: random.Random | None = None
+) -> float:
     """Exponential backoff with full jitter; Retry-After is a floor."""
     r = rng or random
     ceiling = min(MAX_DELAY, BASE_DELAY * 2 ** max(0, attempts - 1))
@@ -72,7 +74,9 @@ class Outbox:
         by_channel: dict[str, list[StoredAlert]] = defaultdict(list)
         for a in due:
             by_channel[a.channel].append(a)
-        await asyncio.gather(*(self._channel(ch, items, report) for ch, items in by_channel.items()))
+        await asyncio.gather(
+            *(self._channel(ch, items, report) for ch, items in by_channel.items())
+        )
         return report
 
     async def _channel(self, name: str, items: list[StoredAlert], report: DeliveryReport) -> None:

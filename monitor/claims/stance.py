@@ -114,7 +114,7 @@ def decide(
     p2 = np.asarray(p2, dtype=np.float64)
     source = "model"
     evidence: tuple[int, ...] = tuple(best_sentences[:1])
-    if reading is not None and rules != "none" and reading.n_prop:
+    if reading is not None and rules != "none" and reading.n_prop and not reading.claim_negated:
         if reading.contra and len(reading.contra) >= len(reading.affirm):
             p2 = _raise(p2, 1, RULE_CONTRA)
             p_rel = max(p_rel, RULE_RELATED)

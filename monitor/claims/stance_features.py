@@ -294,7 +294,9 @@ def prepare_text(text: str, vocab: Vocabulary) -> PreparedText:
                 caps[stem] += 1
     cap_ratio = {s: caps[s] / n for s, n in seen_mid.items()}
 
-    content = [[s for w, s in zip(ws, st) if is_content(w)] for ws, st in zip(sent_words, sent_stems)]
+    content = [
+        [s for w, s in zip(ws, st) if is_content(w)] for ws, st in zip(sent_words, sent_stems)
+    ]
     all_content = [s for c in content for s in c]
     sent_mat = vocab.vectorize(content) if content else sp.csr_matrix((0, vocab.dim))
     body_vec = vocab.vectorize([all_content])
@@ -313,7 +315,7 @@ def prepare_text(text: str, vocab: Vocabulary) -> PreparedText:
         a, b = spans[si]
         s = text[a:b]
         cues[si, 4] = 1.0 if s.rstrip("\"'”’) ").endswith("?") else 0.0
-        cues[si, 5] = 1.0 if any(q in s for q in "\"“”«»") else 0.0
+        cues[si, 5] = 1.0 if any(q in s for q in '"“”«»') else 0.0
     n_words = len(all_words)
     body_cues = cues.sum(axis=0) * (100.0 / max(n_words, 1))
     bigrams = frozenset(zip(all_content, all_content[1:], strict=False))
@@ -401,14 +403,22 @@ class PropositionReading:
     predicates: tuple[str, ...]
     affirm: list[int] = field(default_factory=list)  # sentence indices
     contra: list[int] = field(default_factory=list)
+    weak: list[int] = field(default_factory=list)  # a negation nearby, no clear scope
     hedged: list[int] = field(default_factory=list)
     asked: list[int] = field(default_factory=list)  # predicate inside a question
     best_coverage: float = 0.0
     predicate_found: bool = False
+    claim_negated: bool = False
 
     @property
     def n_prop(self) -> int:
-        return len(self.affirm) + len(self.contra) + len(self.hedged) + len(self.asked)
+        return (
+            len(self.affirm)
+            + len(self.contra)
+            + len(self.weak)
+            + len(self.hedged)
+            + len(self.asked)
+        )
 
 
 def _split_names(claim: PreparedClaim, body: PreparedText) -> tuple[list[str], list[str]]:
@@ -424,50 +434,86 @@ def _split_names(claim: PreparedClaim, body: PreparedText) -> tuple[list[str], l
 
 
 def read_proposition(claim: PreparedClaim, body: PreparedText) -> PropositionReading:
+    """Find the sentences that state the claim's predicate and read how each treats it.
+
+    A sentence counts when it holds at least half of the claim's predicate words (at
+    least one), every name of the claim appears in it or the sentence before, and it
+    covers at least 60 % of the claim's content words. For a negated claim ("X did not
+    ...") the readings are the sentences' own polarities; the rule layer ignores them.
+    """
     names, preds = _split_names(claim, body)
-    reading = PropositionReading(tuple(names), tuple(preds))
+    reading = PropositionReading(tuple(names), tuple(preds), claim_negated=claim.negated)
     if not preds or not claim.core:
         return reading
     core = set(claim.core)
     pred_set = set(preds)
-    claim_words = set(claim.words)
+    name_set = set(names)
+    need = max(1, (len(pred_set) + 1) // 2)
     for si, stems in enumerate(body.sent_stems):
         sset = body.sent_stem_sets[si]
-        if not (pred_set & sset):
+        found = pred_set & sset
+        if not found:
             continue
         reading.predicate_found = True
         context = sset | body.sent_stem_sets[si - 1] if si > 0 else sset
         cov = len(core & context) / len(core)
         reading.best_coverage = max(reading.best_coverage, cov)
-        if cov < 0.6 or (names and not (set(names) & context)):
+        if cov < 0.6 or len(found) < need or not name_set <= context:
             continue
-        words = body.sent_words[si]
-        verdict = _polarity(words, stems, pred_set, claim_words)
-        if verdict == "contra" and claim.negated:
-            verdict = "affirm"
-        elif verdict == "affirm" and claim.negated:
-            verdict = "contra"
+        verdict = _polarity(body.sent_words[si], stems, pred_set, set(claim.words))
         getattr(reading, verdict).append(si)
     return reading
 
 
+_PLAN_WORDS = frozenset(
+    "aware plan plans planned intention intentions intend intends intended reason evidence "
+    "sign signs truth basis question".split()
+)
+_DENY_VERB_RE = re.compile(
+    r"^(?:den(?:y|ies|ied|ying)|dismiss(?:ed|es|ing)?|reject(?:ed|s|ing)?|refut(?:e|ed|es|ing)"
+    r"|rebut(?:s|ted|ting)?|debunk(?:ed|s|ing)?|disput(?:e|ed|es|ing)|contradict(?:ed|s|ing)?"
+    r"|retract(?:ed|s|ing)?)$"
+)
+_REPORT_NOUNS = frozenset(
+    "that reports report claims claim rumours rumors rumour rumor allegations suggestions "
+    "speculation stories story".split()
+)
+
+
 def _polarity(words: list[str], stems: list[str], preds: set[str], claim_words: set[str]) -> str:
-    """How one sentence treats the predicate: affirm, contra, hedged or asked."""
+    """How one sentence treats the predicate: affirm, contra, weak, hedged or asked.
+
+    "contra" needs an explicit pattern: a negation right before the predicate ("did not
+    congratulate", "has no plans to congratulate"), a negated awareness/plan phrase ("not
+    aware of any plans for ... to congratulate"), a denial verb governing a report of it
+    ("denied that", "dismissed reports that"), a false-ness adjective after it ("reports
+    that ... are false"), or a negative answer to a question about it ("asked whether ...,
+    he said he was not aware"). Any other negation or denial before the predicate in the
+    same clause is "weak".
+    """
     positions = [i for i, s in enumerate(stems) if s in preds]
     hedged = any(strong_hedge(w) and w not in claim_words for w in words)
-    asked_any = False
+    asked_any = weak = False
     for i in positions:
         asked = False
-        # negation or denial scoping over the predicate, same clause, before it
+        saw_plan = saw_report = False
         for j in range(i - 1, max(-1, i - DENY_WINDOW - 1), -1):
             w = words[j]
             if w in _CLAUSE_BREAK:
                 break
+            if w in _PLAN_WORDS:
+                saw_plan = True
+            if w in _REPORT_NOUNS:
+                saw_report = True
             bits = cue_bits(w)
             if bits & NEG and i - j <= NEG_WINDOW:
+                if i - j <= 3 or saw_plan:
+                    return "contra"
+                weak = True
+            if _DENY_VERB_RE.match(w) and (saw_report or i - j <= 4):
                 return "contra"
-            if bits & DENY and not w.startswith(("fake", "prank", "satir", "scam", "lie")):
-                return "contra"
+            if bits & DENY:
+                weak = True
             if w in _QUESTION_OPENERS:
                 asked = True
         after = words[i + 1 :]
@@ -478,10 +524,14 @@ def _polarity(words: list[str], stems: list[str], preds: set[str], claim_words: 
             asked_any = True
             continue
         # "reports that Putin congratulated Trump are false"
-        if any(w in _DENY_AFTER for w in after):
+        if any(w in _DENY_AFTER for w in after[:12]) and any(
+            w in _REPORT_NOUNS for w in words[max(0, i - DENY_WINDOW) : i]
+        ):
             return "contra"
     if asked_any:
         return "asked"
+    if weak:
+        return "weak"
     return "hedged" if hedged else "affirm"
 
 
@@ -512,6 +562,7 @@ PROPOSITION_FEATURES = (
     "prop_contra",
     "prop_hedged",
     "prop_asked",
+    "prop_weak",
     "prop_best_cov",
     "prop_pred_found",
     "prop_has_preds",
@@ -603,8 +654,9 @@ def pair_features(
         row[p + 2] = len(reading.contra)
         row[p + 3] = len(reading.hedged)
         row[p + 4] = len(reading.asked)
-        row[p + 5] = reading.best_coverage
-        row[p + 6] = float(reading.predicate_found)
-        row[p + 7] = float(bool(reading.predicates))
-        row[p + 8] = float(claim.negated)
+        row[p + 5] = len(reading.weak)
+        row[p + 6] = reading.best_coverage
+        row[p + 7] = float(reading.predicate_found)
+        row[p + 8] = float(bool(reading.predicates))
+        row[p + 9] = float(claim.negated)
     return X, readings, sims

@@ -374,9 +374,7 @@ def choose_threshold(
     return best_t
 
 
-def tune(
-    pairs: list[Pair], bodies: dict[int, str], seed: int, log: Callable[[str], None]
-) -> float:
+def tune(pairs: list[Pair], bodies: dict[int, str], seed: int, log: Callable[[str], None]) -> float:
     tr, dev, _ = split_by_story(pairs, seed + 101)
     tr_pairs = [pairs[i] for i in tr]
     dev_pairs = [pairs[i] for i in dev]

@@ -25,6 +25,7 @@ Run ``python -m monitor.demo.server`` to serve the bundled corpus by hand.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import email.utils
 import hashlib
 import html
@@ -40,6 +41,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 __all__ = [
@@ -295,10 +297,8 @@ class CorpusServer:
             conns = list(self._connections)
             self._connections.clear()
         for conn in conns:  # end keep-alive connections so no answer comes after stop()
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         if thread is not None:
             thread.join(timeout=5)
         self._httpd = None
@@ -318,7 +318,7 @@ class CorpusServer:
         """Absolute URL of a path on this server."""
         return self.base_url + (path if path.startswith("/") else "/" + path)
 
-    def manifest(self) -> dict:
+    def manifest(self) -> dict[str, Any]:
         """The corpus's manifest.json (feeds and articles), or an empty one."""
         f = self.root / "manifest.json"
         if not f.is_file():
@@ -516,9 +516,7 @@ class CorpusServer:
         body = resp.body
         if isinstance(body, str):
             body = body.encode("utf-8")
-        no_body = (
-            info.method == "HEAD" or resp.status in (204, 304) or 100 <= resp.status < 200
-        )
+        no_body = info.method == "HEAD" or resp.status in (204, 304) or 100 <= resp.status < 200
         h.send_response(resp.status)
         names = {k.lower() for k in resp.headers}
         if resp.content_type and "content-type" not in names:
@@ -587,7 +585,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        print(
+            f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
         return 2
     print(f"Serving the demo corpus at {server.base_url}/ (Ctrl-C to stop)")
     print("Feeds:")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from monitor.models import Article
-from monitor.text import Token, fold, get_stemmer, split_sentences, tokenize, words
+from monitor.text import get_stemmer, split_sentences, tokenize, words
 
 from .syntax import FIELDS, MAX_DISTANCE
 
@@ -101,7 +101,8 @@ class PreparedField:
         "_stem_pos",
         "_sorted",
         "_prefix",
-        "_tokens",
+        "_offsets",
+        "_sentences",
         "_pindex",
         "_sent_ids",
     )
@@ -127,7 +128,8 @@ class PreparedField:
         self._stem_pos: dict[str, dict[str, list[int]]] = {}
         self._sorted: list[str] | None = None
         self._prefix: dict[str, list[int]] = {}
-        self._tokens: list[Token] | None = None
+        self._offsets: list[tuple[int, int]] | None = None
+        self._sentences: list[tuple[int, int]] | None = None
         self._pindex: dict[int, int] | None = None
         self._sent_ids: list[int] | None = None
 
@@ -193,11 +195,21 @@ class PreparedField:
 
     # ---- offsets and sentences (only for SENT rules and explanations)
 
-    def tokens(self) -> list[Token]:
-        """Tokens with character offsets; token i is the i-th word."""
-        if self._tokens is None:
-            self._tokens = tokenize(self.text)
-        return self._tokens
+    def offsets(self) -> list[tuple[int, int]]:
+        """Character offsets of each word (the i-th word is the i-th token of monitor.text)."""
+        if self._offsets is None:
+            t = self.text.translate(_TYPOGRAPHY)
+            if t.isascii():
+                self._offsets = [m.span() for m in _ASCII_WORD.finditer(t.lower())]
+            else:
+                self._offsets = [(tok.start, tok.end) for tok in tokenize(self.text)]
+        return self._offsets
+
+    def sentences(self) -> list[tuple[int, int]]:
+        """Sentence spans of the field's text."""
+        if self._sentences is None:
+            self._sentences = split_sentences(self.text)
+        return self._sentences
 
     def token_index(self, pos: int) -> int:
         if self._pos is None:
@@ -208,12 +220,13 @@ class PreparedField:
 
     def span(self, first: int, last: int) -> tuple[int, int]:
         """Character offsets of the words at positions first..last."""
-        toks = self.tokens()
-        return toks[self.token_index(first)].start, toks[self.token_index(last)].end
+        offs = self.offsets()
+        return offs[self.token_index(first)][0], offs[self.token_index(last)][1]
 
     def sentence_of(self, pos: int) -> int:
         if self._sent_ids is None:
-            self._sent_ids = _sentence_ids(self.text, self.tokens())
+            starts = [a for a, _ in self.sentences()]
+            self._sent_ids = [max(0, bisect_right(starts, a) - 1) for a, _ in self.offsets()]
         return self._sent_ids[self.token_index(pos)]
 
 
@@ -226,11 +239,6 @@ def _positions(keys: list[str], positions: Iterable[int]) -> dict[str, list[int]
         else:
             lst.append(p)
     return out
-
-
-def _sentence_ids(text: str, toks: list[Token]) -> list[int]:
-    starts = [a for a, _ in split_sentences(text)]
-    return [max(0, bisect_right(starts, t.start) - 1) for t in toks]
 
 
 class PreparedDocument:
@@ -298,7 +306,6 @@ __all__ = [
     "PreparedDocument",
     "PreparedField",
     "document_from_article",
-    "fold",
     "fold_words",
     "prepare",
 ]

@@ -164,6 +164,7 @@ def node_fields(node: Node) -> frozenset[str]:
 
 # --------------------------------------------------------------------------- printing
 
+
 def _word_text(w: Word) -> str:
     return w.text + ("*" if w.prefix else "")
 
@@ -261,7 +262,7 @@ def _syntax_error(text: str, e: UnexpectedInput) -> RuleError:
         ch = text[pos]
         if ch == '"':
             return RuleError(
-                "unbalanced quote: this '\"' is never closed", text, pos + 1, 'a closing \'"\''
+                "unbalanced quote: this '\"' is never closed", text, pos + 1, "a closing '\"'"
             )
         if ch == "=":
             return RuleError(

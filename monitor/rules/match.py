@@ -1,0 +1,689 @@
+"""Compiled rules: evaluate a rule against a prepared document, and explain the result.
+
+A rule is compiled once into a tree of small closures. The boolean closures only ask
+"is this stem / word / prefix in this field?" (set look-ups); positions are computed
+only for phrases, NEAR/ONEAR and SENT, and character offsets only when a rule matched
+and its hits and snippets are reported.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from monitor.models import Hit, Match
+from monitor.text import get_stemmer, stemmer_languages
+
+from .document import Document, PreparedDocument, PreparedField, as_prepared
+from .syntax import (
+    And,
+    Near,
+    Node,
+    Not,
+    Or,
+    RuleError,
+    Sent,
+    Term,
+    Word,
+    iter_terms,
+    node_fields,
+    parse,
+    to_text,
+)
+
+# A span of positions in one field and the term occurrences it is made of.
+Leaf = tuple[Term, int, int]
+Span = tuple[int, int, tuple[Leaf, ...]]
+BoolFn = Callable[[PreparedDocument], bool]
+SpanFn = Callable[[PreparedDocument, str], list[Span]]
+
+MAX_SPANS = 2000  # per field and node; a NEAR of two very common words stays bounded
+
+
+# --------------------------------------------------------------------------- terms
+
+
+@dataclass(frozen=True)
+class WordTest:
+    """How one word of a term is looked up: ("stem", lang, key) / ("word", key) / ("prefix", key)."""
+
+    kind: str
+    key: str
+    lang: str = ""
+
+    def present(self, f: PreparedField) -> bool:
+        if self.kind == "stem":
+            return self.key in f.stem_set(self.lang)
+        if self.kind == "word":
+            return self.key in f.word_set()
+        return f.has_prefix(self.key)
+
+    def positions(self, f: PreparedField) -> list[int]:
+        if self.kind == "stem":
+            return f.stem_pos(self.lang).get(self.key, [])
+        if self.kind == "word":
+            return f.word_pos().get(self.key, [])
+        return f.prefix_pos(self.key)
+
+
+def word_tests(term: Term, language: str) -> tuple[WordTest, ...]:
+    stemming = language in stemmer_languages()
+    out = []
+    for w in term.words:
+        if w.prefix:
+            out.append(WordTest("prefix", w.text))
+        elif term.exact or not stemming:
+            out.append(WordTest("word", w.text))
+        else:
+            out.append(WordTest("stem", get_stemmer(language).stem(w.text), language))
+    return tuple(out)
+
+
+def _term_spans(term: Term, tests: tuple[WordTest, ...], f: PreparedField) -> list[Span]:
+    first = tests[0].positions(f)
+    if not first:
+        return []
+    if len(tests) == 1:
+        return [(p, p, ((term, p, p),)) for p in first]
+    rest = []
+    for t in tests[1:]:
+        ps = t.positions(f)
+        if not ps:
+            return []
+        rest.append(set(ps))
+    n = len(tests) - 1
+    return [
+        (p, p + n, ((term, p, p + n),))
+        for p in first
+        if all((p + i + 1) in s for i, s in enumerate(rest))
+    ]
+
+
+# --------------------------------------------------------------------------- compiling
+
+
+class _Compiler:
+    def __init__(self, language: str) -> None:
+        self.language = language
+        self.tests: dict[int, tuple[WordTest, ...]] = {}
+        self._bools: dict[int, BoolFn] = {}
+        self._spans: dict[int, SpanFn] = {}
+
+    def term_tests(self, t: Term) -> tuple[WordTest, ...]:
+        got = self.tests.get(id(t))
+        if got is None:
+            got = self.tests[id(t)] = word_tests(t, self.language)
+        return got
+
+    # boolean closures
+
+    def boolean(self, node: Node) -> BoolFn:
+        fn = self._bools.get(id(node))
+        if fn is None:
+            fn = self._bools[id(node)] = self._boolean(node)
+        return fn
+
+    def _boolean(self, node: Node) -> BoolFn:
+        if isinstance(node, Term):
+            return self.term_bool(node)
+        if isinstance(node, Not):
+            c = self.boolean(node.child)
+            return lambda d: not c(d)
+        if isinstance(node, And):
+            cs = [self.boolean(c) for c in sorted(node.children, key=_cost)]
+            if len(cs) == 2:
+                a, b = cs
+                return lambda d: a(d) and b(d)
+
+            def all_of(d: PreparedDocument) -> bool:
+                for c in cs:
+                    if not c(d):
+                        return False
+                return True
+
+            return all_of
+        if isinstance(node, Or):
+            cs = [self.boolean(c) for c in sorted(node.children, key=_cost)]
+            if len(cs) == 2:
+                a, b = cs
+                return lambda d: a(d) or b(d)
+
+            def any_of(d: PreparedDocument) -> bool:
+                for c in cs:
+                    if c(d):
+                        return True
+                return False
+
+            return any_of
+        # NEAR / SENT: both sides present (cheap), then positions
+        left, right = self.boolean(node.left), self.boolean(node.right)
+        spans = self.spans(node)
+        fields = sorted(node_fields(node))
+
+        def positional(d: PreparedDocument) -> bool:
+            if not (left(d) and right(d)):
+                return False
+            for f in fields:
+                if spans(d, f):
+                    return True
+            return False
+
+        return positional
+
+    def term_bool(self, t: Term) -> BoolFn:
+        tests = self.term_tests(t)
+        fields = t.fields
+        if len(tests) == 1:
+            wt = tests[0]
+            if wt.kind == "stem":
+                key, lang = wt.key, wt.lang
+                if len(fields) == 2:
+                    f1, f2 = fields
+                    return lambda d: (
+                        key in d.fields[f1].stem_set(lang) or key in d.fields[f2].stem_set(lang)
+                    )
+                (f1,) = fields
+                return lambda d: key in d.fields[f1].stem_set(lang)
+            if wt.kind == "word":
+                key = wt.key
+                if len(fields) == 2:
+                    f1, f2 = fields
+                    return lambda d: (
+                        key in d.fields[f1].word_set() or key in d.fields[f2].word_set()
+                    )
+                (f1,) = fields
+                return lambda d: key in d.fields[f1].word_set()
+            return lambda d: any(d.fields[f].has_prefix(wt.key) for f in fields)
+
+        def phrase(d: PreparedDocument) -> bool:
+            for f in fields:
+                fd = d.fields[f]
+                if all(wt.present(fd) for wt in tests) and _term_spans(t, tests, fd):
+                    return True
+            return False
+
+        return phrase
+
+    # span closures
+
+    def spans(self, node: Node) -> SpanFn:
+        fn = self._spans.get(id(node))
+        if fn is None:
+            fn = self._spans[id(node)] = self._span_fn(node)
+        return fn
+
+    def _span_fn(self, node: Node) -> SpanFn:
+        if isinstance(node, Term):
+            tests = self.term_tests(node)
+            fields = set(node.fields)
+
+            def term_spans(d: PreparedDocument, f: str) -> list[Span]:
+                if f not in fields:
+                    return []
+                return _term_spans(node, tests, d.fields[f])
+
+            return term_spans
+        if isinstance(node, Or):
+            cs = [self.spans(c) for c in node.children]
+
+            def or_spans(d: PreparedDocument, f: str) -> list[Span]:
+                out: list[Span] = []
+                for c in cs:
+                    out.extend(c(d, f))
+                return out
+
+            return or_spans
+        if isinstance(node, Near):
+            return _near(self.spans(node.left), self.spans(node.right), node.distance, node.ordered)
+        if isinstance(node, Sent):
+            return _same_sentence(self.spans(node.left), self.spans(node.right))
+        raise TypeError(f"{type(node).__name__} has no positions")  # pragma: no cover
+
+
+def _near(left: SpanFn, right: SpanFn, k: int, ordered: bool) -> SpanFn:
+    def near(d: PreparedDocument, f: str) -> list[Span]:
+        a_spans = left(d, f)
+        if not a_spans:
+            return []
+        b_spans = right(d, f)
+        out: list[Span] = []
+        for a0, a1, al in a_spans:
+            for b0, b1, bl in b_spans:
+                if a1 < b0:
+                    gap = b0 - a1 - 1
+                elif b1 < a0 and not ordered:
+                    gap = a0 - b1 - 1
+                else:
+                    continue
+                if gap <= k:
+                    out.append((min(a0, b0), max(a1, b1), al + bl))
+                    if len(out) >= MAX_SPANS:
+                        return out
+        return out
+
+    return near
+
+
+def _same_sentence(left: SpanFn, right: SpanFn) -> SpanFn:
+    def sent(d: PreparedDocument, f: str) -> list[Span]:
+        a_spans = left(d, f)
+        if not a_spans:
+            return []
+        b_spans = right(d, f)
+        if not b_spans:
+            return []
+        fd = d.fields[f]
+        sid = fd.sentence_of
+        out: list[Span] = []
+        b_ids = [(s, sid(b0) if sid(b0) == sid(b1) else -1) for s in b_spans for b0, b1 in [s[:2]]]
+        for a0, a1, al in a_spans:
+            sa = sid(a0)
+            if sa != sid(a1):
+                continue
+            for (b0, b1, bl), sb in b_ids:
+                if sb == sa and (a1 < b0 or b1 < a0):
+                    out.append((min(a0, b0), max(a1, b1), al + bl))
+                    if len(out) >= MAX_SPANS:
+                        return out
+        return out
+
+    return sent
+
+
+def _cost(node: Node) -> int:
+    """Evaluation order inside AND/OR: cheap set look-ups first, positions last."""
+    if isinstance(node, Term):
+        return 0 if len(node.words) == 1 and not node.words[0].prefix else 1
+    if isinstance(node, Not):
+        return 2 + _cost(node.child)
+    if isinstance(node, And | Or):
+        return 2 + max(_cost(c) for c in node.children)
+    return 5
+
+
+# --------------------------------------------------------------------------- rules
+
+
+@dataclass(eq=False)
+class Rule:
+    """A compiled watch rule. Build with :func:`compile_rule`."""
+
+    text: str
+    language: str
+    tree: Node
+    _bool: BoolFn = field(repr=False)
+    _compiler: _Compiler = field(repr=False)
+
+    def __str__(self) -> str:
+        return to_text(self.tree)
+
+    @property
+    def terms(self) -> list[tuple[Term, bool]]:
+        """Every term of the rule and whether it is negated."""
+        return iter_terms(self.tree)
+
+    def matches(self, doc: PreparedDocument | Document) -> bool:
+        """True when the rule matches the document."""
+        return self._bool(as_prepared(doc, (self.language,)))
+
+    def hits(self, doc: PreparedDocument | Document) -> list[Hit]:
+        """Where the positive terms that make the rule true occur (call on a match)."""
+        d = as_prepared(doc, (self.language,))
+        return _hits(self, d)
+
+    def match(self, doc: PreparedDocument | Document, watch: str = "") -> Match | None:
+        """The :class:`Match` (with hits and snippets), or None."""
+        d = as_prepared(doc, (self.language,))
+        if not self._bool(d):
+            return None
+        return build_match(watch, self, d)
+
+
+def compile_rule(text: str, *, language: str = "en") -> Rule:
+    """Parse and compile a watch rule; raises :class:`RuleError` for a rule that cannot work."""
+    if not isinstance(text, str):
+        raise TypeError("a rule is a string")
+    if not isinstance(language, str) or not re.fullmatch(r"[a-z]{2,3}", language):
+        raise RuleError(
+            f"unknown language {language!r}: use a two-letter code such as en, de, fr",
+            text,
+            1,
+            "a language code",
+        )
+    tree = parse(text)
+    culprit = _negation_only(tree)
+    if culprit is not None:
+        raise RuleError(
+            "this rule can match by negation alone: it would match every article that lacks "
+            "these words. Add a term that must appear, e.g. 'Putin NOT Trump' instead of "
+            "'NOT Trump'",
+            text,
+            culprit.pos + 1,
+            "a term that must appear",
+        )
+    compiler = _Compiler(language)
+    return Rule(text, language, tree, compiler.boolean(tree), compiler)
+
+
+def _true_when_empty(node: Node) -> bool:
+    """The rule's value on a document that contains none of its terms."""
+    if isinstance(node, Not):
+        return not _true_when_empty(node.child)
+    if isinstance(node, And):
+        return all(_true_when_empty(c) for c in node.children)
+    if isinstance(node, Or):
+        return any(_true_when_empty(c) for c in node.children)
+    return False
+
+
+def _negation_only(node: Node) -> Node | None:
+    """The NOT that lets the rule match a document without any of its terms, or None."""
+    if not _true_when_empty(node):
+        return None
+    if isinstance(node, Not):
+        return node
+    if isinstance(node, And | Or):
+        for c in node.children:
+            found = _negation_only(c)
+            if found is not None:
+                return found
+    return node  # pragma: no cover
+
+
+# --------------------------------------------------------------------------- hits
+
+
+def _hits(rule: Rule, d: PreparedDocument) -> list[Hit]:
+    comp = rule._compiler
+    found: dict[tuple[int, str, int, int], tuple[Term, str, int, int]] = {}
+
+    def walk(node: Node) -> None:
+        if isinstance(node, Term):
+            for f in node.fields:
+                for p0, p1, _ in _term_spans(node, comp.term_tests(node), d.fields[f]):
+                    found[(id(node), f, p0, p1)] = (node, f, p0, p1)
+        elif isinstance(node, Not):
+            return
+        elif isinstance(node, And):
+            for c in node.children:
+                walk(c)
+        elif isinstance(node, Or):
+            for c in node.children:
+                if comp.boolean(c)(d):
+                    walk(c)
+        else:
+            fn = comp.spans(node)
+            for f in sorted(node_fields(node)):
+                for _, _, leaves in fn(d, f):
+                    for term, p0, p1 in leaves:
+                        found[(id(term), f, p0, p1)] = (term, f, p0, p1)
+
+    walk(rule.tree)
+    hits = []
+    for term, f, p0, p1 in found.values():
+        fd = d.fields[f]
+        s, e = fd.span(p0, p1)
+        hits.append(Hit(term=_label(term), word=fd.text[s:e], field=f, start=s, end=e))
+    order = {"title": 0, "text": 1}
+    hits.sort(key=lambda h: (order.get(h.field, 2), h.field, h.start, h.end))
+    return hits
+
+
+def _label(term: Term) -> str:
+    return (f"{term.field}:" if term.field else "") + (term.source or to_text(term))
+
+
+def build_match(watch: str, rule: Rule, d: PreparedDocument) -> Match:
+    hits = _hits(rule, d)
+    terms = tuple(dict.fromkeys(h.term for h in hits))
+    return Match(watch=watch, terms=terms, hits=tuple(hits), snippets=tuple(snippets(d, hits)))
+
+
+# --------------------------------------------------------------------------- snippets
+
+SNIPPET_CHARS = 320
+
+
+def snippets(d: PreparedDocument, hits: list[Hit], limit: int = 2) -> list[str]:
+    """The best one or two sentences around the hits, hit words marked [[like this]]."""
+    if not hits:
+        return []
+    fields = [h.field for h in hits]
+    f = "text" if "text" in fields else ("title" if "title" in fields else fields[0])
+    text = d.fields[f].text
+    mine = [h for h in hits if h.field == f]
+    spans = d.fields[f].sentences() if f == "text" else [(0, len(text))]
+    starts = [a for a, _ in spans]
+    per: dict[int, list[Hit]] = {}
+    for h in mine:
+        i = max(0, bisect_right(starts, h.start) - 1)
+        per.setdefault(i, []).append(h)
+    ranked = sorted(per, key=lambda i: (-len({h.term for h in per[i]}), -len(per[i]), i))
+    chosen = sorted(ranked[:limit])
+    return [_mark(text, spans[i], per[i]) for i in chosen]
+
+
+def _mark(text: str, span: tuple[int, int], hits: list[Hit]) -> str:
+    a, b = span
+    marks: list[tuple[int, int]] = []
+    for h in sorted(hits, key=lambda h: (h.start, -h.end)):
+        s, e = max(a, h.start), min(b, h.end)
+        if marks and s < marks[-1][1]:
+            marks[-1] = (marks[-1][0], max(marks[-1][1], e))
+        else:
+            marks.append((s, e))
+    lo, hi = a, b
+    if b - a > SNIPPET_CHARS:  # a very long sentence: keep the part around the hits
+        first, last = marks[0][0], marks[-1][1]
+        room = max(40, (SNIPPET_CHARS - (last - first)) // 2)
+        lo = max(a, first - room)
+        hi = min(b, last + room)
+        lo = _word_edge(text, lo, a, -1)
+        hi = _word_edge(text, hi, b, 1)
+    out = ["…" if lo > a else ""]
+    cur = lo
+    for s, e in marks:
+        if s < lo or e > hi:
+            continue
+        out.append(text[cur:s])
+        out.append("[[" + text[s:e] + "]]")
+        cur = e
+    out.append(text[cur:hi])
+    out.append("…" if hi < b else "")
+    return re.sub(r"\s+", " ", "".join(out)).strip()
+
+
+def _word_edge(text: str, i: int, limit: int, step: int) -> int:
+    while i != limit and 0 < i < len(text) and not text[i - 1].isspace():
+        i += step
+    return i
+
+
+# --------------------------------------------------------------------------- explain
+
+
+@dataclass(frozen=True)
+class TermReport:
+    """One term of a rule: where it was found in the document (whether or not it counted)."""
+
+    term: str
+    fields: tuple[str, ...]
+    negated: bool
+    mode: str  # "stemmed", "exact", "prefix", "phrase", "exact phrase"
+    found: tuple[tuple[str, str, int], ...]  # (field, word as written, count)
+
+    @property
+    def present(self) -> bool:
+        return bool(self.found)
+
+    @property
+    def ok(self) -> bool:
+        """Present for a positive term, absent for a negated one."""
+        return self.present != self.negated
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a rule did or did not match a document."""
+
+    rule: str
+    canonical: str
+    language: str
+    matched: bool
+    terms: tuple[TermReport, ...]
+    hits: tuple[Hit, ...]
+    snippets: tuple[str, ...]
+    tree: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "canonical": self.canonical,
+            "language": self.language,
+            "matched": self.matched,
+            "terms": [
+                {
+                    "term": t.term,
+                    "fields": list(t.fields),
+                    "negated": t.negated,
+                    "mode": t.mode,
+                    "present": t.present,
+                    "found": [{"field": f, "word": w, "count": n} for f, w, n in t.found],
+                }
+                for t in self.terms
+            ],
+            "hits": [
+                {"term": h.term, "word": h.word, "field": h.field, "start": h.start, "end": h.end}
+                for h in self.hits
+            ],
+            "snippets": list(self.snippets),
+            "tree": self.tree,
+        }
+
+    def format(self) -> str:
+        """Plain text for a terminal."""
+        lines = [f"rule:    {self.rule}"]
+        if self.canonical != self.rule:
+            lines.append(f"read as: {self.canonical}")
+        lines.append(f"result:  {'MATCH' if self.matched else 'no match'}")
+        lines.append("")
+        lines.append("terms:")
+        width = max(len(t.term) for t in self.terms) if self.terms else 0
+        for t in self.terms:
+            mark = "✓" if t.ok else "✗"
+            name = ("NOT " if t.negated else "") + t.term
+            where = ", ".join(t.fields)
+            if t.found:
+                seen = "; ".join(
+                    f"{f}: {w}" + (f" ×{n}" if n > 1 else "") for f, w, n in t.found[:8]
+                )
+                if len(t.found) > 8:
+                    seen += f"; … {len(t.found) - 8} more"
+            else:
+                seen = f"not found in {where}"
+            lines.append(f"  {mark} {name:<{width + 4}} [{t.mode}]  {seen}")
+        lines.append("")
+        lines.append("evaluation:")
+        lines.extend(_format_tree(self.tree, "  "))
+        if self.snippets:
+            lines.append("")
+            lines.append("snippets:")
+            lines.extend(f"  {s}" for s in self.snippets)
+        return "\n".join(lines)
+
+
+def _format_tree(node: dict[str, Any], indent: str) -> list[str]:
+    mark = "✓" if node["value"] else "✗"
+    line = f"{indent}{mark} {node['label']}"
+    out = [line]
+    for c in node.get("children", []):
+        out.extend(_format_tree(c, indent + "    "))
+    return out
+
+
+def explain(rule: Rule, doc: PreparedDocument | Document) -> Explanation:
+    """Which terms were found where, whether the rule matched, and the best snippets."""
+    d = as_prepared(doc, (rule.language,))
+    comp = rule._compiler
+    reports: list[TermReport] = []
+    seen: set[tuple[Term, bool]] = set()
+    for term, negated in rule.terms:
+        if (term, negated) in seen:
+            continue
+        seen.add((term, negated))
+        reports.append(_term_report(term, negated, comp, d))
+    matched = rule._bool(d)
+    hits = _hits(rule, d) if matched else []
+    return Explanation(
+        rule=rule.text,
+        canonical=str(rule),
+        language=rule.language,
+        matched=matched,
+        terms=tuple(reports),
+        hits=tuple(hits),
+        snippets=tuple(snippets(d, hits)),
+        tree=_tree_report(rule.tree, comp, d),
+    )
+
+
+def _mode(term: Term) -> str:
+    if len(term.words) > 1:
+        return "exact phrase" if term.exact else "phrase"
+    if term.words[0].prefix:
+        return "prefix"
+    return "exact" if term.exact else "stemmed"
+
+
+def _term_report(term: Term, negated: bool, comp: _Compiler, d: PreparedDocument) -> TermReport:
+    counts: dict[tuple[str, str], int] = {}
+    for f in term.fields:
+        fd = d.fields[f]
+        for p0, p1, _ in _term_spans(term, comp.term_tests(term), fd):
+            s, e = fd.span(p0, p1)
+            key = (f, fd.text[s:e])
+            counts[key] = counts.get(key, 0) + 1
+    return TermReport(
+        term=_label(term),
+        fields=term.fields,
+        negated=negated,
+        mode=_mode(term),
+        found=tuple((f, w, n) for (f, w), n in counts.items()),
+    )
+
+
+def _tree_report(node: Node, comp: _Compiler, d: PreparedDocument) -> dict[str, Any]:
+    value = comp.boolean(node)(d)
+    if isinstance(node, Term):
+        return {"label": _label(node), "value": value}
+    if isinstance(node, Not):
+        return {"label": "NOT", "value": value, "children": [_tree_report(node.child, comp, d)]}
+    if isinstance(node, And | Or):
+        return {
+            "label": "AND" if isinstance(node, And) else "OR",
+            "value": value,
+            "children": [_tree_report(c, comp, d) for c in node.children],
+        }
+    if isinstance(node, Near):
+        label = f"{'ONEAR' if node.ordered else 'NEAR'}/{node.distance}"
+    else:
+        label = "SENT (same sentence)"
+    return {
+        "label": label,
+        "value": value,
+        "children": [_tree_report(node.left, comp, d), _tree_report(node.right, comp, d)],
+    }
+
+
+__all__ = [
+    "Explanation",
+    "Rule",
+    "TermReport",
+    "Word",
+    "build_match",
+    "compile_rule",
+    "explain",
+    "snippets",
+]

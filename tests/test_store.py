@@ -1,0 +1,94 @@
+import sqlite3
+
+import pytest
+
+from monitor.errors import StoreError
+from monitor.models import AlertEvent, Article, Match
+from monitor.store import SCHEMA_VERSION, Store
+
+
+def test_schema_wal_and_version(tmp_path):
+    s = Store.open(tmp_path / "m.db")
+    assert s.schema_version() == SCHEMA_VERSION
+    assert s.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert {"feeds", "articles", "feed_entries", "matches", "alerts"} <= set(s.db.table_names())
+    s.close()
+    # reopening does not migrate again or lose anything
+    s = Store.open(tmp_path / "m.db")
+    assert s.schema_version() == SCHEMA_VERSION
+    s.close()
+
+
+def test_newer_database_is_refused(tmp_path):
+    s = Store.open(tmp_path / "m.db")
+    s.set_meta("schema_version", str(SCHEMA_VERSION + 5))
+    s.close()
+    with pytest.raises(StoreError, match="newer than this"):
+        Store.open(tmp_path / "m.db")
+
+
+def test_not_a_database(tmp_path):
+    p = tmp_path / "junk.db"
+    p.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="junk.db"):
+        Store.open(p)
+
+
+def test_feed_sync_entries_and_outbox(tmp_path):
+    s = Store.open(tmp_path / "m.db")
+    st = s.sync_feed("f", "https://a.example/rss")
+    assert st.id and st.url == "https://a.example/rss" and st.failures == 0
+    s.update_feed("f", etag='"x"', failures=2, url="https://b.example/rss")
+    assert s.sync_feed("f", "https://a.example/rss").url == "https://b.example/rss"  # moved: kept
+    # a changed config URL resets the state
+    st = s.sync_feed("f", "https://c.example/rss")
+    assert st.url == "https://c.example/rss" and st.etag is None and st.failures == 0
+    art = Article(
+        url="https://a.example/1",
+        title="T",
+        text="body",
+        text_source="page",
+        feed_name="f",
+        guid="g1",
+    )
+    assert s.unseen_guids(st.id, ["g1", "g2"]) == {"g1", "g2"}
+    with s.transaction():
+        aid = s.insert_article(art, "hash")
+        s.link_entry(st.id, "g1", aid)
+        assert s.insert_match(aid, Match(watch="w", terms=("t",)))
+        assert not s.insert_match(aid, Match(watch="w", terms=("t",)))
+        s.enqueue_alert(
+            AlertEvent(
+                id="evt_1", type="article.matched", channel="c", watch="w", payload={"title": "T"}
+            )
+        )
+    assert s.unseen_guids(st.id, ["g1", "g2"]) == {"g2"}
+    assert s.article_id_for_url("https://a.example/1") == aid
+    (due,) = s.due_alerts()
+    assert due.id == "evt_1" and due.payload == {"title": "T"}
+    s.record_delivery("evt_1", delivered=False, error="HTTP 500", failed=True)
+    assert s.due_alerts() == [] and s.alerts("failed")[0].last_error == "HTTP 500"
+    assert s.retry_alerts() == 1 and s.due_alerts()[0].attempts == 0
+    s.record_delivery("evt_1", delivered=True)
+    assert s.alert_counts() == {"delivered": 1}
+    s.close()
+
+
+def test_transaction_rolls_back_everything(tmp_path):
+    s = Store.open(tmp_path / "m.db")
+    st = s.sync_feed("f", "https://a.example/rss")
+    art = Article(url="u", title="T", text="b", text_source="page", feed_name="f", guid="g")
+    with pytest.raises(sqlite3.IntegrityError), s.transaction():
+        aid = s.insert_article(art, "h")
+        s.link_entry(st.id, "g", aid)
+        s.db.execute(
+            "INSERT INTO feed_entries (feed_id, guid, article_id, first_seen) VALUES (?, ?, ?, 'x')",
+            [st.id, "g", aid],
+        )  # duplicate key
+    assert s.article_count() == 0 and s.unseen_guids(st.id, ["g"]) == {"g"}
+    s.close()
+
+
+def test_readonly_open_of_missing_db(tmp_path):
+    with pytest.raises(StoreError, match="no database yet"):
+        Store.open(tmp_path / "none.db", readonly=True)
