@@ -284,17 +284,25 @@ async def _demo_cycle(cfg: Any) -> Any:
 
 
 def _print_demo(report: Any, cfg: Any) -> None:
-    from rich.console import Console
-
     from monitor.alerts.channels import format_line
 
-    console = Console(highlight=False)
     for f in report.feeds:
-        console.print(f"  polled {f.name}: {f.articles} articles, {f.matches} matches")
+        click.echo(f"  polled {f.name}: {f.articles} articles, {f.matches} matches")
     delivered = report.delivery.delivered if report.delivery else []
-    console.print(f"\n[bold]{len(delivered)} alerts[/bold]")
+    click.echo(f"\n{len(delivered)} alerts\n")
     for a in delivered:
-        console.print("• " + format_line(a.event()), markup=False)
+        p = a.payload
+        art = p.get("article")
+        if a.type == "article.matched" and art:
+            when = (art.get("published") or "")[:10]
+            click.echo(f"• [{a.watch}] {art['title']}")
+            click.echo(f"    {art.get('source')} · {when} · {art.get('url')}")
+            click.echo(f"    matched: {', '.join(p.get('matched_terms', []))}")
+            if p.get("snippet"):
+                click.echo(f'    "{p["snippet"]}"')
+        else:
+            click.echo(f"• {format_line(a.event())}")
+        click.echo("")
 
 
 # -- test-rule -------------------------------------------------------------------------------

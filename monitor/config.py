@@ -152,26 +152,152 @@ class WatchConfig(_Model):
         return v
 
 
+ChannelType = Literal["log", "webhook", "slack", "discord", "ntfy", "apprise", "email"]
+
+# Keys that only make sense for some channel types (the rest apply to every type).
+_CHANNEL_KEYS: dict[str, set[str]] = {
+    "log": set(),
+    "webhook": {"url", "url_env", "secret_env", "headers"},
+    "slack": {"url", "url_env", "headers"},
+    "discord": {"url", "url_env", "headers"},
+    "ntfy": {"url", "url_env", "token_env", "headers", "priority"},
+    "apprise": {"url_env"},
+    "email": {"host", "port", "tls", "username", "password_env", "from_", "to", "ca_file"},
+}
+_HHMM_RE = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+
+
 class ChannelConfig(_Model):
-    type: Literal["log", "webhook"]
+    """One ``[alerts.NAME]`` table; docs/alerts.md describes every key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    type: ChannelType
+    # HTTP channels (webhook, slack, discord, ntfy)
     url: str | None = None
+    url_env: str | None = None  # variable holding the URL (chat webhook URLs are secrets)
     secret_env: str | None = None  # name of the environment variable holding the secret
+    token_env: str | None = None  # ntfy: variable holding an access token
     headers: dict[str, str] = {}
+    priority: int | None = Field(default=None, ge=1, le=5)  # ntfy
+    # email (SMTP)
+    host: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    tls: Literal["starttls", "implicit", "none"] = "starttls"
+    username: str | None = None
+    password_env: str | None = None
+    from_: str | None = Field(default=None, alias="from")
+    to: list[str] = []
+    ca_file: str | None = None
+    # delivery
     timeout: Duration = Field(default=15.0, gt=0)
     max_attempts: int = Field(default=8, ge=1, le=100)
     max_age: Duration = Field(default=86400.0, gt=0)
+    mode: Literal["immediate", "digest"] = "immediate"
+    every: Duration | None = Field(default=None, gt=0)
+    at: str | None = None  # "HH:MM", daily, in `timezone`
+    timezone: str = "UTC"
+    max_per_hour: int | None = Field(default=None, ge=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (use a name like 'Europe/Berlin')") from None
+        return v
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, v: str | None) -> str | None:
+        if v is not None and not _HHMM_RE.fullmatch(v.strip()):
+            raise ValueError(f"invalid time {v!r}: write it as 'HH:MM', e.g. '08:00'")
+        return v.strip() if v else v
+
+    @field_validator("to")
+    @classmethod
+    def _to(cls, v: list[str]) -> list[str]:
+        for addr in v:
+            _check_address(addr)
+        return v
+
+    @field_validator("from_")
+    @classmethod
+    def _from(cls, v: str | None) -> str | None:
+        if v is not None:
+            _check_address(v)
+        return v
 
     @model_validator(mode="after")
     def _needs(self) -> ChannelConfig:
-        if self.type == "webhook" and not self.url:
-            raise ValueError("a webhook channel needs 'url'")
+        t = self.type
+        allowed = _CHANNEL_KEYS[t]
+        for key in sorted(self.model_fields_set):
+            if key in _ALL_TYPED_KEYS and key not in allowed:
+                shown = "from" if key == "from_" else key
+                users = [k for k, keys in _CHANNEL_KEYS.items() if key in keys]
+                raise ValueError(
+                    f"'{shown}' does not apply to a {t} channel (only to: {', '.join(users)})"
+                )
+        if t in ("webhook", "slack", "discord", "ntfy"):
+            if not self.url and not self.url_env:
+                raise ValueError(
+                    f"a {t} channel needs 'url' (or 'url_env' naming an environment variable"
+                    " that holds it)"
+                )
+            if self.url and self.url_env:
+                raise ValueError("give either 'url' or 'url_env', not both")
+        if t == "apprise" and not self.url_env:
+            raise ValueError(
+                "an apprise channel needs 'url_env': the name of an environment variable"
+                " holding the Apprise URL"
+            )
         if self.url and not re.match(r"^https?://", self.url, re.I):
             raise ValueError(f"url {self.url!r} is not an http(s) URL")
+        if t == "email":
+            missing = [k for k, v in (("host", self.host), ("from", self.from_)) if not v]
+            if not self.to:
+                missing.append("to")
+            if missing:
+                raise ValueError(f"an email channel needs {', '.join(repr(m) for m in missing)}")
+            if self.username and not self.password_env:
+                raise ValueError("'username' needs 'password_env' (the variable with the password)")
+        if self.mode == "digest":
+            if (self.every is None) == (self.at is None):
+                raise ValueError(
+                    "a digest channel needs exactly one of 'every' (e.g. \"30m\") or"
+                    " 'at' (e.g. \"08:00\")"
+                )
+        elif self.every is not None or self.at is not None:
+            raise ValueError("'every' and 'at' need mode = \"digest\"")
         return self
+
+    def env(self, variable: str | None) -> str | None:
+        return os.environ.get(variable) if variable else None
 
     def secret(self) -> str | None:
         """The secret read from the environment, if the channel names a variable."""
-        return os.environ.get(self.secret_env) if self.secret_env else None
+        return self.env(self.secret_env)
+
+    def target_url(self) -> str | None:
+        """The URL to deliver to: ``url``, or the value of the variable ``url_env`` names."""
+        return self.url or self.env(self.url_env)
+
+    def smtp_port(self) -> int:
+        return self.port or {"starttls": 587, "implicit": 465, "none": 25}[self.tls]
+
+
+_ALL_TYPED_KEYS = set().union(*_CHANNEL_KEYS.values())
+
+
+def _check_address(addr: str) -> None:
+    from email.utils import parseaddr
+
+    if "\r" in addr or "\n" in addr or "@" not in parseaddr(addr)[1]:
+        raise ValueError(f"{addr!r} is not an email address")
 
 
 class ClaimsConfig(_Model):

@@ -9,12 +9,16 @@ feed entry's content or summary and records where the text came from.
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from monitor.models import Article, Entry, TextSource
+
+log = logging.getLogger("monitor.extract")
 
 # A page text shorter than this, when the feed carries more, loses to the feed's text.
 MIN_PAGE_TEXT = 200
@@ -77,8 +81,15 @@ class Extractor:
         fut = loop.run_in_executor(self._executor(), extract_page, html, url)
         try:
             return await asyncio.wait_for(fut, self.timeout)
-        except (TimeoutError, Exception):
-            return None
+        except TimeoutError:
+            log.warning("extracting %s took over %gs; using the feed's text", url, self.timeout)
+        except Exception as e:  # a broken worker pool must be visible, not silently degrade
+            log.warning(
+                "extracting %s failed (%s: %s); using the feed's text", url, type(e).__name__, e
+            )
+            if isinstance(e, BrokenProcessPool):
+                self.close()  # the next article gets a fresh pool
+        return None
 
     def close(self) -> None:
         if self._pool is not None:

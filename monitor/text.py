@@ -15,8 +15,8 @@ import re
 import unicodedata
 from typing import NamedTuple
 
-import Stemmer  # PyStemmer: the Snowball algorithms in C
 import lxml.html
+import Stemmer  # PyStemmer: the Snowball algorithms in C
 
 # Letters/digits runs, keeping inner apostrophes (don't, Peskov's) together.
 # CJK ideographs, kana and Hangul syllables are one token each: those scripts do not
@@ -53,9 +53,7 @@ def words(text: str) -> list[str]:
 
 
 _ABBREVIATIONS = frozenset(
-    """mr mrs ms dr prof sr jr st mt gen col lt sgt capt cmdr adm gov sen rep pres rev hon
-    jan feb mar apr jun jul aug sep sept oct nov dec no nos vol fig approx inc ltd co corp
-    dept est vs etc al univ ave blvd""".split()
+    ["mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "gen", "col", "lt", "sgt", "capt", "cmdr", "adm", "gov", "sen", "rep", "pres", "rev", "hon", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "no", "nos", "vol", "fig", "approx", "inc", "ltd", "co", "corp", "dept", "est", "vs", "etc", "al", "univ", "ave", "blvd"]
 )
 # Candidate boundary: terminal punctuation, optional closing quotes/brackets, whitespace,
 # then something that can open a sentence.
@@ -161,7 +159,7 @@ def get_stemmer(language: str = "en") -> WordStemmer:
 
 
 _BLOCK_TAGS = frozenset(
-    "p div br li h1 h2 h3 h4 h5 h6 blockquote tr section article header footer pre".split()
+    ["p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "section", "article", "header", "footer", "pre"]
 )
 _SPACES_RE = re.compile(r"[ \t\r\f\v\u00a0]+")
 

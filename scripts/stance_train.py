@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Train and evaluate the stance model on FNC-1; with --out, write the shipped model files.
 
-    python scripts/stance_train.py --data ../shared/data/fnc1 [--sample N]
-        [--split body|story|both|none] [--out monitor/claims/stance_model] [--seed S]
+python scripts/stance_train.py --data ../shared/data/fnc1 [--sample N]
+    [--split body|story|both|none] [--out monitor/claims/stance_model] [--seed S]
 """
 
 from __future__ import annotations

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from monitor.config import load_config
 from monitor.demo import demo_articles, demo_feeds
 from monitor.demo.server import Response, repeat_bytes
@@ -36,7 +34,7 @@ def test_scenario_alerts_once_with_full_payload(tmp_path, corpus, receiver, monk
     payloads = receiver.payloads()
     titles = {p["article"]["title"] for p in payloads}
     # both scenario articles match (and the syndicated copy, which the dedup stage folds later)
-    assert SCENARIO_TITLES <= titles
+    assert titles >= SCENARIO_TITLES
     assert titles <= SCENARIO_TITLES | COPY_TITLES
     assert len(payloads) == len({p["article"]["url"] for p in payloads})
     p = next(p for p in payloads if p["article"]["title"].startswith("Kremlin says"))

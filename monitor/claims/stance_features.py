@@ -34,19 +34,11 @@ from monitor.text import get_stemmer, split_sentences, tokenize
 # Function words left out of the TF-IDF vectors and of overlap counts. Negations are
 # here too: they are counted as cues, and should not make two texts look alike.
 STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been
-    before being below between both but by can could did do does doing done down during each
-    few for from further get got had has have having he her here hers herself him himself his
-    how i if in into is it its itself just me more most my myself new no nor not now of off
-    on once one only or other our ours ourselves out over own same she should so some such
-    than that the their theirs them themselves then there these they this those through to
-    too two under until up upon us very via was we were what when where which while who whom
-    why will with would you your yours yourself yourselves said says say saying told tell
-    year years like may might must shall s t mr mrs ms dr never""".split()
+    ["a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "done", "down", "during", "each", "few", "for", "from", "further", "get", "got", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "new", "no", "nor", "not", "now", "of", "off", "on", "once", "one", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "two", "under", "until", "up", "upon", "us", "very", "via", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "said", "says", "say", "saying", "told", "tell", "year", "years", "like", "may", "might", "must", "shall", "s", "t", "mr", "mrs", "ms", "dr", "never"]
 )
 
 NEGATIONS = frozenset(
-    "not no never none nobody nothing neither nor without cannot nowhere nope".split()
+    ["not", "no", "never", "none", "nobody", "nothing", "neither", "nor", "without", "cannot", "nowhere", "nope"]
 )
 _DENY_RE = re.compile(
     r"^(?:den(?:y|ies|ied|ying|ials?)|dismiss\w*|reject\w*|refut\w*|rebut\w*|debunk\w*"
@@ -71,11 +63,10 @@ _CONFIRM_RE = re.compile(
 )
 # Adjectives that deny a proposition stated before them ("reports that ... are false").
 _DENY_AFTER = frozenset(
-    "false untrue baseless unfounded fake hoax nonsense rubbish wrong incorrect inaccurate "
-    "bogus fabricated fiction myth".split()
+    ["false", "untrue", "baseless", "unfounded", "fake", "hoax", "nonsense", "rubbish", "wrong", "incorrect", "inaccurate", "bogus", "fabricated", "fiction", "myth"]
 )
-_CLAUSE_BREAK = frozenset("but however although though whereas yet while instead".split())
-_QUESTION_OPENERS = frozenset("whether if asked".split())
+_CLAUSE_BREAK = frozenset(["but", "however", "although", "though", "whereas", "yet", "while", "instead"])
+_QUESTION_OPENERS = frozenset(["whether", "if", "asked"])
 
 NEG, DENY, HEDGE, CONFIRM = 1, 2, 4, 8
 CUE_NAMES = ("neg", "deny", "hedge", "confirm", "question", "quote")
@@ -461,13 +452,14 @@ def read_proposition(claim: PreparedClaim, body: PreparedText) -> PropositionRea
         if cov < 0.6 or len(found) < need or not name_set <= context:
             continue
         verdict = _polarity(body.sent_words[si], stems, pred_set, set(claim.words))
+        if verdict == "hedged" and (cov < 1.0 or found != pred_set):
+            continue  # a hedge over part of the claim says little about the whole
         getattr(reading, verdict).append(si)
     return reading
 
 
 _PLAN_WORDS = frozenset(
-    "aware plan plans planned intention intentions intend intends intended reason evidence "
-    "sign signs truth basis question".split()
+    ["aware", "plan", "plans", "planned", "intention", "intentions", "intend", "intends", "intended", "reason", "evidence", "sign", "signs", "truth", "basis", "question"]
 )
 _DENY_VERB_RE = re.compile(
     r"^(?:den(?:y|ies|ied|ying)|dismiss(?:ed|es|ing)?|reject(?:ed|s|ing)?|refut(?:e|ed|es|ing)"
@@ -475,8 +467,7 @@ _DENY_VERB_RE = re.compile(
     r"|retract(?:ed|s|ing)?)$"
 )
 _REPORT_NOUNS = frozenset(
-    "that reports report claims claim rumours rumors rumour rumor allegations suggestions "
-    "speculation stories story".split()
+    ["that", "reports", "report", "claims", "claim", "rumours", "rumors", "rumour", "rumor", "allegations", "suggestions", "speculation", "stories", "story"]
 )
 
 

@@ -12,6 +12,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import accumulate
 from urllib.parse import urlsplit
 
 from monitor.models import Article
@@ -46,15 +47,25 @@ _TYPOGRAPHY = str.maketrans(
         "\u202f": " ",
     }
 )
-_ASCII_WORD = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*")
+_ASCII_SPLIT = re.compile(r"([a-z0-9]+(?:'[a-z0-9]+)*)")
+
+
+def _ascii_parts(text: str) -> list[str] | None:
+    """[gap, word, gap, word, ..., gap] for text that is ASCII after typography; else None.
+
+    Lower-casing and the one-for-one typography map keep every offset, so the words are
+    ``monitor.text.words(text)`` and the lengths give their offsets.
+    """
+    t = text if text.isascii() else text.translate(_TYPOGRAPHY)
+    if not t.isascii():
+        return None
+    return _ASCII_SPLIT.split(t.lower())
 
 
 def fold_words(text: str) -> list[str]:
     """The same list as ``monitor.text.words(text)``, faster for (near-)ASCII text."""
-    t = text.translate(_TYPOGRAPHY)
-    if t.isascii():
-        return _ASCII_WORD.findall(t.lower())
-    return words(text)
+    parts = _ascii_parts(text)
+    return parts[1::2] if parts is not None else words(text)
 
 
 @dataclass(frozen=True)
@@ -94,6 +105,7 @@ class PreparedField:
         "words",
         "_pos",
         "_doc",
+        "_parts",
         "_word_set",
         "_word_pos",
         "_stems",
@@ -101,19 +113,21 @@ class PreparedField:
         "_stem_pos",
         "_sorted",
         "_prefix",
-        "_offsets",
+        "_ends",
         "_sentences",
+        "_starts",
         "_pindex",
-        "_sent_ids",
     )
 
     def __init__(self, doc: PreparedDocument, name: str, text: str, parts: list[str]) -> None:
         self._doc = doc
         self.name = name
         self.text = text
+        self._parts: list[str] | None = None
+        self._pos: list[int] | None = None
         if len(parts) <= 1:
-            self.words = fold_words(text)
-            self._pos: list[int] | None = None
+            self._parts = _ascii_parts(text)
+            self.words = self._parts[1::2] if self._parts is not None else words(text)
         else:  # tags: each its own segment, far apart
             self.words = []
             self._pos = []
@@ -122,19 +136,16 @@ class PreparedField:
                 self.words.extend(ws)
                 self._pos.extend(range(k * TAG_GAP, k * TAG_GAP + len(ws)))
         self._word_set: frozenset[str] | None = None
-        self._word_pos: dict[str, list[int]] | None = None
+        self._word_pos: dict[str, list[int]] = {}
         self._stems: dict[str, list[str]] = {}
         self._stem_set: dict[str, frozenset[str]] = {}
-        self._stem_pos: dict[str, dict[str, list[int]]] = {}
+        self._stem_pos: dict[tuple[str, str], list[int]] = {}
         self._sorted: list[str] | None = None
         self._prefix: dict[str, list[int]] = {}
-        self._offsets: list[tuple[int, int]] | None = None
+        self._ends: list[int] | None = None
         self._sentences: list[tuple[int, int]] | None = None
+        self._starts: list[int] | None = None
         self._pindex: dict[int, int] | None = None
-        self._sent_ids: list[int] | None = None
-
-    def positions(self) -> Iterable[int]:
-        return self._pos if self._pos is not None else range(len(self.words))
 
     # ---- words
 
@@ -143,10 +154,29 @@ class PreparedField:
             self._word_set = frozenset(self.words)
         return self._word_set
 
-    def word_pos(self) -> dict[str, list[int]]:
-        if self._word_pos is None:
-            self._word_pos = _positions(self.words, self.positions())
-        return self._word_pos
+    def word_positions(self, word: str) -> list[int]:
+        """Positions of a folded word, in order."""
+        got = self._word_pos.get(word)
+        if got is None:
+            got = self._word_pos[word] = (
+                self._find(self.words, word) if word in self.word_set() else []
+            )
+        return got
+
+    def _find(self, seq: list[str], key: str) -> list[int]:
+        # list.index scans in C: a few µs for a 1,000-word text, no per-article map needed
+        out: list[int] = []
+        i = -1
+        index = seq.index
+        try:
+            while True:
+                i = index(key, i + 1)
+                out.append(i)
+        except ValueError:
+            pass
+        if self._pos is not None:
+            out = [self._pos[i] for i in out]
+        return out
 
     # ---- stems
 
@@ -164,11 +194,13 @@ class PreparedField:
             s = self._stem_set[lang] = frozenset([table[w] for w in self.word_set()])
         return s
 
-    def stem_pos(self, lang: str) -> dict[str, list[int]]:
-        p = self._stem_pos.get(lang)
-        if p is None:
-            p = self._stem_pos[lang] = _positions(self.stems(lang), self.positions())
-        return p
+    def stem_positions(self, lang: str, stem: str) -> list[int]:
+        """Positions of the words with this stem, in order."""
+        got = self._stem_pos.get((lang, stem))
+        if got is None:
+            got = self._find(self.stems(lang), stem) if stem in self.stem_set(lang) else []
+            self._stem_pos[(lang, stem)] = got
+        return got
 
     # ---- prefixes
 
@@ -177,14 +209,17 @@ class PreparedField:
         i = bisect_left(srt, prefix)
         return i < len(srt) and srt[i].startswith(prefix)
 
-    def prefix_pos(self, prefix: str) -> list[int]:
+    def prefix_positions(self, prefix: str) -> list[int]:
+        """Positions of the words starting with a prefix, in order."""
         got = self._prefix.get(prefix)
         if got is None:
             srt = self._sorted_words()
             i = bisect_left(srt, prefix)
             j = bisect_right(srt, prefix + "\U0010ffff")
-            wp = self.word_pos()
-            got = sorted(p for w in srt[i:j] for p in wp[w])
+            if j - i == 1:
+                got = self.word_positions(srt[i])
+            else:
+                got = sorted(p for w in srt[i:j] for p in self.word_positions(w))
             self._prefix[prefix] = got
         return got
 
@@ -195,21 +230,14 @@ class PreparedField:
 
     # ---- offsets and sentences (only for SENT rules and explanations)
 
-    def offsets(self) -> list[tuple[int, int]]:
-        """Character offsets of each word (the i-th word is the i-th token of monitor.text)."""
-        if self._offsets is None:
-            t = self.text.translate(_TYPOGRAPHY)
-            if t.isascii():
-                self._offsets = [m.span() for m in _ASCII_WORD.finditer(t.lower())]
+    def _token_ends(self) -> list[int]:
+        """[start0, end0, start1, end1, ...]: character offsets of every word."""
+        if self._ends is None:
+            if self._parts is not None:
+                self._ends = list(accumulate(map(len, self._parts)))
             else:
-                self._offsets = [(tok.start, tok.end) for tok in tokenize(self.text)]
-        return self._offsets
-
-    def sentences(self) -> list[tuple[int, int]]:
-        """Sentence spans of the field's text."""
-        if self._sentences is None:
-            self._sentences = split_sentences(self.text)
-        return self._sentences
+                self._ends = [x for tok in tokenize(self.text) for x in (tok.start, tok.end)]
+        return self._ends
 
     def token_index(self, pos: int) -> int:
         if self._pos is None:
@@ -220,25 +248,31 @@ class PreparedField:
 
     def span(self, first: int, last: int) -> tuple[int, int]:
         """Character offsets of the words at positions first..last."""
-        offs = self.offsets()
-        return offs[self.token_index(first)][0], offs[self.token_index(last)][1]
+        ends = self._token_ends()
+        return ends[2 * self.token_index(first)], ends[2 * self.token_index(last) + 1]
+
+    def sentences(self) -> list[tuple[int, int]]:
+        """Sentence spans of the field's text."""
+        if self._sentences is None:
+            self._sentences = split_sentences(self.text)
+        return self._sentences
 
     def sentence_of(self, pos: int) -> int:
-        if self._sent_ids is None:
-            starts = [a for a, _ in self.sentences()]
-            self._sent_ids = [max(0, bisect_right(starts, a) - 1) for a, _ in self.offsets()]
-        return self._sent_ids[self.token_index(pos)]
+        """Number of the sentence the word at a position is in."""
+        if self._starts is None:
+            self._starts = [a for a, _ in self.sentences()]
+        return bisect_right(self._starts, self.span(pos, pos)[0]) - 1
 
+    def same_sentence(self, first: int, last: int) -> bool:
+        """True when the words from position first to last are all in one sentence.
 
-def _positions(keys: list[str], positions: Iterable[int]) -> dict[str, list[int]]:
-    out: dict[str, list[int]] = {}
-    for p, k in zip(positions, keys, strict=False):
-        lst = out.get(k)
-        if lst is None:
-            out[k] = [p]
-        else:
-            lst.append(p)
-    return out
+        Without the whole text's sentences at hand, splits just the stretch between the
+        two words: a sentence boundary between them is found the same way there.
+        """
+        if self._sentences is not None:
+            return self.sentence_of(first) == self.sentence_of(last)
+        a, b = self.span(first, last)
+        return len(split_sentences(self.text[a:b])) <= 1
 
 
 class PreparedDocument:

@@ -63,10 +63,10 @@ class WordTest:
 
     def positions(self, f: PreparedField) -> list[int]:
         if self.kind == "stem":
-            return f.stem_pos(self.lang).get(self.key, [])
+            return f.stem_positions(self.lang, self.key)
         if self.kind == "word":
-            return f.word_pos().get(self.key, [])
-        return f.prefix_pos(self.key)
+            return f.word_positions(self.key)
+        return f.prefix_positions(self.key)
 
 
 def word_tests(term: Term, language: str) -> tuple[WordTest, ...]:
@@ -139,7 +139,7 @@ class _Compiler:
                 return lambda d: a(d) and b(d)
 
             def all_of(d: PreparedDocument) -> bool:
-                for c in cs:
+                for c in cs:  # noqa: SIM110 - a loop is faster than any() here
                     if not c(d):
                         return False
                 return True
@@ -152,7 +152,7 @@ class _Compiler:
                 return lambda d: a(d) or b(d)
 
             def any_of(d: PreparedDocument) -> bool:
-                for c in cs:
+                for c in cs:  # noqa: SIM110 - a loop is faster than any() here
                     if c(d):
                         return True
                 return False
@@ -166,7 +166,7 @@ class _Compiler:
         def positional(d: PreparedDocument) -> bool:
             if not (left(d) and right(d)):
                 return False
-            for f in fields:
+            for f in fields:  # noqa: SIM110
                 if spans(d, f):
                     return True
             return False
@@ -199,7 +199,7 @@ class _Compiler:
             return lambda d: any(d.fields[f].has_prefix(wt.key) for f in fields)
 
         def phrase(d: PreparedDocument) -> bool:
-            for f in fields:
+            for f in fields:  # noqa: SIM110
                 fd = d.fields[f]
                 if all(wt.present(fd) for wt in tests) and _term_spans(t, tests, fd):
                     return True
@@ -231,7 +231,7 @@ class _Compiler:
 
             def or_spans(d: PreparedDocument, f: str) -> list[Span]:
                 out: list[Span] = []
-                for c in cs:
+                for c in cs:  # noqa: SIM110 - a loop is faster than any() here
                     out.extend(c(d, f))
                 return out
 
@@ -276,15 +276,15 @@ def _same_sentence(left: SpanFn, right: SpanFn) -> SpanFn:
         if not b_spans:
             return []
         fd = d.fields[f]
-        sid = fd.sentence_of
+        if len(a_spans) * len(b_spans) <= 4:  # a few pairs: split just between them
+            same = fd.same_sentence
+        else:  # many pairs: split the whole field once
+            sid = fd.sentence_of
+            same = lambda p, q: sid(p) == sid(q)  # noqa: E731
         out: list[Span] = []
-        b_ids = [(s, sid(b0) if sid(b0) == sid(b1) else -1) for s in b_spans for b0, b1 in [s[:2]]]
         for a0, a1, al in a_spans:
-            sa = sid(a0)
-            if sa != sid(a1):
-                continue
-            for (b0, b1, bl), sb in b_ids:
-                if sb == sa and (a1 < b0 or b1 < a0):
+            for b0, b1, bl in b_spans:
+                if (a1 < b0 or b1 < a0) and same(min(a0, b0), max(a1, b1)):
                     out.append((min(a0, b0), max(a1, b1), al + bl))
                     if len(out) >= MAX_SPANS:
                         return out

@@ -1,0 +1,226 @@
+"""The stance engine: packaged model, our own attributed-claim sentences, JSONL, training."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from monitor.claims.stance import (
+    STANCES,
+    PreparedText,
+    StanceVerdict,
+    load_engine,
+    run_jsonl,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+FNC = ROOT / ".." / "shared" / "data" / "fnc1"
+
+CLAIM = "Putin congratulated Trump"
+LEAD = "Russian officials spoke to reporters in Moscow on Wednesday after the US election. "
+TAIL = " The Kremlin also commented on the state of relations between the two countries."
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return load_engine()
+
+
+def _text(middle: str) -> str:
+    return LEAD + middle + TAIL
+
+
+def test_packaged_model_loads_offline_and_judges(engine):
+    text = _text("Putin congratulated Trump on his election victory in a telegram.")
+    v = engine.judge(CLAIM, text)
+    assert isinstance(v, StanceVerdict)
+    assert v.stance in STANCES
+    assert set(v.probabilities) == set(STANCES)
+    assert math.isclose(sum(v.probabilities.values()), 1.0, abs_tol=1e-3)
+    assert 0.0 <= v.score <= 1.0
+    assert all(s in text for s in v.evidence)
+    files = {p.name for p in (ROOT / "monitor" / "claims" / "stance_model").iterdir()}
+    assert {"vocab.json", "meta.json", "model.npz"} <= files
+    assert not any(name.endswith((".pkl", ".pickle", ".joblib")) for name in files)
+
+
+def test_load_engine_is_cached_per_threshold():
+    assert load_engine() is load_engine()
+    assert load_engine(0.5) is load_engine(0.5)
+    assert load_engine(0.5).contradicts_threshold == 0.5
+
+
+@pytest.mark.parametrize("bad", [0, 1, 1.5, -0.1, float("nan"), "high", True])
+def test_bad_threshold_is_a_clear_error(bad):
+    with pytest.raises(ValueError, match="contradicts_threshold"):
+        load_engine(bad)
+
+
+PLAIN = "Putin congratulated Trump on his election victory in a telegram, the Kremlin said."
+HEDGED = (
+    "Putin reportedly congratulated Trump on his election victory, the newspaper said, "
+    "citing a source close to the Kremlin."
+)
+
+DENIALS = {
+    "no plans": "Kremlin spokesman Dmitry Peskov said Putin has no plans to congratulate Trump.",
+    "not aware": "Peskov told reporters he was not aware of any plans for Putin to congratulate "
+    "Trump.",
+    "dismissed reports": "The Kremlin dismissed reports that Putin had congratulated Trump.",
+    "denied that": "Peskov denied that Putin congratulated Trump during a phone call.",
+    "did not": "Putin did not congratulate Trump, the Kremlin said.",
+    "quoted": '"Putin has not congratulated Trump and does not intend to," Peskov said.',
+    "asked whether": "Asked whether Putin would congratulate Trump, Peskov said he was not aware "
+    "of any such plans.",
+    "reports false": "Reports that Putin congratulated Trump are false, Peskov told journalists.",
+}
+
+
+def test_plain_statement_confirms(engine):
+    v = engine.judge(CLAIM, _text(PLAIN))
+    assert v.stance == "confirms"
+    assert any("telegram" in e for e in v.evidence)
+
+
+@pytest.mark.parametrize("case", sorted(DENIALS))
+def test_denial_contradicts(engine, case):
+    sentence = DENIALS[case]
+    v = engine.judge(CLAIM, _text(sentence))
+    assert v.stance == "contradicts", (case, v)
+    assert sentence in v.evidence
+    assert v.score >= 0.5
+
+
+def test_hedged_report_confirms_with_lower_confidence(engine):
+    hedged = engine.judge(CLAIM, _text(HEDGED))
+    plain = engine.judge(CLAIM, _text(PLAIN))
+    assert hedged.stance == "confirms"
+    assert hedged.score < plain.score
+    assert HEDGED in hedged.evidence
+
+
+def test_unrelated_text_sharing_names(engine):
+    text = (
+        "Putin opened a new motorway bridge in Crimea on Tuesday and drove a truck across it. "
+        "Engineers said the bridge cost more than three billion dollars to build. "
+        "Trump, asked about sanctions on the peninsula at a rally in Ohio, said they would stay. "
+        "Ukraine called the bridge illegal."
+    )
+    v = engine.judge(CLAIM, text)
+    assert v.stance not in ("confirms", "contradicts"), v
+    far = engine.judge(CLAIM, "Heavy rain flooded the harbour of Valparaiso and closed schools.")
+    assert far.stance == "unrelated"
+    assert far.evidence == ()
+
+
+def test_denial_of_a_different_predicate_is_not_a_contradiction(engine):
+    text = _text(
+        "Putin congratulated Trump on his victory. Peskov denied that Putin would attend the "
+        "inauguration in Washington."
+    )
+    assert engine.judge(CLAIM, text).stance == "confirms"
+
+
+def test_threshold_trades_contradictions_for_precision():
+    text = _text(DENIALS["dismissed reports"])
+    assert load_engine().judge(CLAIM, text).stance == "contradicts"
+    strict = load_engine(0.99).judge(CLAIM, text)
+    assert strict.stance != "contradicts"
+    assert strict.probabilities["contradicts"] < 0.5
+
+
+def test_judge_many_matches_judge_and_reuses_prepared_text(engine):
+    text = _text(DENIALS["no plans"] + " " + PLAIN)
+    prepared = engine.prepare(text)
+    assert isinstance(prepared, PreparedText)
+    claims = [CLAIM, "Putin attended the inauguration", "Heavy rain flooded Valparaiso"]
+    many = engine.judge_many(claims, prepared)
+    assert [engine.judge(c, text) for c in claims] == many
+    assert engine.judge_many([], prepared) == []
+    with pytest.raises(TypeError):
+        engine.judge_many("one string", prepared)
+
+
+def test_run_jsonl_round_trip_with_bad_lines(engine):
+    lines = [
+        {"id": 1, "claim": CLAIM, "text": _text(PLAIN)},
+        {"id": "two", "claim": CLAIM, "text": _text(DENIALS["denied that"])},
+        "this is not json",
+        {"id": 4, "claim": "", "text": "x"},
+        {"id": 5, "claim": CLAIM, "text": 42},
+        [1, 2],
+        {"id": 7, "claim": CLAIM, "text": _text(DENIALS["denied that"])},
+    ]
+    raw = "\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n\n"
+    out = io.StringIO()
+    n = run_jsonl(io.StringIO(raw), out, engine)
+    recs = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert n == len(recs) == 7
+    assert [r.get("id") for r in recs] == [1, "two", None, 4, 5, None, 7]
+    assert recs[0]["stance"] == "confirms" and set(recs[0]) == {
+        "id",
+        "stance",
+        "score",
+        "evidence",
+    }
+    assert recs[1]["stance"] == "contradicts"
+    assert recs[1]["evidence"] == [DENIALS["denied that"]]
+    assert recs[6] == recs[1] | {"id": 7}
+    assert "not valid JSON" in recs[2]["error"] and "line 3" in recs[2]["error"]
+    assert "claim" in recs[3]["error"]
+    assert "text" in recs[4]["error"]
+    assert "object" in recs[5]["error"]
+
+
+@pytest.mark.skipif(not FNC.is_dir(), reason="FNC-1 data not present at ../shared/data/fnc1")
+def test_training_script_on_a_sample(tmp_path):
+    out = tmp_path / "model"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "stance_train.py"),
+            "--data",
+            str(FNC),
+            "--sample",
+            "2000",
+            "--split",
+            "story",
+            "--rounds",
+            "60",
+            "--out",
+            str(out),
+            "--json",
+            str(tmp_path / "r.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "FNC" in proc.stdout and "baseline" in proc.stdout
+    results = json.loads((tmp_path / "r.json").read_text())
+    row = results["splits"][0]["rows"]["+ denial & hedge rules"]
+    assert 0.3 < row["fnc"] <= 1.0
+    assert sum(map(sum, row["confusion"])) == results["splits"][0]["test_pairs"]
+    eng = load_engine(model_dir=out)
+    assert eng.judge(CLAIM, _text(PLAIN)).stance in STANCES
+
+
+def test_training_script_reports_missing_data(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "stance_train.py"), "--data", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 2
+    assert "not found" in proc.stderr
+    assert "Traceback" not in proc.stderr
