@@ -126,8 +126,30 @@ def _v1(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v3(db: sqlite_utils.Database) -> None:
+    """Alert outbox: digests, first attempt (for max_age), channel health that survives."""
+    _script(
+        db,
+        """
+        ALTER TABLE alerts ADD COLUMN digest_id TEXT;      -- the digest message that carried it
+        ALTER TABLE alerts ADD COLUMN first_attempt TEXT;  -- max_age counts from here
+        CREATE INDEX alerts_sent ON alerts(channel, delivered_at);
+        CREATE INDEX alerts_channel_due ON alerts(channel, status, next_attempt);
+        CREATE TABLE alert_channels (
+            name TEXT PRIMARY KEY,
+            state TEXT NOT NULL,            -- ok | failing
+            since TEXT NOT NULL,            -- when the state last changed
+            last_error TEXT,
+            last_success TEXT,
+            last_failure TEXT,
+            failures INTEGER NOT NULL DEFAULT 0   -- consecutive failed attempts
+        );
+        """,
+    )
+
+
 # Each entry brings the schema from version i to i + 1.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -144,6 +166,8 @@ class StoredAlert:
     last_error: str | None
     created_at: datetime
     delivered_at: datetime | None
+    digest_id: str | None = None  # the digest message that carried it, if any
+    first_attempt: datetime | None = None
 
     def event(self) -> AlertEvent:
         return AlertEvent(
@@ -407,13 +431,28 @@ class Store:
         )
         return cur.rowcount > 0
 
-    def due_alerts(self, now: datetime | None = None, limit: int = 100) -> list[StoredAlert]:
-        now = now or utcnow()
-        rows = self.db.query(
-            "SELECT * FROM alerts WHERE status = 'pending' AND (next_attempt IS NULL OR"
-            " next_attempt <= ?) ORDER BY created_at, id LIMIT ?",
-            [iso(now), limit],
+    def due_channels(self, now: datetime | None = None) -> list[str]:
+        """Channels that have at least one pending alert due at ``now``."""
+        rows = self.db.execute(
+            "SELECT DISTINCT channel FROM alerts WHERE status = 'pending' AND"
+            " (next_attempt IS NULL OR next_attempt <= ?) ORDER BY channel",
+            [iso(now or utcnow())],
         )
+        return [r[0] for r in rows]
+
+    def due_alerts(
+        self, now: datetime | None = None, limit: int = 100, channel: str | None = None
+    ) -> list[StoredAlert]:
+        """Pending alerts whose next attempt has come, oldest first."""
+        sql = (
+            "SELECT * FROM alerts WHERE status = 'pending' AND (next_attempt IS NULL OR"
+            " next_attempt <= ?)"
+        )
+        args: list[Any] = [iso(now or utcnow())]
+        if channel is not None:
+            sql += " AND channel = ?"
+            args.append(channel)
+        rows = self.db.query(sql + " ORDER BY created_at, id LIMIT ?", [*args, limit])
         return [_stored_alert(r) for r in rows]
 
     def alert(self, alert_id: str) -> StoredAlert | None:
@@ -436,60 +475,170 @@ class Store:
         error: str | None = None,
         next_attempt: datetime | None = None,
         failed: bool = False,
+        now: datetime | None = None,
     ) -> None:
+        """Record one attempt of one alert (delivered, to retry at ``next_attempt``, or failed)."""
+        self.record_attempt(
+            [alert_id],
+            delivered=delivered,
+            error=error,
+            next_attempt=next_attempt,
+            failed_ids=[alert_id] if failed else (),
+            now=now,
+        )
+
+    def record_attempt(
+        self,
+        alert_ids: Iterable[str],
+        *,
+        delivered: bool,
+        error: str | None = None,
+        next_attempt: datetime | None = None,
+        failed_ids: Iterable[str] = (),
+        digest_id: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """Record one attempt that carried these alerts (one alert, or a digest), atomically.
+
+        Delivered: every alert is acknowledged (with the digest's id when it was one).
+        Not delivered: each counts an attempt; those in ``failed_ids`` become dead letters,
+        the others wait until ``next_attempt``.
+        """
+        ids = list(alert_ids)
+        failed = set(failed_ids)
+        stamp = iso(now or utcnow())
         with self.db.atomic():
-            if delivered:
-                self.db.execute(
-                    "UPDATE alerts SET status = 'delivered', attempts = attempts + 1,"
-                    " delivered_at = ?, last_error = NULL WHERE id = ?",
-                    [iso(utcnow()), alert_id],
-                )
-            else:
-                self.db.execute(
-                    "UPDATE alerts SET status = ?, attempts = attempts + 1, last_error = ?,"
-                    " next_attempt = ? WHERE id = ?",
-                    ["failed" if failed else "pending", error, iso(next_attempt), alert_id],
-                )
+            for alert_id in ids:
+                if delivered:
+                    self.db.execute(
+                        "UPDATE alerts SET status = 'delivered', attempts = attempts + 1,"
+                        " delivered_at = ?, last_error = NULL, digest_id = ?,"
+                        " first_attempt = COALESCE(first_attempt, ?) WHERE id = ?",
+                        [stamp, digest_id, stamp, alert_id],
+                    )
+                else:
+                    self.db.execute(
+                        "UPDATE alerts SET status = ?, attempts = attempts + 1, last_error = ?,"
+                        " next_attempt = ?, first_attempt = COALESCE(first_attempt, ?)"
+                        " WHERE id = ?",
+                        [
+                            "failed" if alert_id in failed else "pending",
+                            error,
+                            iso(next_attempt),
+                            stamp,
+                            alert_id,
+                        ],
+                    )
+
+    def sent_since(self, channel: str, since: datetime) -> list[datetime]:
+        """When each message (an alert, or a digest of several) was delivered since ``since``."""
+        rows = self.db.execute(
+            "SELECT MIN(delivered_at) FROM alerts WHERE channel = ? AND status = 'delivered'"
+            " AND delivered_at > ? GROUP BY COALESCE(digest_id, id) ORDER BY 1",
+            [channel, iso(since)],
+        )
+        return [d for (v,) in rows if (d := from_iso(v)) is not None]
 
     def alert_counts(self) -> dict[str, int]:
         rows = self.db.execute("SELECT status, COUNT(*) FROM alerts GROUP BY status").fetchall()
         return {status: n for status, n in rows}
 
+    def channel_state(self, name: str) -> dict[str, Any] | None:
+        if "alert_channels" not in self.db.table_names():
+            return None
+        rows = list(self.db.query("SELECT * FROM alert_channels WHERE name = ?", [name]))
+        return rows[0] if rows else None
+
+    def set_channel_state(
+        self, name: str, ok: bool, error: str | None = None, now: datetime | None = None
+    ) -> str | None:
+        """Record the outcome of an attempt on a channel; returns the state before it."""
+        stamp = iso(now or utcnow())
+        state = "ok" if ok else "failing"
+        with self.db.atomic():
+            row = self.db.execute(
+                "SELECT state FROM alert_channels WHERE name = ?", [name]
+            ).fetchone()
+            before = row[0] if row else None
+            if row is None:
+                self.db.execute(
+                    "INSERT INTO alert_channels (name, state, since, failures) VALUES (?, ?, ?, 0)",
+                    [name, state, stamp],
+                )
+            elif before != state:
+                self.db.execute(
+                    "UPDATE alert_channels SET state = ?, since = ? WHERE name = ?",
+                    [state, stamp, name],
+                )
+            if ok:
+                self.db.execute(
+                    "UPDATE alert_channels SET last_success = ?, failures = 0 WHERE name = ?",
+                    [stamp, name],
+                )
+            else:
+                self.db.execute(
+                    "UPDATE alert_channels SET last_failure = ?, last_error = ?,"
+                    " failures = failures + 1 WHERE name = ?",
+                    [stamp, error, name],
+                )
+        return before
+
     def channel_health(self) -> list[dict[str, Any]]:
-        """Channels with undelivered alerts that have failed at least once."""
-        return list(
-            self.db.query(
-                "SELECT channel, SUM(status = 'pending') AS pending, SUM(status = 'failed') AS failed,"
-                " MAX(last_error) AS last_error FROM alerts"
-                " WHERE status != 'delivered' AND last_error IS NOT NULL GROUP BY channel"
+        """Per channel: state (ok | failing, since when), last error, pending and failed counts.
+
+        Lists every channel that has a recorded state or an undelivered alert.
+        """
+        counts = {
+            r["channel"]: r
+            for r in self.db.query(
+                "SELECT channel, SUM(status = 'pending') AS pending,"
+                " SUM(status = 'failed') AS failed, MAX(last_error) AS last_error"
+                " FROM alerts WHERE status != 'delivered' GROUP BY channel"
             )
-        )
+        }
+        states: dict[str, dict[str, Any]] = {}
+        if "alert_channels" in self.db.table_names():
+            states = {r["name"]: r for r in self.db.query("SELECT * FROM alert_channels")}
+        out = []
+        for name in sorted(set(counts) | set(states)):
+            c, st = counts.get(name, {}), states.get(name, {})
+            out.append(
+                {
+                    "channel": name,
+                    "state": st.get("state", "unknown"),
+                    "since": st.get("since"),
+                    "failures": st.get("failures", 0),
+                    "pending": c.get("pending") or 0,
+                    "failed": c.get("failed") or 0,
+                    "last_error": st.get("last_error") or c.get("last_error"),
+                    "last_success": st.get("last_success"),
+                }
+            )
+        return out
 
     def defer_alert(self, alert_id: str, next_attempt: datetime) -> None:
         """Push a pending alert's next attempt back without counting an attempt."""
+        self.defer_alerts([alert_id], next_attempt)
+
+    def defer_alerts(self, alert_ids: Iterable[str], next_attempt: datetime) -> None:
         with self.db.atomic():
-            self.db.execute(
-                "UPDATE alerts SET next_attempt = ? WHERE id = ? AND status = 'pending'",
-                [iso(next_attempt), alert_id],
-            )
+            for alert_id in alert_ids:
+                self.db.execute(
+                    "UPDATE alerts SET next_attempt = ? WHERE id = ? AND status = 'pending'",
+                    [iso(next_attempt), alert_id],
+                )
 
     def retry_alerts(self, ids: Iterable[str] | None = None) -> int:
-        """Put failed alerts back in the queue (all failed ones when ids is None)."""
+        """Queue alerts again, due now: every failed one when ids is None, else these ids
+        (failed, pending in backoff, or even delivered ones, which are then sent again)."""
+        reset = (
+            "UPDATE alerts SET status = 'pending', attempts = 0, next_attempt = NULL,"
+            " first_attempt = NULL, digest_id = NULL"
+        )
         with self.db.atomic():
             if ids is None:
-                cur = self.db.execute(
-                    "UPDATE alerts SET status = 'pending', attempts = 0, next_attempt = NULL"
-                    " WHERE status = 'failed'"
-                )
-                return cur.rowcount
-            n = 0
-            for i in ids:
-                n += self.db.execute(
-                    "UPDATE alerts SET status = 'pending', attempts = 0, next_attempt = NULL"
-                    " WHERE id = ? AND status != 'pending'",
-                    [i],
-                ).rowcount
-            return n
+                return self.db.execute(reset + " WHERE status = 'failed'").rowcount
+            return sum(self.db.execute(reset + " WHERE id = ?", [i]).rowcount for i in ids)
 
 
 def _feed_state(r: dict[str, Any]) -> FeedState:
@@ -523,4 +672,6 @@ def _stored_alert(r: dict[str, Any]) -> StoredAlert:
         last_error=r["last_error"],
         created_at=created,
         delivered_at=from_iso(r["delivered_at"]),
+        digest_id=r.get("digest_id"),
+        first_attempt=from_iso(r.get("first_attempt")),
     )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from monitor.models import AlertEvent, Article, Match
 
@@ -64,3 +66,136 @@ def article_matched(
             )
         )
     return events
+
+
+# -- claims (built by the claims stage, shape fixed by schemas/claim.*.json) ----------------
+ClaimRelation = Literal["confirms", "contradicts"]
+Polarity = Literal["positive", "negative"]
+
+
+@dataclass(frozen=True)
+class ClaimRef:
+    """The stored claim a new report relates to, and where it was first seen."""
+
+    id: int | str
+    text: str
+    polarity: Polarity = "positive"
+    first_outlet: str | None = None
+    first_url: str | None = None
+    first_title: str | None = None
+    first_published: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The passage of the new report that confirms or contradicts the claim."""
+
+    quote: str
+    attribution: str | None = None  # who the report says said it ("a Kremlin spokesman")
+    polarity: Polarity | None = None
+
+
+def claim_related(
+    relation: ClaimRelation,
+    article: Article,
+    claim: ClaimRef,
+    evidence: Evidence,
+    confidence: float,
+    watch: str,
+    channels: list[str],
+    *,
+    story: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> list[AlertEvent]:
+    """One ``claim.confirmed`` / ``claim.contradicted`` event per channel."""
+    etype = "claim.confirmed" if relation == "confirms" else "claim.contradicted"
+    created = now or datetime.now(UTC)
+    art = article_summary(article)
+    events = []
+    for channel in channels:
+        eid = new_event_id()
+        payload: dict[str, Any] = {
+            "type": etype,
+            "id": eid,
+            "schema_version": SCHEMA_VERSION,
+            "created_at": _iso(created),
+            "watch": watch,
+            "relation": relation,
+            "confidence": round(float(confidence), 4),
+            "claim": {
+                "id": claim.id,
+                "text": claim.text,
+                "polarity": claim.polarity,
+                "first_seen": {
+                    "outlet": claim.first_outlet,
+                    "url": claim.first_url,
+                    "title": claim.first_title,
+                    "published": _iso(claim.first_published),
+                },
+            },
+            "evidence": {
+                "quote": evidence.quote,
+                "attribution": evidence.attribution,
+                "polarity": evidence.polarity,
+                "outlet": art["source"],
+                "url": art["url"],
+            },
+            "article": art,
+        }
+        if story is not None:
+            payload["story"] = story
+        events.append(
+            AlertEvent(eid, etype, channel, watch, payload=payload, created_at=created)
+        )
+    return events
+
+
+def claim_confirmed(
+    article: Article,
+    claim: ClaimRef,
+    evidence: Evidence,
+    confidence: float,
+    watch: str,
+    channels: list[str],
+    **kw: Any,
+) -> list[AlertEvent]:
+    return claim_related("confirms", article, claim, evidence, confidence, watch, channels, **kw)
+
+
+def claim_contradicted(
+    article: Article,
+    claim: ClaimRef,
+    evidence: Evidence,
+    confidence: float,
+    watch: str,
+    channels: list[str],
+    **kw: Any,
+) -> list[AlertEvent]:
+    return claim_related("contradicts", article, claim, evidence, confidence, watch, channels, **kw)
+
+
+# -- digests (built by the outbox from pending alerts of one channel) ------------------------
+def digest_id(alert_ids: list[str]) -> str:
+    """Stable for the same set of alerts, so a re-sent digest keeps its idempotency key."""
+    h = hashlib.sha256("\n".join(sorted(alert_ids)).encode()).hexdigest()
+    return f"dig_{h[:32]}"
+
+
+def digest(events: list[AlertEvent], channel: str, *, now: datetime | None = None) -> AlertEvent:
+    """One ``digest`` event carrying the payloads of several alerts of one channel."""
+    created = now or datetime.now(UTC)
+    did = digest_id([e.id for e in events])
+    watches = sorted({e.watch for e in events})
+    payload = {
+        "type": "digest",
+        "id": did,
+        "schema_version": SCHEMA_VERSION,
+        "created_at": _iso(created),
+        "channel": channel,
+        "watches": watches,
+        "count": len(events),
+        "events": [e.payload for e in events],
+    }
+    return AlertEvent(
+        did, "digest", channel, ",".join(watches), payload=payload, created_at=created
+    )

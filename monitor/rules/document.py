@@ -290,6 +290,7 @@ class PreparedDocument:
                 parts = [text]
             self.fields[name] = PreparedField(self, name, text, parts)
         self._stem_tables: dict[str, dict[str, str]] = {}
+        self.memo: dict[object, object] = {}  # per-article results shared between rules
         self._all_words: frozenset[str] | None = None
         self._all_stems: dict[str, frozenset[str]] = {}
         for lang in languages:

@@ -399,11 +399,17 @@ def _negation_only(node: Node) -> Node | None:
 def _hits(rule: Rule, d: PreparedDocument) -> list[Hit]:
     comp = rule._compiler
     found: dict[tuple[int, str, int, int], tuple[Term, str, int, int]] = {}
+    memo = d.memo
 
     def walk(node: Node) -> None:
         if isinstance(node, Term):
+            tests = comp.term_tests(node)
             for f in node.fields:
-                for p0, p1, _ in _term_spans(node, comp.term_tests(node), d.fields[f]):
+                key = ("spans", tests, f)
+                spans = memo.get(key)
+                if spans is None:
+                    spans = memo[key] = _term_spans(node, tests, d.fields[f])
+                for p0, p1, _ in spans:  # type: ignore[attr-defined]
                     found[(id(node), f, p0, p1)] = (node, f, p0, p1)
         elif isinstance(node, Not):
             return
@@ -424,12 +430,23 @@ def _hits(rule: Rule, d: PreparedDocument) -> list[Hit]:
     walk(rule.tree)
     hits = []
     for term, f, p0, p1 in found.values():
-        fd = d.fields[f]
-        s, e = fd.span(p0, p1)
-        hits.append(Hit(term=_label(term), word=fd.text[s:e], field=f, start=s, end=e))
-    order = {"title": 0, "text": 1}
-    hits.sort(key=lambda h: (order.get(h.field, 2), h.field, h.start, h.end))
-    return hits
+        label = _label(term)
+        key = ("hit", label, f, p0, p1)
+        hit = memo.get(key)
+        if hit is None:
+            fd = d.fields[f]
+            s, e = fd.span(p0, p1)
+            hit = memo[key] = Hit(term=label, word=fd.text[s:e], field=f, start=s, end=e)
+        hits.append(hit)
+    hits.sort(key=_hit_order)
+    return hits  # type: ignore[return-value]
+
+
+_FIELD_ORDER = {"title": 0, "text": 1}
+
+
+def _hit_order(h: Hit) -> tuple[int, str, int, int]:
+    return (_FIELD_ORDER.get(h.field, 2), h.field, h.start, h.end)
 
 
 def _label(term: Term) -> str:

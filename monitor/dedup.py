@@ -1,0 +1,540 @@
+"""Deduplication and story grouping: one decision per incoming article, no writes.
+
+Four questions, asked in this order for every extracted article:
+
+1. **Is it an article we already have?** Every URL the article is known by (the feed's
+   link, the final URL after redirects, the page's ``<link rel=canonical>`` / ``og:url``)
+   is reduced to an identity key by :func:`canonical_url` / :func:`url_key` (tracking
+   parameters, scheme, host case, default port, trailing slash, fragment and ``www.``
+   dropped). A known key means the same article: stored once, linked to every feed.
+2. **Has it changed?** Same identity with different text is a *revision* of the stored
+   article (kept in place, the old text archived), unless the new text comes from a poorer
+   source (the feed's summary against the page's full text), which is no revision at all.
+3. **Is it a copy of another outlet's article?** Syndicated and lightly edited copies are
+   found by MinHash over word shingles with LSH banding (:class:`Fingerprint`); a copy is
+   stored as its own article (another outlet, another URL) marked ``duplicate_of`` the
+   original and put in the original's story.
+4. **Does it report an event we already have?** A weighted term vector per article (stems
+   of content words, proper nouns and title words counted double) is compared by cosine
+   with recent articles sharing its heaviest terms; above the threshold it joins that
+   article's story.
+
+The :class:`Deduplicator` reads earlier state through the store handle passed in (see
+:class:`DedupState`) and returns a :class:`DedupDecision`; the pipeline writes what was
+decided in its one transaction. Thresholds were chosen by measurement: see docs/dedup.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+from courlan.clean import normalize_url, scrub_url
+from datasketch import MinHash
+
+from monitor.models import Article
+from monitor.text import get_stemmer, split_sentences, tokenize
+
+__all__ = [
+    "NEAR_DUPLICATE_THRESHOLD",
+    "STORY_THRESHOLD",
+    "DecisionKind",
+    "DedupDecision",
+    "DedupSettings",
+    "DedupState",
+    "Deduplicator",
+    "Fingerprint",
+    "StoredSketch",
+    "band_keys",
+    "canonical_url",
+    "cosine",
+    "content_hash",
+    "jaccard",
+    "sketch",
+    "url_key",
+]
+
+# -- thresholds (measured: docs/dedup.md, benchmarks/bench_dedup.py --quality) ----------
+NEAR_DUPLICATE_THRESHOLD = 0.5  # estimated Jaccard of word 4-shingles
+STORY_THRESHOLD = 0.3  # cosine of the weighted term vectors
+
+NUM_PERM = 64  # MinHash permutations
+BANDS = 16  # LSH bands of ROWS values: P(candidate) = 1 - (1 - J^ROWS)^BANDS
+ROWS = 4
+SHINGLE = 4  # words per shingle
+MAX_TERMS = 40  # terms kept in an article's story vector
+KEY_TERMS = 8  # of those, the heaviest, indexed to find story candidates
+PER_KEY = 64  # candidates read per key term (the most recent ones)
+MAX_STORY_CANDIDATES = 40  # candidates scored per article
+_SEED = 20241106  # MinHash permutations; changing it invalidates stored sketches
+
+DecisionKind = Literal["new", "same", "revision", "near-duplicate", "story"]
+
+# -- article identity --------------------------------------------------------------------
+
+# Trackers courlan does not already strip (it handles utm_*, fbclid, gclid, mc_*, *_source,
+# ref, ...): news sites' own campaign parameters.
+_EXTRA_TRACKERS = re.compile(
+    r"^(?:cmpid|icid|ito|intcmp|ncid|ocid|cmp|mbid|smid|sr_share|at_[a-z]+|__twitter_impression"
+    r"|_ga|_gl|ns_[a-z]+|rss|feed|s_kwcid|hootpostid|taid|soc_src|soc_trk|wt\.[a-z_]+)$",
+    re.I,
+)
+
+
+def canonical_url(url: str) -> str:
+    """A normalised form of an http(s) URL: the same page, written one way.
+
+    Scheme and host lower-cased, default port, fragment (except ``#!`` routes), trailing
+    slash and tracking parameters (utm_*, fbclid, gclid, mc_cid, ...) dropped, remaining
+    query parameters sorted. Not a URL: returned stripped, otherwise unchanged.
+    """
+    u = url.strip()
+    try:
+        norm = normalize_url(scrub_url(u), strict=False, trailing_slash=False)
+    except (ValueError, AttributeError):
+        return u
+    parts = urlsplit(norm)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return u
+    query = "&".join(
+        q for q in parts.query.split("&") if q and not _EXTRA_TRACKERS.match(q.split("=", 1)[0])
+    )
+    fragment = parts.fragment if parts.fragment.startswith("!") else ""
+    path = parts.path or "/"
+    return urlunsplit((parts.scheme, parts.netloc.rstrip("."), path, query, fragment))
+
+
+def url_key(url: str) -> str:
+    """The identity of a URL: :func:`canonical_url` without scheme and ``www.``.
+
+    ``http://www.Example.com/a/?utm_source=x`` and ``https://example.com/a`` share a key.
+    """
+    c = canonical_url(url)
+    parts = urlsplit(c)
+    if not parts.netloc:
+        return c
+    host = parts.netloc.removeprefix("www.")
+    key = host + parts.path
+    if parts.query:
+        key += "?" + parts.query
+    if parts.fragment:
+        key += "#" + parts.fragment
+    return key
+
+
+def url_hash(key: str) -> int:
+    """A URL key as a signed 64-bit integer (what the store indexes)."""
+    return _int64(hashlib.blake2b(key.encode(), digest_size=8).digest())
+
+
+def site_of(article: Article) -> str:
+    """The outlet: the host of the article's URL (without ``www.``).
+
+    The host rather than the page's site name: site names are missing or spelt
+    differently from page to page, hosts are not.
+    """
+    host = urlsplit(canonical_url(article.canonical_url or article.url)).netloc
+    return host.removeprefix("www.") or (article.site_name or article.feed_name)
+
+
+# -- the sketch ---------------------------------------------------------------------------
+
+# Function words of the languages most feeds are in; they carry no topic.
+_STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing down during each few
+    for from further had has have having he her here hers herself him himself his how i if in
+    into is it its itself just me more most my myself no nor not now of off on once only or
+    other our ours ourselves out over own same she should so some such than that the their
+    theirs them themselves then there these they this those through to too under until up
+    very was we were what when where which while who whom why will with would you your yours
+    yourself yourselves said says say told according would could may might must shall one two
+    three new also like get got make made year years last first week day days time times
+    mr mrs ms dr per cent percent monday tuesday wednesday thursday friday saturday sunday
+    el la los las de del y en que un una por con para es al lo se su le les des du et est
+    une pour dans qui sur pas au aux der die das und ist im den dem ein eine zu mit von nicht
+    auf auch sich fur il di che e per non con gli da""".split()
+)
+
+_PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme="affine32").permutations
+
+
+def _int64(digest: bytes) -> int:
+    return int.from_bytes(digest[:8], "little", signed=True)
+
+
+def _h32(s: str) -> int:
+    return int.from_bytes(hashlib.blake2b(s.encode(), digest_size=4).digest(), "little")
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """Everything dedup needs to know about one article, computed once."""
+
+    url_keys: tuple[str, ...]  # identity keys of every URL the article is known by
+    canonical_url: str  # the best URL: the page's canonical, else the final URL
+    content_hash: str  # sha256 of the folded words of the text (the title if no text)
+    minhash: bytes  # NUM_PERM little-endian uint32 values over word shingles ('' if no text)
+    terms: tuple[tuple[int, float], ...]  # story vector: (term hash, weight), L2 = 1, heaviest first
+    title_terms: tuple[int, ...]  # hashes of the title's content-word stems
+    site: str  # the outlet (host)
+    when: datetime  # the article's time for story windows: published, else fetched
+    n_words: int = 0
+
+    @property
+    def signature(self) -> np.ndarray:
+        return np.frombuffer(self.minhash, dtype="<u4")
+
+    @property
+    def bands(self) -> tuple[int, ...]:
+        return band_keys(self.minhash)
+
+    @property
+    def key_terms(self) -> tuple[int, ...]:
+        return tuple(t for t, _ in self.terms[:KEY_TERMS])
+
+
+def band_keys(minhash: bytes) -> tuple[int, ...]:
+    """LSH band keys of a signature, each a signed 64-bit integer (the band number mixed in)."""
+    if not minhash:
+        return ()
+    step = ROWS * 4
+    return tuple(
+        _int64(hashlib.blake2b(bytes([b]) + minhash[b * step : (b + 1) * step], digest_size=8).digest())
+        for b in range(BANDS)
+    )
+
+
+def content_hash(text: str) -> str:
+    """sha256 over the folded words of a text: spacing, case and punctuation do not count."""
+    return hashlib.sha256(" ".join(w.norm for w in tokenize(text)).encode()).hexdigest()
+
+
+def _capitalised(text: str, start: int) -> bool:
+    c = text[start]
+    return c.isupper()
+
+
+def sketch(
+    article: Article,
+    *,
+    urls: Iterable[str | None] = (),
+    language: str = "en",
+    now: datetime | None = None,
+) -> Fingerprint:
+    """Fingerprint an article (one tokenisation of title and text).
+
+    ``urls``: other addresses the article is known by (the feed entry's link, the
+    requested URL before redirects); the article's own ``url`` and ``canonical_url``
+    always count.
+    """
+    best = article.canonical_url or article.url
+    all_urls = [article.canonical_url, article.url, *urls]
+    keys = tuple(dict.fromkeys(url_key(u) for u in all_urls if u))
+    text = article.text or ""
+    tokens = tokenize(text)
+    norms = [t.norm for t in tokens]
+    body = " ".join(norms) if norms else " ".join(t.norm for t in tokenize(article.title))
+    chash = hashlib.sha256(body.encode()).hexdigest()
+
+    # MinHash over word shingles (short texts: whatever shingles there are)
+    mh = b""
+    if norms:
+        n = SHINGLE if len(norms) >= SHINGLE else len(norms)
+        shingles = {" ".join(norms[i : i + n]).encode() for i in range(len(norms) - n + 1)}
+        m = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme="affine32", permutations=_PERMUTATIONS)
+        m.update_batch(shingles)
+        mh = m.hashvalues.astype("<u4").tobytes()
+
+    # story vector: stems of content words; proper nouns (capitalised, not opening a
+    # sentence) and title words count double
+    stem = get_stemmer(language if language in ("en",) else language).stem
+    starts = {a for a, _ in split_sentences(text)} if text else set()
+    counts: Counter[str] = Counter()
+    proper: set[str] = set()
+    prev_end = -1
+    for t in tokens:
+        w = t.norm
+        if len(w) < 3 or w in _STOPWORDS or w.isdigit():
+            prev_end = t.end
+            continue
+        s = stem(w)
+        counts[s] += 1
+        if _capitalised(text, t.start) and t.start not in starts:
+            # not after a line break either (headings, datelines)
+            gap = text[prev_end:t.start] if prev_end >= 0 else "\n"
+            if "\n" not in gap:
+                proper.add(s)
+        prev_end = t.end
+    title_stems = [
+        stem(w) for w in (t.norm for t in tokenize(article.title)) if len(w) >= 3 and w not in _STOPWORDS and not w.isdigit()
+    ]
+    weights: dict[str, float] = {}
+    for s, c in counts.items():
+        weights[s] = (1.0 + math.log(c)) * (2.0 if s in proper else 1.0)
+    for s in set(title_stems):
+        weights[s] = weights.get(s, 1.0) + 1.0
+    top = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_TERMS]
+    norm = math.sqrt(sum(w * w for _, w in top)) or 1.0
+    terms = tuple((_h32(s), round(w / norm, 4)) for s, w in top)
+
+    when = article.published or article.fetched_at or now or datetime.now(UTC)
+    fetched = article.fetched_at or now or datetime.now(UTC)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    if fetched.tzinfo is None:
+        fetched = fetched.replace(tzinfo=UTC)
+    when = min(when, fetched)  # a publication date in the future is a feed's mistake
+    return Fingerprint(
+        url_keys=keys,
+        canonical_url=canonical_url(best),
+        content_hash=chash,
+        minhash=mh,
+        terms=terms,
+        title_terms=tuple(sorted({_h32(s) for s in title_stems})),
+        site=site_of(article),
+        when=when,
+        n_words=len(norms),
+    )
+
+
+def jaccard(a: bytes, b: bytes) -> float:
+    """Estimated Jaccard similarity of two MinHash signatures."""
+    if not a or not b or len(a) != len(b):
+        return 0.0
+    return float(np.count_nonzero(np.frombuffer(a, "<u4") == np.frombuffer(b, "<u4"))) / (
+        len(a) // 4
+    )
+
+
+def cosine(a: Sequence[tuple[int, float]], b: Sequence[tuple[int, float]]) -> float:
+    """Cosine of two sparse unit vectors given as (term, weight) pairs."""
+    if len(a) > len(b):
+        a, b = b, a
+    bd = dict(b)
+    return sum(w * bd.get(t, 0.0) for t, w in a)
+
+
+def pack_terms(terms: Sequence[tuple[int, float]]) -> bytes:
+    """Terms as stored: uint32 hashes then float16 weights."""
+    hs = np.array([t for t, _ in terms], dtype="<u4")
+    ws = np.array([w for _, w in terms], dtype="<f2")
+    return hs.tobytes() + ws.tobytes()
+
+
+def unpack_terms(blob: bytes) -> tuple[tuple[int, float], ...]:
+    n = len(blob) // 6
+    hs = np.frombuffer(blob[: 4 * n], "<u4").tolist()
+    ws = np.frombuffer(blob[4 * n :], "<f2").astype(float).tolist()
+    return tuple(zip(hs, ws, strict=True))
+
+
+# -- the decision -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredSketch:
+    """What the store gives back about one earlier article."""
+
+    article_id: int
+    story_id: int | None
+    duplicate_of: int | None
+    site: str
+    when: datetime
+    minhash: bytes
+    terms: tuple[tuple[int, float], ...]
+
+
+@dataclass(frozen=True)
+class KnownArticle:
+    """A stored article found by URL identity or content hash."""
+
+    article_id: int
+    content_hash: str
+    text_source: str
+    revision: int
+    story_id: int | None
+    site: str
+
+
+class DedupState(Protocol):
+    """The read-only part of the store the deduplicator uses (monitor.store.Store has it)."""
+
+    def dedup_known(self, url_hashes: Sequence[int]) -> KnownArticle | None: ...
+
+    def dedup_by_hash(self, content_hash: str) -> list[KnownArticle]: ...
+
+    def dedup_band_candidates(self, bands: Sequence[int], limit: int) -> list[int]: ...
+
+    def dedup_term_candidates(
+        self, keys: Sequence[int], start: int, end: int, per_key: int
+    ) -> list[int]: ...
+
+    def dedup_sketches(self, article_ids: Sequence[int]) -> list[StoredSketch]: ...
+
+    def story_sites(self, story_id: int) -> set[str]: ...
+
+
+@dataclass(frozen=True)
+class DedupSettings:
+    near_duplicate: float = NEAR_DUPLICATE_THRESHOLD
+    story: float = STORY_THRESHOLD
+    story_window: float = 3 * 86400.0  # seconds between an article and a story's articles
+    language: str = "en"
+
+
+@dataclass(frozen=True)
+class DedupDecision:
+    """What dedup decided about one article; the pipeline applies it.
+
+    - ``new``: a new article and a new story;
+    - ``same``: the article is stored already (``article_id``); only link the feed entry;
+    - ``revision``: the stored article ``article_id`` changed; store the new text as
+      revision ``revision`` (claims and matching look at it again);
+    - ``near-duplicate``: another outlet's copy of ``duplicate_of``; a new article row
+      in that article's story ``story_id``;
+    - ``story``: a different article on the story ``story_id``.
+    """
+
+    kind: DecisionKind
+    fingerprint: Fingerprint
+    article_id: int | None = None  # same / revision: the stored article
+    duplicate_of: int | None = None  # near-duplicate: the original
+    story_id: int | None = None  # the story joined (None with "new": make one)
+    similarity: float = 0.0  # Jaccard (near-duplicate) or cosine (story) to the best match
+    matched_article: int | None = None  # the stored article that decided it
+    revision: int | None = None  # revision: the new revision number
+    new_outlet: bool = True  # no article of the story came from this site before
+    reasons: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def stores_article(self) -> bool:
+        """True when a new article row is written (new, near-duplicate, story)."""
+        return self.kind in ("new", "near-duplicate", "story")
+
+    @property
+    def is_revision(self) -> bool:
+        return self.kind == "revision"
+
+    @property
+    def previous_article_id(self) -> int | None:
+        """For a revision: the stored article whose earlier text this replaces."""
+        return self.article_id if self.kind == "revision" else None
+
+    @property
+    def is_copy(self) -> bool:
+        """No new content: the same article, or another outlet's copy of one."""
+        return self.kind in ("same", "near-duplicate")
+
+
+_SOURCE_RANK = {"page": 3, "feed-content": 2, "feed-summary": 1, "title": 0}
+
+
+class Deduplicator:
+    """Decides, without writing, what an incoming article is relative to the store."""
+
+    def __init__(self, state: DedupState, settings: DedupSettings | None = None) -> None:
+        self.state = state
+        self.settings = settings or DedupSettings()
+
+    def sketch(self, article: Article, urls: Iterable[str | None] = ()) -> Fingerprint:
+        return sketch(article, urls=urls, language=self.settings.language)
+
+    def decide(
+        self,
+        article: Article,
+        urls: Iterable[str | None] = (),
+        fingerprint: Fingerprint | None = None,
+    ) -> DedupDecision:
+        fp = fingerprint or self.sketch(article, urls)
+        st = self.state
+        # 1. identity by URL
+        known = st.dedup_known([url_hash(k) for k in fp.url_keys])
+        if known is not None:
+            if known.content_hash == fp.content_hash:
+                return DedupDecision("same", fp, article_id=known.article_id,
+                                     story_id=known.story_id, similarity=1.0,
+                                     matched_article=known.article_id, new_outlet=False,
+                                     reasons=("same URL",))
+            if _SOURCE_RANK.get(article.text_source, 0) < _SOURCE_RANK.get(known.text_source, 0):
+                return DedupDecision("same", fp, article_id=known.article_id,
+                                     story_id=known.story_id, matched_article=known.article_id,
+                                     new_outlet=False,
+                                     reasons=("same URL; poorer text than the stored one",))
+            return DedupDecision("revision", fp, article_id=known.article_id,
+                                 story_id=known.story_id, matched_article=known.article_id,
+                                 revision=known.revision + 1, new_outlet=False,
+                                 reasons=("same URL, changed text",))
+        # 2. identical text
+        if fp.n_words:
+            for k in st.dedup_by_hash(fp.content_hash):
+                if k.site == fp.site:
+                    return DedupDecision("same", fp, article_id=k.article_id,
+                                         story_id=k.story_id, similarity=1.0,
+                                         matched_article=k.article_id, new_outlet=False,
+                                         reasons=("same text on the same site",))
+        # 3. near-duplicates by LSH
+        best: tuple[float, StoredSketch] | None = None
+        if fp.minhash:
+            ids = st.dedup_band_candidates(fp.bands, limit=50)
+            for s in st.dedup_sketches(ids) if ids else []:
+                j = jaccard(fp.minhash, s.minhash)
+                if best is None or j > best[0]:
+                    best = (j, s)
+            if best is not None and best[0] >= self.settings.near_duplicate:
+                j, s = best
+                root = s.duplicate_of or s.article_id
+                return DedupDecision("near-duplicate", fp, duplicate_of=root,
+                                     story_id=s.story_id, similarity=j,
+                                     matched_article=s.article_id,
+                                     new_outlet=self._new_outlet(s.story_id, fp.site),
+                                     reasons=(f"{j:.2f} of the text shared",))
+        # 4. stories by term vectors within the window
+        t = int(fp.when.timestamp())
+        w = int(self.settings.story_window)
+        ids = st.dedup_term_candidates(fp.key_terms, t - w, t + w, PER_KEY)
+        if ids:
+            top = [i for i, _ in Counter(ids).most_common(MAX_STORY_CANDIDATES)]
+            scored = [(cosine(fp.terms, s.terms), s) for s in st.dedup_sketches(top)]
+            scored = [x for x in scored if x[1].story_id is not None]
+            if scored:
+                c, s = max(scored, key=lambda x: (x[0], -x[1].article_id))
+                if c >= self.settings.story:
+                    return DedupDecision("story", fp, story_id=s.story_id, similarity=c,
+                                         matched_article=s.article_id,
+                                         new_outlet=self._new_outlet(s.story_id, fp.site),
+                                         reasons=(f"similar report (cosine {c:.2f})",))
+        return DedupDecision("new", fp, reasons=("nothing similar",))
+
+    def _new_outlet(self, story_id: int | None, site: str) -> bool:
+        if story_id is None:
+            return True
+        return site not in self.state.story_sites(story_id)
+
+
+def window_start(now: datetime, window_seconds: float) -> datetime:
+    """The oldest fetch time whose fingerprints are kept."""
+    return now - timedelta(seconds=window_seconds)
+
+
+def fingerprint_row(article_id: int, fp: Fingerprint, story_id: int | None, seen: datetime,
+                    duplicate_of: int | None = None) -> dict[str, Any]:
+    """The stored form of a fingerprint (the store's dedup_sketches row)."""
+    return {
+        "article_id": article_id,
+        "seen": int(seen.timestamp()),
+        "t": int(fp.when.timestamp()),
+        "story_id": story_id,
+        "duplicate_of": duplicate_of,
+        "site": fp.site,
+        "minhash": fp.minhash,
+        "terms": pack_terms(fp.terms),
+    }
