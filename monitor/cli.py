@@ -127,12 +127,10 @@ def check_config(ctx: click.Context) -> None:
         f"{cfg.path}: OK — {len(cfg.feeds)} feeds ({enabled} enabled), {len(cfg.watches)} watches,"
         f" {len(cfg.alerts)} alert channels; database {cfg.database_path()}"
     )
-    for name, ch in cfg.alerts.items():
-        if ch.secret_env and ch.secret() is None:
-            click.echo(
-                f"warning: alerts.{name}.secret_env: environment variable {ch.secret_env} is not set",
-                err=True,
-            )
+    from monitor.alerts import channel_problems
+
+    for problem in channel_problems(cfg.alerts):
+        click.echo(f"warning: {problem}", err=True)
 
 
 # -- status -----------------------------------------------------------------------------
@@ -181,15 +179,19 @@ def status(ctx: click.Context, as_json: bool) -> None:
             str(f["articles"]),
             f["disabled_reason"] or f["last_error"] or "",
         )
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 160)
     console.print(table)
     console.print(
         "alerts: " + ", ".join(f"{k} {v}" for k, v in alerts.items()) if alerts else "alerts: none"
     )
     for ch in channels:
-        console.print(
-            f"channel {ch['channel']}: {ch['pending']} pending, last error: {ch['last_error']}"
-        )
+        if ch["state"] == "ok" and not ch["pending"] and not ch["failed"]:
+            continue
+        state = ch["state"] + (f" since {_short_time(ch['since'])}" if ch["since"] else "")
+        line = f"channel {ch['channel']}: {state}, {ch['pending']} pending, {ch['failed']} failed"
+        if ch["state"] != "ok" and ch["last_error"]:
+            line += f", last error: {ch['last_error']}"
+        console.print(line, markup=False, highlight=False)
     if heartbeat:
         console.print(f"daemon heartbeat: {heartbeat}")
 
@@ -218,9 +220,11 @@ def health(ctx: click.Context, max_age: int) -> None:
 
 
 def _short_time(s: str | None) -> str:
+    """'05:57:54' for today (UTC), '11-22 05:57' otherwise."""
     if not s:
         return "-"
-    return s.replace("T", " ")[:19]
+    today = datetime.now(UTC).date().isoformat()
+    return s[11:19] if s[:10] == today else s[5:16].replace("T", " ")
 
 
 # -- import-opml ----------------------------------------------------------------------------
@@ -303,6 +307,23 @@ def _print_demo(report: Any, cfg: Any) -> None:
         else:
             click.echo(f"• {format_line(a.event())}")
         click.echo("")
+    _print_demo_stories(cfg)
+
+
+def _print_demo_stories(cfg: Any) -> None:
+    """The stories the watches matched that fold several reports (dedup's work)."""
+    from monitor.dedup import format_story, stories_overview
+    from monitor.store import Store
+
+    store = Store.open(cfg.database_path(), readonly=True)
+    try:
+        folded = [s for s in stories_overview(store, min_articles=2) if s["watches"]]
+    finally:
+        store.close()
+    if folded:
+        click.echo("stories (one alert each; the other reports joined them):\n")
+        for s in folded:
+            click.echo(format_story(s) + "\n")
 
 
 # -- test-rule -------------------------------------------------------------------------------
@@ -452,6 +473,7 @@ def _alert_json(a: Any) -> dict[str, Any]:
         "created_at": a.created_at.isoformat(),
         "next_attempt": a.next_attempt and a.next_attempt.isoformat(),
         "delivered_at": a.delivered_at and a.delivered_at.isoformat(),
+        "digest_id": a.digest_id,
         "payload": a.payload,
     }
 
@@ -469,10 +491,137 @@ def alerts_retry(ctx: click.Context, ids: tuple[str, ...], all_failed: bool) -> 
     cfg = _config(ctx)
     store = Store.open(cfg.database_path())
     try:
+        unknown = [i for i in ids if store.alert(i) is None]
+        if unknown:
+            raise MonitorError(f"no alert with id {', '.join(unknown)} (see `monitor alerts`)")
         n = store.retry_alerts(None if all_failed else ids)
     finally:
         store.close()
     click.echo(f"{n} alerts queued again")
+
+
+@alerts.command("test")
+@click.argument("channel")
+@click.pass_context
+def alerts_test(ctx: click.Context, channel: str) -> None:
+    """Send a sample alert to CHANNEL now (not through the outbox) and report the outcome."""
+    from monitor.alerts.testing import send_sample
+
+    cfg = _config(ctx)
+    if channel not in cfg.alerts:
+        known = ", ".join(sorted(cfg.alerts)) or "none defined"
+        raise MonitorError(f"no channel named '{channel}' (channels: {known})")
+    result = asyncio.run(send_sample(cfg, channel))
+    if result.ok:
+        click.echo(f"channel {channel}: delivered")
+        return
+    kind = "temporary, would be retried" if result.retry else "permanent"
+    click.echo(f"channel {channel}: failed ({kind}): {result.error}", err=True)
+    ctx.exit(1)
+
+
+# -- claims ------------------------------------------------------------------------------------
+def _read_claims(ctx: click.Context, fn: Any) -> Any:
+    import sqlite3
+
+    from monitor.store import Store
+
+    cfg = _config(ctx)
+    store = Store.open(cfg.database_path(), readonly=True)
+    try:
+        return fn(store)
+    except sqlite3.OperationalError as e:
+        if "no such table" in str(e):
+            raise MonitorError(
+                "this database has no claims yet (run 'monitor run --once' with a watch that"
+                " has track_claims = true)"
+            ) from None
+        raise
+    finally:
+        store.close()
+
+
+@cli.group("claims", invoke_without_command=True)
+@click.option("--watch", "watch", default=None, help="Only this watch's claims.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def claims_cmd(ctx: click.Context, watch: str | None, as_json: bool) -> None:
+    """Tracked claims, with the reports and sources that confirm or contradict each."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from monitor.claims.track import claims_overview, format_overview
+
+    rows = _read_claims(ctx, lambda store: claims_overview(store, watch))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_overview(rows))
+
+
+@claims_cmd.command("show")
+@click.argument("claim_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def claims_show(ctx: click.Context, claim_id: int, as_json: bool) -> None:
+    """The timeline of evidence on one claim (and on the claims that contradict it)."""
+    from monitor.claims.track import claim_timeline, format_timeline
+
+    claim = _read_claims(ctx, lambda store: claim_timeline(store, claim_id))
+    if claim is None:
+        raise MonitorError(f"no claim #{claim_id} (list them with 'monitor claims')")
+    if as_json:
+        click.echo(json.dumps(claim, indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_timeline(claim))
+
+
+# -- stories (dedup) ---------------------------------------------------------------------------
+def _read_stories(ctx: click.Context, fn: Any) -> Any:
+    from monitor.store import Store
+
+    cfg = _config(ctx)
+    store = Store.open(cfg.database_path(), readonly=True)
+    try:
+        if store.schema_version() < 2:
+            raise MonitorError("this database has no stories yet (run 'monitor run --once')")
+        return fn(store)
+    finally:
+        store.close()
+
+
+@cli.group("stories", invoke_without_command=True)
+@click.option("--watch", "watch", default=None, help="Only stories this watch matched.")
+@click.option("--limit", default=50, show_default=True, help="At most this many stories.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def stories_cmd(ctx: click.Context, watch: str | None, limit: int, as_json: bool) -> None:
+    """Stories: the reports folded together, latest activity first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from monitor.dedup import format_stories, stories_overview
+
+    rows = _read_stories(ctx, lambda store: stories_overview(store, watch, limit))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_stories(rows))
+
+
+@stories_cmd.command("show")
+@click.argument("story_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def stories_show(ctx: click.Context, story_id: int, as_json: bool) -> None:
+    """One story with every report in it (copies and revisions marked)."""
+    from monitor.dedup import format_story, story_detail
+
+    story = _read_stories(ctx, lambda store: story_detail(store, story_id))
+    if story is None:
+        raise MonitorError(f"no story #{story_id} (list them with 'monitor stories')")
+    if as_json:
+        click.echo(json.dumps(story, indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_story(story))
 
 
 def main() -> None:

@@ -304,11 +304,21 @@ class ClaimsConfig(_Model):
     contradicts_threshold: float | None = Field(default=None, ge=0, le=1)
 
 
+class DedupConfig(_Model):
+    # how far apart (published, else fetched) two reports of one story may be
+    story_window: Duration = Field(default=3 * 86400, gt=0)
+    # estimated share of word 4-shingles above which another outlet's article is a copy
+    near_duplicate: float = Field(default=0.5, gt=0, le=1)
+    # cosine of the term vectors above which two articles report the same story
+    story_similarity: float = Field(default=0.3, gt=0, le=1)
+
+
 class Config(_Model):
     storage: StorageConfig = StorageConfig()
     fetch: FetchConfig = FetchConfig()
     extract: ExtractConfig = ExtractConfig()
     claims: ClaimsConfig = ClaimsConfig()
+    dedup: DedupConfig = DedupConfig()
     feeds: list[FeedConfig] = []
     watches: list[WatchConfig] = []
     alerts: dict[str, ChannelConfig] = {}

@@ -14,10 +14,10 @@ Four questions, asked in this order for every extracted article:
    found by MinHash over word shingles with LSH banding (:class:`Fingerprint`); a copy is
    stored as its own article (another outlet, another URL) marked ``duplicate_of`` the
    original and put in the original's story.
-4. **Does it report an event we already have?** A weighted term vector per article (stems
-   of content words, proper nouns and title words counted double) is compared by cosine
-   with recent articles sharing its heaviest terms; above the threshold it joins that
-   article's story.
+4. **Does it report an event we already have?** A term vector per article (stems of
+   content words, log-scaled counts, title words weighing more) is compared by cosine with
+   the articles of the story window that share its heaviest terms; above the threshold it
+   joins the best one's story.
 
 The :class:`Deduplicator` reads earlier state through the store handle passed in (see
 :class:`DedupState`) and returns a :class:`DedupDecision`; the pipeline writes what was
@@ -26,6 +26,7 @@ decided in its one transaction. Thresholds were chosen by measurement: see docs/
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -41,7 +42,7 @@ from courlan.clean import normalize_url, scrub_url
 from datasketch import MinHash
 
 from monitor.models import Article
-from monitor.text import get_stemmer, split_sentences, tokenize
+from monitor.text import get_stemmer, stemmer_languages, words
 
 __all__ = [
     "NEAR_DUPLICATE_THRESHOLD",
@@ -70,7 +71,9 @@ NUM_PERM = 64  # MinHash permutations
 BANDS = 16  # LSH bands of ROWS values: P(candidate) = 1 - (1 - J^ROWS)^BANDS
 ROWS = 4
 SHINGLE = 4  # words per shingle
+TITLE_WEIGHT = 1.0  # added to the weight of a title word
 MAX_TERMS = 40  # terms kept in an article's story vector
+MIN_STORY_TERMS = 12  # distinct terms both articles need before they can form a story
 KEY_TERMS = 8  # of those, the heaviest, indexed to find story candidates
 PER_KEY = 64  # candidates read per key term (the most recent ones)
 MAX_STORY_CANDIDATES = 40  # candidates scored per article
@@ -136,32 +139,254 @@ def url_hash(key: str) -> int:
 
 
 def site_of(article: Article) -> str:
-    """The outlet: the host of the article's URL (without ``www.``).
+    """The outlet: the page's site name (folded) if it has one, else the URL's host.
 
-    The host rather than the page's site name: site names are missing or spelt
-    differently from page to page, hosts are not.
+    The site name first, because several outlets can share a host (a publishing platform,
+    the demo's loopback server); the host when a page gave no name.
     """
+    if article.site_name and article.site_name.strip():
+        return " ".join(words(article.site_name)) or article.site_name.strip()
     host = urlsplit(canonical_url(article.canonical_url or article.url)).netloc
-    return host.removeprefix("www.") or (article.site_name or article.feed_name)
+    return host.removeprefix("www.") or article.feed_name
 
 
 # -- the sketch ---------------------------------------------------------------------------
 
 # Function words of the languages most feeds are in; they carry no topic.
 _STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been
-    before being below between both but by can could did do does doing down during each few
-    for from further had has have having he her here hers herself him himself his how i if in
-    into is it its itself just me more most my myself no nor not now of off on once only or
-    other our ours ourselves out over own same she should so some such than that the their
-    theirs them themselves then there these they this those through to too under until up
-    very was we were what when where which while who whom why will with would you your yours
-    yourself yourselves said says say told according would could may might must shall one two
-    three new also like get got make made year years last first week day days time times
-    mr mrs ms dr per cent percent monday tuesday wednesday thursday friday saturday sunday
-    el la los las de del y en que un una por con para es al lo se su le les des du et est
-    une pour dans qui sur pas au aux der die das und ist im den dem ein eine zu mit von nicht
-    auf auch sich fur il di che e per non con gli da""".split()
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "also",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "herself",
+        "him",
+        "himself",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "me",
+        "more",
+        "most",
+        "my",
+        "myself",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "our",
+        "ours",
+        "ourselves",
+        "out",
+        "over",
+        "own",
+        "same",
+        "she",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "themselves",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "very",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+        "yourself",
+        "yourselves",
+        "said",
+        "says",
+        "say",
+        "told",
+        "according",
+        "would",
+        "could",
+        "may",
+        "might",
+        "must",
+        "shall",
+        "one",
+        "two",
+        "three",
+        "new",
+        "also",
+        "like",
+        "get",
+        "got",
+        "make",
+        "made",
+        "year",
+        "years",
+        "last",
+        "first",
+        "week",
+        "day",
+        "days",
+        "time",
+        "times",
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "per",
+        "cent",
+        "percent",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "el",
+        "la",
+        "los",
+        "las",
+        "de",
+        "del",
+        "y",
+        "en",
+        "que",
+        "un",
+        "una",
+        "por",
+        "con",
+        "para",
+        "es",
+        "al",
+        "lo",
+        "se",
+        "su",
+        "le",
+        "les",
+        "des",
+        "du",
+        "et",
+        "est",
+        "une",
+        "pour",
+        "dans",
+        "qui",
+        "sur",
+        "pas",
+        "au",
+        "aux",
+        "der",
+        "die",
+        "das",
+        "und",
+        "ist",
+        "im",
+        "den",
+        "dem",
+        "ein",
+        "eine",
+        "zu",
+        "mit",
+        "von",
+        "nicht",
+        "auf",
+        "auch",
+        "sich",
+        "fur",
+        "il",
+        "di",
+        "che",
+        "e",
+        "per",
+        "non",
+        "con",
+        "gli",
+        "da",
+    ]
 )
 
 _PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme="affine32").permutations
@@ -171,6 +396,7 @@ def _int64(digest: bytes) -> int:
     return int.from_bytes(digest[:8], "little", signed=True)
 
 
+@functools.lru_cache(maxsize=200_000)
 def _h32(s: str) -> int:
     return int.from_bytes(hashlib.blake2b(s.encode(), digest_size=4).digest(), "little")
 
@@ -183,7 +409,9 @@ class Fingerprint:
     canonical_url: str  # the best URL: the page's canonical, else the final URL
     content_hash: str  # sha256 of the folded words of the text (the title if no text)
     minhash: bytes  # NUM_PERM little-endian uint32 values over word shingles ('' if no text)
-    terms: tuple[tuple[int, float], ...]  # story vector: (term hash, weight), L2 = 1, heaviest first
+    terms: tuple[
+        tuple[int, float], ...
+    ]  # story vector: (term hash, weight), L2 = 1, heaviest first
     title_terms: tuple[int, ...]  # hashes of the title's content-word stems
     site: str  # the outlet (host)
     when: datetime  # the article's time for story windows: published, else fetched
@@ -208,19 +436,32 @@ def band_keys(minhash: bytes) -> tuple[int, ...]:
         return ()
     step = ROWS * 4
     return tuple(
-        _int64(hashlib.blake2b(bytes([b]) + minhash[b * step : (b + 1) * step], digest_size=8).digest())
+        _int64(
+            hashlib.blake2b(bytes([b]) + minhash[b * step : (b + 1) * step], digest_size=8).digest()
+        )
         for b in range(BANDS)
     )
 
 
 def content_hash(text: str) -> str:
     """sha256 over the folded words of a text: spacing, case and punctuation do not count."""
-    return hashlib.sha256(" ".join(w.norm for w in tokenize(text)).encode()).hexdigest()
+    return hashlib.sha256(" ".join(words(text)).encode()).hexdigest()
 
 
-def _capitalised(text: str, start: int) -> bool:
-    c = text[start]
-    return c.isupper()
+def _shingle_hashes(norms: list[str]) -> list[int]:
+    """32-bit hashes of the word shingles of a text (each word hashed once)."""
+    n = SHINGLE if len(norms) >= SHINGLE else len(norms)
+    h = np.fromiter((_h32(w) for w in norms), dtype=np.uint64, count=len(norms))
+    acc = np.zeros(len(norms) - n + 1, dtype=np.uint64)
+    for i in range(n):
+        acc = (acc ^ h[i : len(norms) - n + 1 + i]) * _MIX[i]
+    return np.unique((acc >> np.uint64(32)).astype(np.uint32)).tolist()
+
+
+_MIX = np.array(
+    [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93],
+    dtype=np.uint64,
+)[: max(SHINGLE, 1)]
 
 
 def sketch(
@@ -240,48 +481,41 @@ def sketch(
     all_urls = [article.canonical_url, article.url, *urls]
     keys = tuple(dict.fromkeys(url_key(u) for u in all_urls if u))
     text = article.text or ""
-    tokens = tokenize(text)
-    norms = [t.norm for t in tokens]
-    body = " ".join(norms) if norms else " ".join(t.norm for t in tokenize(article.title))
+    norms = words(text)
+    title_words = words(article.title)
+    body = " ".join(norms) if norms else " ".join(title_words)
     chash = hashlib.sha256(body.encode()).hexdigest()
 
     # MinHash over word shingles (short texts: whatever shingles there are)
     mh = b""
     if norms:
-        n = SHINGLE if len(norms) >= SHINGLE else len(norms)
-        shingles = {" ".join(norms[i : i + n]).encode() for i in range(len(norms) - n + 1)}
-        m = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme="affine32", permutations=_PERMUTATIONS)
-        m.update_batch(shingles)
+        m = MinHash(
+            num_perm=NUM_PERM,
+            seed=_SEED,
+            scheme="affine32",
+            permutations=_PERMUTATIONS,
+            hashfunc=_identity,
+        )
+        m.update_batch(_shingle_hashes(norms))
         mh = m.hashvalues.astype("<u4").tobytes()
 
-    # story vector: stems of content words; proper nouns (capitalised, not opening a
-    # sentence) and title words count double
-    stem = get_stemmer(language if language in ("en",) else language).stem
-    starts = {a for a, _ in split_sentences(text)} if text else set()
-    counts: Counter[str] = Counter()
-    proper: set[str] = set()
-    prev_end = -1
-    for t in tokens:
-        w = t.norm
-        if len(w) < 3 or w in _STOPWORDS or w.isdigit():
-            prev_end = t.end
-            continue
-        s = stem(w)
-        counts[s] += 1
-        if _capitalised(text, t.start) and t.start not in starts:
-            # not after a line break either (headings, datelines)
-            gap = text[prev_end:t.start] if prev_end >= 0 else "\n"
-            if "\n" not in gap:
-                proper.add(s)
-        prev_end = t.end
-    title_stems = [
-        stem(w) for w in (t.norm for t in tokenize(article.title)) if len(w) >= 3 and w not in _STOPWORDS and not w.isdigit()
+    # story vector: stems of content words, log-scaled counts; title words weigh more
+    stemmer = get_stemmer(language if language in stemmer_languages() else "en")
+    counts = Counter(w for w in norms if len(w) >= 3 and w not in _STOPWORDS and not w.isdigit())
+    title_content = [
+        w for w in title_words if len(w) >= 3 and w not in _STOPWORDS and not w.isdigit()
     ]
+    vocab = list(counts.keys() | set(title_content))
+    stems = dict(zip(vocab, stemmer.stem_all(vocab), strict=True))
     weights: dict[str, float] = {}
-    for s, c in counts.items():
-        weights[s] = (1.0 + math.log(c)) * (2.0 if s in proper else 1.0)
-    for s in set(title_stems):
-        weights[s] = weights.get(s, 1.0) + 1.0
+    for w, c in counts.items():
+        s = stems[w]
+        weights[s] = weights.get(s, 0.0) + c
+    for s, c in weights.items():
+        weights[s] = 1.0 + math.log(c)
+    title_stems = {stems[w] for w in title_content}
+    for s in title_stems:
+        weights[s] = weights.get(s, 1.0) + TITLE_WEIGHT
     top = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_TERMS]
     norm = math.sqrt(sum(w * w for _, w in top)) or 1.0
     terms = tuple((_h32(s), round(w / norm, 4)) for s, w in top)
@@ -304,6 +538,10 @@ def sketch(
         when=when,
         n_words=len(norms),
     )
+
+
+def _identity(x: int) -> int:
+    return x
 
 
 def jaccard(a: bytes, b: bytes) -> float:
@@ -366,11 +604,14 @@ class KnownArticle:
 
 
 class DedupState(Protocol):
-    """The read-only part of the store the deduplicator uses (monitor.store.Store has it)."""
+    """The read-only part of the store the deduplicator uses (monitor.store.Store has it).
 
-    def dedup_known(self, url_hashes: Sequence[int]) -> KnownArticle | None: ...
+    Rows are plain dicts with the keys of the store's ``dedup_*`` queries.
+    """
 
-    def dedup_by_hash(self, content_hash: str) -> list[KnownArticle]: ...
+    def dedup_known(self, url_hashes: Sequence[int]) -> dict[str, Any] | None: ...
+
+    def dedup_by_hash(self, content_hash: str) -> list[dict[str, Any]]: ...
 
     def dedup_band_candidates(self, bands: Sequence[int], limit: int) -> list[int]: ...
 
@@ -378,9 +619,32 @@ class DedupState(Protocol):
         self, keys: Sequence[int], start: int, end: int, per_key: int
     ) -> list[int]: ...
 
-    def dedup_sketches(self, article_ids: Sequence[int]) -> list[StoredSketch]: ...
+    def dedup_sketches(self, article_ids: Sequence[int]) -> list[dict[str, Any]]: ...
 
     def story_sites(self, story_id: int) -> set[str]: ...
+
+
+def _known(row: dict[str, Any]) -> KnownArticle:
+    return KnownArticle(
+        article_id=int(row["article_id"]),
+        content_hash=row["content_hash"],
+        text_source=row["text_source"],
+        revision=int(row["revision"] or 1),
+        story_id=row["story_id"],
+        site=row["site"] or "",
+    )
+
+
+def _stored(row: dict[str, Any]) -> StoredSketch:
+    return StoredSketch(
+        article_id=int(row["article_id"]),
+        story_id=row["story_id"],
+        duplicate_of=row["duplicate_of"],
+        site=row["site"],
+        when=datetime.fromtimestamp(row["t"], UTC),
+        minhash=row["minhash"],
+        terms=unpack_terms(row["terms"]),
+    )
 
 
 @dataclass(frozen=True)
@@ -457,61 +721,100 @@ class Deduplicator:
         fp = fingerprint or self.sketch(article, urls)
         st = self.state
         # 1. identity by URL
-        known = st.dedup_known([url_hash(k) for k in fp.url_keys])
-        if known is not None:
+        row = st.dedup_known([url_hash(k) for k in fp.url_keys])
+        if row is not None:
+            known = _known(row)
             if known.content_hash == fp.content_hash:
-                return DedupDecision("same", fp, article_id=known.article_id,
-                                     story_id=known.story_id, similarity=1.0,
-                                     matched_article=known.article_id, new_outlet=False,
-                                     reasons=("same URL",))
+                return DedupDecision(
+                    "same",
+                    fp,
+                    article_id=known.article_id,
+                    story_id=known.story_id,
+                    similarity=1.0,
+                    matched_article=known.article_id,
+                    new_outlet=False,
+                    reasons=("same URL",),
+                )
             if _SOURCE_RANK.get(article.text_source, 0) < _SOURCE_RANK.get(known.text_source, 0):
-                return DedupDecision("same", fp, article_id=known.article_id,
-                                     story_id=known.story_id, matched_article=known.article_id,
-                                     new_outlet=False,
-                                     reasons=("same URL; poorer text than the stored one",))
-            return DedupDecision("revision", fp, article_id=known.article_id,
-                                 story_id=known.story_id, matched_article=known.article_id,
-                                 revision=known.revision + 1, new_outlet=False,
-                                 reasons=("same URL, changed text",))
+                return DedupDecision(
+                    "same",
+                    fp,
+                    article_id=known.article_id,
+                    story_id=known.story_id,
+                    matched_article=known.article_id,
+                    new_outlet=False,
+                    reasons=("same URL; poorer text than the stored one",),
+                )
+            return DedupDecision(
+                "revision",
+                fp,
+                article_id=known.article_id,
+                story_id=known.story_id,
+                matched_article=known.article_id,
+                revision=known.revision + 1,
+                new_outlet=False,
+                reasons=("same URL, changed text",),
+            )
         # 2. identical text
         if fp.n_words:
-            for k in st.dedup_by_hash(fp.content_hash):
+            for k in map(_known, st.dedup_by_hash(fp.content_hash)):
                 if k.site == fp.site:
-                    return DedupDecision("same", fp, article_id=k.article_id,
-                                         story_id=k.story_id, similarity=1.0,
-                                         matched_article=k.article_id, new_outlet=False,
-                                         reasons=("same text on the same site",))
+                    return DedupDecision(
+                        "same",
+                        fp,
+                        article_id=k.article_id,
+                        story_id=k.story_id,
+                        similarity=1.0,
+                        matched_article=k.article_id,
+                        new_outlet=False,
+                        reasons=("same text on the same site",),
+                    )
         # 3. near-duplicates by LSH
         best: tuple[float, StoredSketch] | None = None
         if fp.minhash:
             ids = st.dedup_band_candidates(fp.bands, limit=50)
-            for s in st.dedup_sketches(ids) if ids else []:
+            for s in map(_stored, st.dedup_sketches(ids)):
                 j = jaccard(fp.minhash, s.minhash)
                 if best is None or j > best[0]:
                     best = (j, s)
             if best is not None and best[0] >= self.settings.near_duplicate:
                 j, s = best
                 root = s.duplicate_of or s.article_id
-                return DedupDecision("near-duplicate", fp, duplicate_of=root,
-                                     story_id=s.story_id, similarity=j,
-                                     matched_article=s.article_id,
-                                     new_outlet=self._new_outlet(s.story_id, fp.site),
-                                     reasons=(f"{j:.2f} of the text shared",))
+                return DedupDecision(
+                    "near-duplicate",
+                    fp,
+                    duplicate_of=root,
+                    story_id=s.story_id,
+                    similarity=j,
+                    matched_article=s.article_id,
+                    new_outlet=self._new_outlet(s.story_id, fp.site),
+                    reasons=(f"{j:.2f} of the text shared",),
+                )
         # 4. stories by term vectors within the window
         t = int(fp.when.timestamp())
         w = int(self.settings.story_window)
-        ids = st.dedup_term_candidates(fp.key_terms, t - w, t + w, PER_KEY)
+        enough = len(fp.terms) >= MIN_STORY_TERMS
+        ids = st.dedup_term_candidates(fp.key_terms, t - w, t + w, PER_KEY) if enough else []
         if ids:
             top = [i for i, _ in Counter(ids).most_common(MAX_STORY_CANDIDATES)]
-            scored = [(cosine(fp.terms, s.terms), s) for s in st.dedup_sketches(top)]
-            scored = [x for x in scored if x[1].story_id is not None]
+            scored = [(cosine(fp.terms, s.terms), s) for s in map(_stored, st.dedup_sketches(top))]
+            scored = [
+                x
+                for x in scored
+                if x[1].story_id is not None and len(x[1].terms) >= MIN_STORY_TERMS
+            ]
             if scored:
                 c, s = max(scored, key=lambda x: (x[0], -x[1].article_id))
                 if c >= self.settings.story:
-                    return DedupDecision("story", fp, story_id=s.story_id, similarity=c,
-                                         matched_article=s.article_id,
-                                         new_outlet=self._new_outlet(s.story_id, fp.site),
-                                         reasons=(f"similar report (cosine {c:.2f})",))
+                    return DedupDecision(
+                        "story",
+                        fp,
+                        story_id=s.story_id,
+                        similarity=c,
+                        matched_article=s.article_id,
+                        new_outlet=self._new_outlet(s.story_id, fp.site),
+                        reasons=(f"similar report (cosine {c:.2f})",),
+                    )
         return DedupDecision("new", fp, reasons=("nothing similar",))
 
     def _new_outlet(self, story_id: int | None, site: str) -> bool:
@@ -525,8 +828,13 @@ def window_start(now: datetime, window_seconds: float) -> datetime:
     return now - timedelta(seconds=window_seconds)
 
 
-def fingerprint_row(article_id: int, fp: Fingerprint, story_id: int | None, seen: datetime,
-                    duplicate_of: int | None = None) -> dict[str, Any]:
+def fingerprint_row(
+    article_id: int,
+    fp: Fingerprint,
+    story_id: int | None,
+    seen: datetime,
+    duplicate_of: int | None = None,
+) -> dict[str, Any]:
     """The stored form of a fingerprint (the store's dedup_sketches row)."""
     return {
         "article_id": article_id,
@@ -535,6 +843,81 @@ def fingerprint_row(article_id: int, fp: Fingerprint, story_id: int | None, seen
         "story_id": story_id,
         "duplicate_of": duplicate_of,
         "site": fp.site,
+        "content_hash": fp.content_hash,
         "minhash": fp.minhash,
         "terms": pack_terms(fp.terms),
     }
+
+
+# -- reading stories back (monitor stories) --------------------------------------------------
+
+
+class StoryReader(Protocol):
+    def stories(self, limit: int = 50, watch: str | None = None) -> list[dict[str, Any]]: ...
+
+    def story(self, story_id: int) -> dict[str, Any] | None: ...
+
+
+def _story_json(row: dict[str, Any]) -> dict[str, Any]:
+    reports = [
+        {
+            "article_id": a["id"],
+            "title": a["title"],
+            "url": a["url"],
+            "outlet": a["site_name"] or urlsplit(a["url"] or "").netloc,
+            "published": a["published"],
+            "fetched_at": a["fetched_at"],
+            "feeds": a["feeds"],
+            "copy_of": a["duplicate_of"],
+            "revision": a["revision"],
+        }
+        for a in row.get("article_list", [])
+    ]
+    return {
+        "id": row["id"],
+        "title": row["title"],
+        "articles": row["articles"],
+        "outlets": row.get("outlets", []),
+        "watches": row.get("watches", []),
+        "first_seen": row["first_seen"],
+        "last_seen": row["last_seen"],
+        "updated_at": row["updated_at"],
+        "reports": reports,
+    }
+
+
+def stories_overview(
+    store: StoryReader, watch: str | None = None, limit: int = 50, *, min_articles: int = 1
+) -> list[dict[str, Any]]:
+    """Stories, latest activity first, as JSON-ready dicts."""
+    rows = store.stories(limit=limit, watch=watch)
+    return [_story_json(r) for r in rows if r["articles"] >= min_articles]
+
+
+def story_detail(store: StoryReader, story_id: int) -> dict[str, Any] | None:
+    row = store.story(story_id)
+    return _story_json(row) if row else None
+
+
+def format_story(story: dict[str, Any], *, reports: bool = True) -> str:
+    """A story as text: title, outlets, and each report (copies marked)."""
+    n = story["articles"]
+    outlets = ", ".join(story["outlets"])
+    lines = [f"#{story['id']} {story['title']}"]
+    lines.append(f"    {n} report{'s' if n != 1 else ''} from {outlets}")
+    if story["watches"]:
+        lines.append(f"    watches: {', '.join(story['watches'])}")
+    if reports:
+        for r in story["reports"]:
+            mark = f"copy of #{r['copy_of']}" if r["copy_of"] else f"#{r['article_id']}"
+            when = (r["published"] or r["fetched_at"] or "")[:10]
+            rev = f", revision {r['revision']}" if r["revision"] and r["revision"] > 1 else ""
+            lines.append(f"    - [{mark}] {r['title']} ({r['outlet']}, {when}{rev})")
+            lines.append(f"      {r['url']}")
+    return "\n".join(lines)
+
+
+def format_stories(stories: list[dict[str, Any]]) -> str:
+    if not stories:
+        return "no stories yet (run 'monitor run --once' first)"
+    return "\n\n".join(format_story(s, reports=s["articles"] > 1) for s in stories)

@@ -19,15 +19,26 @@ import httpx
 
 from monitor import schedule
 from monitor.alerts import Outbox, article_matched, make_channels
+from monitor.alerts.events import ClaimRef, Evidence, claim_related, story_updated
 from monitor.alerts.outbox import DeliveryReport
+from monitor.claims.track import ClaimEvent, ClaimTracker, polarity_word
 from monitor.config import Config, FeedConfig, WatchConfig
+from monitor.dedup import (
+    DedupDecision,
+    Deduplicator,
+    DedupSettings,
+    fingerprint_row,
+    url_hash,
+    url_key,
+    window_start,
+)
 from monitor.errors import FeedParseError
 from monitor.extract import Extractor, build_article
 from monitor.fetch import PAGE_ACCEPT, Fetcher
-from monitor.models import Article, Entry, Match
+from monitor.models import AlertEvent, Article, Entry, Match
 from monitor.parse import parse_feed
 from monitor.rules import RuleSet, document_from_article, prepare
-from monitor.store import Store
+from monitor.store import Store, from_iso
 
 log = logging.getLogger("monitor.pipeline")
 
@@ -68,6 +79,42 @@ def in_scope(watch: WatchConfig, feed: FeedConfig) -> bool:
     return not (watch.tags and not set(watch.tags) & set(feed.tags))
 
 
+def claim_alerts(article: Article, ev: ClaimEvent, channels: list[str]) -> list[AlertEvent]:
+    """The claims stage's decision as alert events (one per channel)."""
+    c, rec = ev.claim, ev.record
+    attr = rec.attribution
+    events = claim_related(
+        ev.relation,
+        article,
+        ClaimRef(
+            id=c.id,
+            text=c.statement,
+            polarity=polarity_word(c.polarity),
+            first_outlet=c.first_outlet,
+            first_url=c.first_url,
+            first_title=c.first_title,
+            first_published=datetime.fromisoformat(c.first_published)
+            if c.first_published
+            else None,
+        ),
+        Evidence(
+            quote=rec.quote,
+            attribution=attr.text if attr else None,
+            polarity=polarity_word(rec.polarity),
+        ),
+        ev.confidence,
+        ev.watch,
+        channels,
+    )
+    for e in events:
+        e.payload["claim"]["first_seen"]["source"] = c.first_source
+        e.payload["claim"]["origin"] = c.origin
+        e.payload["claim"]["proposition"] = c.proposition.text()
+        e.payload["evidence"]["modality"] = rec.modality
+        e.payload["evidence"]["claim_id"] = ev.evidence_claim_id
+    return events
+
+
 class Pipeline:
     """Holds the long-lived parts (store, HTTP clients, worker pool, compiled rules)."""
 
@@ -80,6 +127,7 @@ class Pipeline:
         )
         self._busy: set[str] = set()
         self.reconfigure(config)
+        self._backfill_dedup()
 
     def reconfigure(self, config: Config) -> None:
         """Swap in a new validated config (rules compiled, channels rebuilt)."""
@@ -93,6 +141,17 @@ class Pipeline:
         self.languages = tuple(sorted({w.language for w in config.watches} | {"en"}))
         self.channels = make_channels(config.alerts, self._alert_client)
         self.outbox = Outbox(self.store, self.channels, dict(config.alerts))
+        self.claims = ClaimTracker(config.claims.contradicts_threshold)
+        self.dedup = Deduplicator(
+            self.store,
+            DedupSettings(
+                near_duplicate=config.dedup.near_duplicate,
+                story=config.dedup.story_similarity,
+                story_window=config.dedup.story_window,
+            ),
+        )
+        with self.store.transaction():
+            self.claims.sync_declared(self.store, config.watches)
         for feed in config.feeds:
             self.store.sync_feed(feed.name, feed.url)
 
@@ -218,8 +277,10 @@ class Pipeline:
         page = None
         page_url = entry.link
         if entry.link and self.config.fetch.fetch_pages:
-            known = self.store.article_id_for_url(entry.link)
-            if known is None:
+            # dedup: a page we have is not fetched again, unless this feed lists it under
+            # a new guid (an update, likely): then it is fetched to look for a revision
+            known = self.store.dedup_known([url_hash(url_key(entry.link))])
+            if known is None or self._listed_in(feed, known["article_id"]):
                 r = await self.fetcher.fetch(entry.link, accept=PAGE_ACCEPT)
                 if r.ok and r.content:
                     page_url = r.url
@@ -241,23 +302,149 @@ class Pipeline:
         self, feed: FeedConfig, feed_id: int, entry: Entry, article: Article
     ) -> tuple[int, int]:
         """Dedup, match and store one article with its alerts, in one transaction."""
-        existing = self.store.article_id_for_url(article.url, article.canonical_url, entry.link)
-        if existing is not None:
+        decision = self.dedup.decide(article, urls=(entry.link,))
+        fp = decision.fingerprint
+        url_hashes = [url_hash(k) for k in fp.url_keys]
+        if decision.kind == "same":
+            assert decision.article_id is not None
             with self.store.transaction():
-                self.store.link_entry(feed_id, entry.guid, existing)
+                self.store.link_entry(feed_id, entry.guid, decision.article_id)
+                self.store.dedup_add_urls(decision.article_id, url_hashes)
             return 0, 0
         matches = self._match(feed, article)
         n_alerts = 0
         with self.store.transaction():
-            article_id = self.store.insert_article(article, content_hash(article))
+            story_id = decision.story_id
+            if decision.kind == "revision":
+                assert decision.article_id is not None
+                article_id = decision.article_id
+                self.store.revise_article(article_id, article, fp.content_hash)
+            else:
+                article_id = self.store.insert_article(article, fp.content_hash)
+            if story_id is None:
+                story_id = self.store.create_story(article.title, article_id, fp.when)
+            elif decision.kind != "revision":
+                self.store.join_story(story_id, article_id, fp.when, decision.duplicate_of)
+            seen = article.fetched_at or datetime.now(UTC)
+            self.store.dedup_record(
+                fingerprint_row(article_id, fp, story_id, seen, decision.duplicate_of),
+                url_hashes,
+                fp.bands,
+                fp.key_terms,
+            )
             self.store.link_entry(feed_id, entry.guid, article_id)
+            story = self._story_ref(story_id)
             for m in matches:
+                # a revision that the watch matched before: insert_match is False, no alert
                 if not self.store.insert_match(article_id, m):
                     continue
                 watch = self.watches[m.watch]
-                for event in article_matched(article, m, watch.alerts):
+                for event in self._match_alerts(article, article_id, m, watch, decision, story):
+                    n_alerts += self.store.enqueue_alert(event)
+                # Claim events go out whatever the story folding decided. Hook for the
+                # claims stage: decision.is_revision / decision.previous_article_id (the old
+                # text: store.article_revision(id, decision.revision - 1)), decision.kind
+                # == "near-duplicate" / decision.duplicate_of for copies.
+                for event in self._track_claims(article, article_id, m, watch):
                     n_alerts += self.store.enqueue_alert(event)
         return len(matches), n_alerts
+
+    def _backfill_dedup(self) -> None:
+        """Sketch and group the articles stored before the dedup stage existed (once)."""
+        rows = self.store.dedup_backfill_pending()
+        for r in rows:
+            article = Article(
+                url=r["url"],
+                title=r["title"],
+                text=r["text"],
+                text_source=r["text_source"],
+                feed_name="",
+                guid="",
+                published=from_iso(r["published"]),
+                site_name=r["site_name"],
+                canonical_url=r["canonical_url"],
+                fetched_at=from_iso(r["fetched_at"]),
+            )
+            decision = self.dedup.decide(article)
+            fp = decision.fingerprint
+            aid = int(r["id"])
+            with self.store.transaction():
+                if decision.kind in ("near-duplicate", "story") and decision.story_id:
+                    story_id = decision.story_id
+                    self.store.join_story(story_id, aid, fp.when, decision.duplicate_of)
+                else:
+                    story_id = self.store.create_story(article.title, aid, fp.when)
+                seen = article.fetched_at or datetime.now(UTC)
+                self.store.dedup_record(
+                    fingerprint_row(aid, fp, story_id, seen, decision.duplicate_of),
+                    [url_hash(k) for k in fp.url_keys],
+                    fp.bands,
+                    fp.key_terms,
+                )
+        if rows or self.store.get_meta("dedup_backfill") == "pending":
+            self.store.set_meta("dedup_backfill", "done")
+
+    def _listed_in(self, feed: FeedConfig, article_id: int) -> bool:
+        state = self.store.feed_state(feed.name)
+        return state is not None and self.store.article_in_feed(article_id, state.id)
+
+    def _story_ref(self, story_id: int) -> dict[str, object]:
+        """The story as alert payloads carry it."""
+        s = self.store.story(story_id)
+        if s is None:
+            return {"id": story_id}
+        return {
+            "id": story_id,
+            "title": s["title"],
+            "articles": s["articles"],
+            "outlets": s["outlets"],
+            "first_seen": s["first_seen"],
+        }
+
+    def _match_alerts(
+        self,
+        article: Article,
+        article_id: int,
+        match: Match,
+        watch: WatchConfig,
+        decision: DedupDecision,
+        story: dict[str, object],
+    ) -> list[AlertEvent]:
+        """article.matched, or story.updated when the watch's dedup folds this article.
+
+        dedup = "story": one article.matched per story; "article": one per distinct
+        article (copies of one fold); "off": every stored article. A folded article sends
+        story.updated to the watch's webhook channels only, and only when it brings a new
+        outlet to the story.
+        """
+        if watch.dedup == "off":
+            fold = False
+        elif watch.dedup == "article":
+            fold = decision.duplicate_of is not None and self.store.watch_matched_copy(
+                watch.name, decision.duplicate_of, article_id
+            )
+        else:
+            sid = story.get("id")
+            fold = isinstance(sid, int) and self.store.watch_matched_story(
+                watch.name, sid, article_id
+            )
+        if not fold:
+            return article_matched(article, match, watch.alerts, story=story)
+        if not decision.new_outlet:
+            return []
+        alerts = self.config.alerts
+        hooks = [c for c in watch.alerts if c in alerts and alerts[c].type == "webhook"]
+        relation = "copy" if decision.kind == "near-duplicate" else "report"
+        return story_updated(article, match, story, hooks, relation=relation)
+
+    def _track_claims(
+        self, article: Article, article_id: int, match: Match, watch: WatchConfig
+    ) -> list[AlertEvent]:
+        """The claims stage for one match (inside the article's transaction): its alerts."""
+        if not watch.track_claims:
+            return []
+        outcome = self.claims.process(self.store, article, article_id, match, watch)
+        return [e for ev in outcome.events for e in claim_alerts(article, ev, watch.alerts)]
 
     # -- a whole cycle --------------------------------------------------------------------
     async def run_cycle(
@@ -268,6 +455,8 @@ class Pipeline:
         deliver: bool = True,
     ) -> CycleReport:
         feeds = [f for f in (feeds if feeds is not None else self.config.feeds) if f.enabled]
+        window = self.config.storage.fingerprint_window
+        self.store.prune_fingerprints(window_start(datetime.now(UTC), window))
 
         async def one(feed: FeedConfig) -> FeedReport:
             try:

@@ -61,13 +61,20 @@ class Daemon:
             loop.add_signal_handler(sig, self.stop)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._schedule_feeds()
+        # delivery runs at once on start (a restart sends the backlog first), then every few
+        # seconds; the outbox decides per channel what is due (retries, digests, rate limits)
         self.scheduler.add_job(
             self._tracked(self._deliver),
             IntervalTrigger(seconds=DELIVERY_EVERY),
             id="deliver",
+            next_run_time=datetime.now(UTC),
             max_instances=1,
             coalesce=True,
         )
+        from monitor.alerts import channel_problems
+
+        for problem in channel_problems(self.config.alerts):
+            log.warning("%s", problem)
         if self.config_path:
             self.scheduler.add_job(
                 self._check_config,

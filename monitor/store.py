@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+import struct
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import sqlite_utils
 
@@ -126,6 +128,73 @@ def _v1(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v2(db: sqlite_utils.Database) -> None:
+    """Dedup: URL identities, revisions, stories, similarity sketches (see monitor/dedup.py)."""
+    _script(
+        db,
+        """
+        ALTER TABLE articles ADD COLUMN duplicate_of INTEGER;   -- near-duplicate: the original
+        CREATE INDEX articles_story ON articles(story_id);
+        CREATE INDEX articles_duplicate ON articles(duplicate_of);
+        CREATE TABLE stories (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL,               -- the first article's title
+            first_article_id INTEGER NOT NULL,
+            articles INTEGER NOT NULL DEFAULT 1,
+            first_seen TEXT NOT NULL,          -- event times (published, else fetched)
+            last_seen TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX stories_updated ON stories(updated_at);
+        -- every URL an article is known by, as a 64-bit hash of monitor.dedup.url_key()
+        CREATE TABLE article_urls (
+            key INTEGER PRIMARY KEY,
+            article_id INTEGER NOT NULL
+        );
+        CREATE INDEX article_urls_article ON article_urls(article_id);
+        CREATE TABLE article_revisions (       -- earlier texts of revised articles
+            article_id INTEGER NOT NULL,
+            revision INTEGER NOT NULL,
+            title TEXT NOT NULL,
+            text TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            fetched_at TEXT,
+            PRIMARY KEY (article_id, revision)
+        );
+        -- similarity sketches, pruned after [storage] fingerprint_window
+        CREATE TABLE dedup_sketches (
+            article_id INTEGER PRIMARY KEY,
+            seen INTEGER NOT NULL,             -- fetch time, unix seconds (pruning)
+            t INTEGER NOT NULL,                -- event time, unix seconds (story window)
+            story_id INTEGER,
+            duplicate_of INTEGER,
+            site TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            minhash BLOB NOT NULL,
+            terms BLOB NOT NULL,
+            bands BLOB NOT NULL,               -- its dedup_bands keys (to delete them)
+            keys BLOB NOT NULL                 -- its dedup_terms keys
+        );
+        CREATE INDEX dedup_sketches_seen ON dedup_sketches(seen);
+        CREATE INDEX dedup_sketches_hash ON dedup_sketches(content_hash);
+        CREATE TABLE dedup_bands (             -- MinHash LSH buckets
+            key INTEGER NOT NULL,
+            article_id INTEGER NOT NULL,
+            PRIMARY KEY (key, article_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE dedup_terms (             -- heaviest terms, to find story candidates
+            key INTEGER NOT NULL,
+            t INTEGER NOT NULL,
+            article_id INTEGER NOT NULL,
+            PRIMARY KEY (key, t, article_id)
+        ) WITHOUT ROWID;
+        INSERT OR REPLACE INTO meta (key, value)
+            SELECT 'dedup_backfill', 'pending' WHERE EXISTS (SELECT 1 FROM articles);
+        """,
+    )
+
+
 def _v3(db: sqlite_utils.Database) -> None:
     """Alert outbox: digests, first attempt (for max_age), channel health that survives."""
     _script(
@@ -148,8 +217,69 @@ def _v3(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v4(db: sqlite_utils.Database) -> None:
+    """Claims: tracked propositions, the reports on each, and contradictions between them."""
+    _script(
+        db,
+        """
+        CREATE TABLE claims (
+            id INTEGER PRIMARY KEY,
+            watch TEXT NOT NULL,
+            origin TEXT NOT NULL,              -- article | config
+            statement TEXT NOT NULL,           -- the clause (or the user's text) that states it
+            proposition TEXT NOT NULL,         -- JSON: subject/predicate/object and their keys
+            predicate_key TEXT NOT NULL,
+            polarity TEXT NOT NULL,            -- asserted | denied
+            modality TEXT NOT NULL,
+            config_text TEXT,                  -- declared claims: the text as configured
+            first_article_id INTEGER REFERENCES articles(id),
+            first_source TEXT,                 -- attribution of the first report
+            first_outlet TEXT,
+            first_url TEXT,
+            first_title TEXT,
+            first_published TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX claims_watch ON claims(watch, predicate_key);
+        CREATE UNIQUE INDEX claims_declared ON claims(watch, config_text);
+        CREATE TABLE claim_evidence (
+            id INTEGER PRIMARY KEY,
+            claim_id INTEGER NOT NULL REFERENCES claims(id),
+            article_id INTEGER REFERENCES articles(id),
+            role TEXT NOT NULL,                -- origin | confirms | discusses
+            quote TEXT NOT NULL,
+            statement TEXT,
+            field TEXT,
+            attribution TEXT,
+            source_keys TEXT NOT NULL DEFAULT '[]',
+            outlet TEXT,
+            url TEXT,
+            title TEXT,
+            published TEXT,
+            polarity TEXT,
+            modality TEXT,
+            confidence REAL,
+            copy INTEGER NOT NULL DEFAULT 0,   -- a verbatim re-run of an earlier report
+            alerted INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX claim_evidence_claim ON claim_evidence(claim_id);
+        CREATE INDEX claim_evidence_article ON claim_evidence(article_id);
+        CREATE TABLE claim_relations (
+            claim_a INTEGER NOT NULL REFERENCES claims(id),   -- the older claim
+            claim_b INTEGER NOT NULL REFERENCES claims(id),
+            relation TEXT NOT NULL,            -- contradicts
+            confidence REAL,
+            evidence_id INTEGER REFERENCES claim_evidence(id),
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (claim_a, claim_b)
+        );
+        """,
+    )
+
+
 # Each entry brings the schema from version i to i + 1.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v3]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -413,6 +543,323 @@ class Store:
             args.append(watch)
         return list(self.db.query(sql + " ORDER BY m.id", args))
 
+    # -- dedup ------------------------------------------------------------------------------
+    # Reads used by monitor.dedup.Deduplicator (through its DedupState protocol) and the
+    # writes the pipeline makes to apply a DedupDecision (inside its transaction).
+    def dedup_known(self, url_hashes: Sequence[int]) -> dict[str, Any] | None:
+        """The stored article one of these URL identity hashes belongs to."""
+        if not url_hashes:
+            return None
+        marks = ",".join("?" * len(url_hashes))
+        rows = list(
+            self.db.query(
+                "SELECT a.id AS article_id, a.content_hash, a.text_source, a.revision,"
+                " a.story_id, s.site FROM article_urls u JOIN articles a ON a.id = u.article_id"
+                f" LEFT JOIN dedup_sketches s ON s.article_id = a.id WHERE u.key IN ({marks})"
+                " ORDER BY a.id LIMIT 1",
+                list(url_hashes),
+            )
+        )
+        return rows[0] if rows else None
+
+    def dedup_by_hash(self, content_hash: str) -> list[dict[str, Any]]:
+        """Recent articles (within the fingerprint window) with exactly this text."""
+        return list(
+            self.db.query(
+                "SELECT s.article_id, s.content_hash, a.text_source, a.revision, s.story_id,"
+                " s.site FROM dedup_sketches s JOIN articles a ON a.id = s.article_id"
+                " WHERE s.content_hash = ? ORDER BY s.article_id LIMIT 20",
+                [content_hash],
+            )
+        )
+
+    def dedup_band_candidates(self, bands: Sequence[int], limit: int) -> list[int]:
+        """Articles sharing at least one LSH band, most shared bands first."""
+        if not bands:
+            return []
+        marks = ",".join("?" * len(bands))
+        return [
+            r[0]
+            for r in self.db.execute(
+                f"SELECT article_id FROM dedup_bands WHERE key IN ({marks})"
+                " GROUP BY article_id ORDER BY COUNT(*) DESC, article_id LIMIT ?",
+                [*bands, limit],
+            )
+        ]
+
+    def dedup_term_candidates(
+        self, keys: Sequence[int], start: int, end: int, per_key: int
+    ) -> list[int]:
+        """Articles of the time range sharing key terms; an id once per shared term.
+
+        At most ``per_key`` (the latest) per term, so a frequent term costs no more than
+        a rare one.
+        """
+        if not keys:
+            return []
+        sub = (
+            "SELECT article_id FROM (SELECT article_id FROM dedup_terms WHERE key = ?"
+            " AND t BETWEEN ? AND ? ORDER BY t DESC LIMIT ?)"
+        )
+        args: list[Any] = []
+        for k in keys:
+            args += [k, start, end, per_key]
+        sql = " UNION ALL ".join([sub] * len(keys))
+        return [r[0] for r in self.db.execute(sql, args)]
+
+    def dedup_sketches(self, article_ids: Sequence[int]) -> list[dict[str, Any]]:
+        if not article_ids:
+            return []
+        marks = ",".join("?" * len(article_ids))
+        return list(
+            self.db.query(
+                "SELECT article_id, story_id, duplicate_of, site, t, minhash, terms"
+                f" FROM dedup_sketches WHERE article_id IN ({marks})",
+                list(article_ids),
+            )
+        )
+
+    def story_sites(self, story_id: int) -> set[str]:
+        """The outlets (hosts) whose articles are in a story (within the window)."""
+        return {
+            r[0]
+            for r in self.db.execute(
+                "SELECT DISTINCT site FROM dedup_sketches WHERE story_id = ?", [story_id]
+            )
+        }
+
+    def dedup_record(
+        self,
+        sketch: dict[str, Any],
+        url_hashes: Sequence[int],
+        bands: Sequence[int],
+        term_keys: Sequence[int],
+    ) -> None:
+        """Store an article's sketch, URL identities, LSH bands and key terms."""
+        aid = sketch["article_id"]
+        self.dedup_forget(aid)
+        row = {
+            **sketch,
+            "bands": struct.pack(f"<{len(bands)}q", *bands),
+            "keys": struct.pack(f"<{len(term_keys)}q", *term_keys),
+        }
+        cols = ", ".join(row)
+        self.db.execute(
+            f"INSERT INTO dedup_sketches ({cols}) VALUES ({', '.join('?' * len(row))})",
+            list(row.values()),
+        )
+        self.dedup_add_urls(aid, url_hashes)
+        self.db.conn.executemany(
+            "INSERT OR IGNORE INTO dedup_bands (key, article_id) VALUES (?, ?)",
+            [(b, aid) for b in bands],
+        )
+        self.db.conn.executemany(
+            "INSERT OR IGNORE INTO dedup_terms (key, t, article_id) VALUES (?, ?, ?)",
+            [(k, sketch["t"], aid) for k in term_keys],
+        )
+
+    def dedup_add_urls(self, article_id: int, url_hashes: Sequence[int]) -> None:
+        self.db.conn.executemany(
+            "INSERT OR IGNORE INTO article_urls (key, article_id) VALUES (?, ?)",
+            [(h, article_id) for h in url_hashes],
+        )
+
+    def dedup_forget(self, article_id: int) -> bool:
+        """Drop an article's sketch, bands and key terms (its URL identities stay)."""
+        row = self.db.execute(
+            "SELECT bands, keys, t FROM dedup_sketches WHERE article_id = ?", [article_id]
+        ).fetchone()
+        if row is None:
+            return False
+        bands = struct.unpack(f"<{len(row[0]) // 8}q", row[0])
+        keys = struct.unpack(f"<{len(row[1]) // 8}q", row[1])
+        self.db.conn.executemany(
+            "DELETE FROM dedup_bands WHERE key = ? AND article_id = ?",
+            [(b, article_id) for b in bands],
+        )
+        self.db.conn.executemany(
+            "DELETE FROM dedup_terms WHERE key = ? AND t = ? AND article_id = ?",
+            [(k, row[2], article_id) for k in keys],
+        )
+        self.db.execute("DELETE FROM dedup_sketches WHERE article_id = ?", [article_id])
+        return True
+
+    def prune_fingerprints(self, before: datetime, limit: int = 20_000) -> int:
+        """Forget the sketches of articles fetched before a time (at most ``limit``)."""
+        ids = [
+            r[0]
+            for r in self.db.execute(
+                "SELECT article_id FROM dedup_sketches WHERE seen < ? ORDER BY seen LIMIT ?",
+                [int(before.timestamp()), limit],
+            )
+        ]
+        with self.db.atomic():
+            for aid in ids:
+                self.dedup_forget(aid)
+        return len(ids)
+
+    def create_story(self, title: str, article_id: int, when: datetime) -> int:
+        now = iso(utcnow())
+        sid = self._insert(
+            "stories",
+            {
+                "title": title,
+                "first_article_id": article_id,
+                "articles": 1,
+                "first_seen": iso(when),
+                "last_seen": iso(when),
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        self.db.execute("UPDATE articles SET story_id = ? WHERE id = ?", [sid, article_id])
+        return sid
+
+    def join_story(
+        self, story_id: int, article_id: int, when: datetime, duplicate_of: int | None = None
+    ) -> None:
+        self.db.execute(
+            "UPDATE articles SET story_id = ?, duplicate_of = ? WHERE id = ?",
+            [story_id, duplicate_of, article_id],
+        )
+        w = iso(when)
+        self.db.execute(
+            "UPDATE stories SET articles = articles + 1, updated_at = ?,"
+            " first_seen = MIN(first_seen, ?), last_seen = MAX(last_seen, ?) WHERE id = ?",
+            [iso(utcnow()), w, w, story_id],
+        )
+
+    def revise_article(self, article_id: int, article: Article, content_hash: str) -> int:
+        """Archive the stored text and put the new one in its place; the new revision."""
+        old = self.get_article(article_id)
+        if old is None:
+            raise StoreError(f"article {article_id} does not exist")
+        self.db.execute(
+            "INSERT OR REPLACE INTO article_revisions (article_id, revision, title, text,"
+            " content_hash, fetched_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                article_id,
+                old["revision"],
+                old["title"],
+                old["text"],
+                old["content_hash"],
+                old["fetched_at"],
+            ],
+        )
+        revision = int(old["revision"]) + 1
+        self.db.execute(
+            "UPDATE articles SET title = ?, text = ?, text_source = ?, content_hash = ?,"
+            " author = COALESCE(?, author), revision = ?, updated_at = ? WHERE id = ?",
+            [
+                article.title,
+                article.text,
+                article.text_source,
+                content_hash,
+                article.author,
+                revision,
+                iso(article.fetched_at or utcnow()),
+                article_id,
+            ],
+        )
+        return revision
+
+    def article_revision(self, article_id: int, revision: int) -> dict[str, Any] | None:
+        """An earlier text of a revised article (the current one is in ``articles``)."""
+        rows = list(
+            self.db.query(
+                "SELECT * FROM article_revisions WHERE article_id = ? AND revision = ?",
+                [article_id, revision],
+            )
+        )
+        return rows[0] if rows else None
+
+    def watch_matched_story(self, watch: str, story_id: int, besides: int) -> bool:
+        """Has the watch matched another article of the story already?"""
+        row = self.db.execute(
+            "SELECT 1 FROM matches m JOIN articles a ON a.id = m.article_id"
+            " WHERE m.watch = ? AND a.story_id = ? AND a.id != ? LIMIT 1",
+            [watch, story_id, besides],
+        ).fetchone()
+        return row is not None
+
+    def watch_matched_copy(self, watch: str, original: int, besides: int) -> bool:
+        """Has the watch matched the original or another copy of it?"""
+        row = self.db.execute(
+            "SELECT 1 FROM matches m JOIN articles a ON a.id = m.article_id"
+            " WHERE m.watch = ? AND (a.id = ? OR a.duplicate_of = ?) AND a.id != ? LIMIT 1",
+            [watch, original, original, besides],
+        ).fetchone()
+        return row is not None
+
+    def stories(self, limit: int = 50, watch: str | None = None) -> list[dict[str, Any]]:
+        """Stories, latest activity first, with their outlets and the watches they matched."""
+        where, args = "", []
+        if watch:
+            where = (
+                " WHERE s.id IN (SELECT a.story_id FROM matches m JOIN articles a"
+                " ON a.id = m.article_id WHERE m.watch = ?)"
+            )
+            args.append(watch)
+        rows = list(
+            self.db.query(
+                f"SELECT s.* FROM stories s{where} ORDER BY s.updated_at DESC, s.id DESC LIMIT ?",
+                [*args, limit],
+            )
+        )
+        for r in rows:
+            r.update(self._story_members(r["id"]))
+        return rows
+
+    def story(self, story_id: int) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM stories WHERE id = ?", [story_id]))
+        if not rows:
+            return None
+        story = rows[0]
+        story.update(self._story_members(story_id))
+        return story
+
+    def _story_members(self, story_id: int) -> dict[str, Any]:
+        arts = list(
+            self.db.query(
+                "SELECT a.id, a.title, a.url, a.site_name, a.published, a.fetched_at,"
+                " a.duplicate_of, a.revision, (SELECT GROUP_CONCAT(DISTINCT f.name)"
+                " FROM feed_entries e JOIN feeds f ON f.id = e.feed_id"
+                " WHERE e.article_id = a.id) AS feeds"
+                " FROM articles a WHERE a.story_id = ? ORDER BY a.id",
+                [story_id],
+            )
+        )
+        for a in arts:
+            a["feeds"] = sorted((a["feeds"] or "").split(",")) if a["feeds"] else []
+        watches = [
+            r[0]
+            for r in self.db.execute(
+                "SELECT DISTINCT m.watch FROM matches m JOIN articles a ON a.id = m.article_id"
+                " WHERE a.story_id = ? ORDER BY m.watch",
+                [story_id],
+            )
+        ]
+        outlets = list(dict.fromkeys(a["site_name"] or _host(a["url"]) for a in arts))
+        return {"article_list": arts, "outlets": outlets, "watches": watches}
+
+    def article_in_feed(self, article_id: int, feed_id: int | None) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM feed_entries WHERE article_id = ? AND feed_id = ? LIMIT 1",
+            [article_id, feed_id],
+        ).fetchone()
+        return row is not None
+
+    def dedup_backfill_pending(self) -> list[dict[str, Any]]:
+        """Articles stored before dedup existed, when the migration asked for a backfill."""
+        if self.get_meta("dedup_backfill") != "pending":
+            return []
+        return list(
+            self.db.query(
+                "SELECT * FROM articles a WHERE NOT EXISTS"
+                " (SELECT 1 FROM article_urls u WHERE u.article_id = a.id) ORDER BY a.id"
+            )
+        )
+
     # -- alert outbox -------------------------------------------------------------------
     def enqueue_alert(self, event: AlertEvent) -> bool:
         """Add an alert to the outbox (call inside the transaction of its cause)."""
@@ -452,7 +899,7 @@ class Store:
         if channel is not None:
             sql += " AND channel = ?"
             args.append(channel)
-        rows = self.db.query(sql + " ORDER BY created_at, id LIMIT ?", [*args, limit])
+        rows = self.db.query(sql + " ORDER BY created_at, rowid LIMIT ?", [*args, limit])
         return [_stored_alert(r) for r in rows]
 
     def alert(self, alert_id: str) -> StoredAlert | None:
@@ -464,7 +911,7 @@ class Store:
         if status:
             sql += " WHERE status = ?"
             args.append(status)
-        rows = self.db.query(sql + " ORDER BY created_at, id LIMIT ?", [*args, limit])
+        rows = self.db.query(sql + " ORDER BY created_at, rowid LIMIT ?", [*args, limit])
         return [_stored_alert(r) for r in rows]
 
     def record_delivery(
@@ -538,6 +985,16 @@ class Store:
             [channel, iso(since)],
         )
         return [d for (v,) in rows if (d := from_iso(v)) is not None]
+
+    def channel_backoff(self, channel: str, now: datetime) -> datetime | None:
+        """Until when the channel is in backoff: the earliest retry of an alert that
+        failed an attempt and waits (None when nothing of the channel is in backoff)."""
+        row = self.db.execute(
+            "SELECT MIN(next_attempt) FROM alerts WHERE channel = ? AND status = 'pending'"
+            " AND attempts > 0 AND next_attempt > ?",
+            [channel, iso(now)],
+        ).fetchone()
+        return from_iso(row[0]) if row else None
 
     def alert_counts(self) -> dict[str, int]:
         rows = self.db.execute("SELECT status, COUNT(*) FROM alerts GROUP BY status").fetchall()
@@ -639,6 +1096,92 @@ class Store:
             if ids is None:
                 return self.db.execute(reset + " WHERE status = 'failed'").rowcount
             return sum(self.db.execute(reset + " WHERE id = ?", [i]).rowcount for i in ids)
+
+    # -- claims ---------------------------------------------------------------------------
+    def insert_claim(self, fields: dict[str, Any]) -> int:
+        """Store a tracked claim (call inside :meth:`transaction`); see ``_v4`` for columns."""
+        record = {k: iso(v) if isinstance(v, datetime) else v for k, v in fields.items()}
+        record.setdefault("created_at", iso(utcnow()))
+        return self._insert("claims", record)
+
+    def declared_claim_id(self, watch: str, config_text: str) -> int | None:
+        row = self.db.execute(
+            "SELECT id FROM claims WHERE watch = ? AND config_text = ?", [watch, config_text]
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def claims_of_watch(
+        self, watch: str, predicate_keys: Iterable[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """A watch's claims (all, or those with these predicate keys plus declared ones)."""
+        sql, args = "SELECT * FROM claims WHERE watch = ?", [watch]
+        if predicate_keys is not None:
+            keys = list(dict.fromkeys(predicate_keys))
+            marks = ",".join("?" * len(keys)) or "NULL"
+            sql += f" AND (origin = 'config' OR predicate_key IN ({marks}))"
+            args += keys
+        return list(self.db.query(sql + " ORDER BY id", args))
+
+    def claims(self, watch: str | None = None) -> list[dict[str, Any]]:
+        sql, args = "SELECT * FROM claims", []
+        if watch:
+            sql += " WHERE watch = ?"
+            args.append(watch)
+        return list(self.db.query(sql + " ORDER BY watch, id", args))
+
+    def claim(self, claim_id: int) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM claims WHERE id = ?", [claim_id]))
+        return rows[0] if rows else None
+
+    def add_claim_evidence(self, fields: dict[str, Any]) -> int:
+        """Record one report on a claim (call inside :meth:`transaction`)."""
+        record = {k: iso(v) if isinstance(v, datetime) else v for k, v in fields.items()}
+        if not isinstance(record.get("source_keys", "[]"), str):
+            record["source_keys"] = json.dumps(list(record["source_keys"]))
+        record.setdefault("created_at", iso(utcnow()))
+        return self._insert("claim_evidence", record)
+
+    def claim_evidence(self, claim_ids: Iterable[int]) -> list[dict[str, Any]]:
+        """Evidence rows of these claims, oldest first, with source_keys decoded."""
+        ids = list(dict.fromkeys(claim_ids))
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = list(
+            self.db.query(
+                f"SELECT * FROM claim_evidence WHERE claim_id IN ({marks})"
+                " ORDER BY COALESCE(published, created_at), id",
+                ids,
+            )
+        )
+        for r in rows:
+            r["source_keys"] = json.loads(r["source_keys"] or "[]")
+        return rows
+
+    def add_claim_relation(
+        self, older: int, newer: int, relation: str, confidence: float, evidence_id: int | None
+    ) -> bool:
+        """Record that two claims relate; False if that pair was already recorded."""
+        a, b = min(older, newer), max(older, newer)
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO claim_relations (claim_a, claim_b, relation, confidence,"
+            " evidence_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [a, b, relation, confidence, evidence_id, iso(utcnow())],
+        )
+        return cur.rowcount > 0
+
+    def claim_relations(self, claim_ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
+        sql, args = "SELECT * FROM claim_relations", []
+        if claim_ids is not None:
+            ids = list(dict.fromkeys(claim_ids))
+            marks = ",".join("?" * len(ids)) or "NULL"
+            sql += f" WHERE claim_a IN ({marks}) OR claim_b IN ({marks})"
+            args = ids + ids
+        return list(self.db.query(sql + " ORDER BY created_at", args))
+
+
+def _host(url: str | None) -> str:
+    return urlsplit(url or "").netloc.removeprefix("www.")
 
 
 def _feed_state(r: dict[str, Any]) -> FeedState:

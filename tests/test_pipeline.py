@@ -11,6 +11,7 @@ from tests.conftest import basic_config, open_store, run_cycle
 
 SCENARIO_TITLES = {a["title"] for a in demo_articles() if a["role"].startswith("scenario")}
 COPY_TITLES = {a["title"] for a in demo_articles() if a["role"] == "syndicated-copy"}
+LEDGER_TITLE = next(a["title"] for a in demo_articles() if a["role"] == "scenario-first")
 
 
 def corpus_feed_urls(corpus) -> list[str]:
@@ -32,18 +33,31 @@ def test_scenario_alerts_once_with_full_payload(tmp_path, corpus, receiver, monk
     report = run_cycle(cfg)
     assert not report.errors, [f.error for f in report.errors]
     payloads = receiver.payloads()
-    titles = {p["article"]["title"] for p in payloads}
-    # both scenario articles match (and the syndicated copy, which the dedup stage folds later)
-    assert titles >= SCENARIO_TITLES
-    assert titles <= SCENARIO_TITLES | COPY_TITLES
+    # dedup = "story": the Ledger article, its syndicated Courier copy and the Harbour report
+    # of the same event are one story: one article.matched; the two others join the story
+    # and reach the webhook (not the log channel) as story.updated, each a new outlet
+    matched = [p for p in payloads if p["type"] == "article.matched"]
+    updated = [p for p in payloads if p["type"] == "story.updated"]
+    assert len(matched) == 1 and len(updated) == 2 and len(payloads) == 3
+    (first,) = matched
+    # which of the two copies is stored first depends on which feed finishes first
+    assert first["article"]["title"] in {LEDGER_TITLE, *COPY_TITLES}
+    story_id = first["story"]["id"]
+    assert {p["story"]["id"] for p in updated} == {story_id}
+    assert {p["article"]["title"] for p in payloads} == SCENARIO_TITLES | COPY_TITLES
+    assert {p["relation"] for p in updated} <= {"copy", "report"}
+    harbour = next(p for p in updated if p["article"]["title"] not in {LEDGER_TITLE, *COPY_TITLES})
+    assert harbour["relation"] == "report" and harbour["story"]["articles"] >= 2
+    assert "Harbour Street Journal" in harbour["story"]["outlets"]
     assert len(payloads) == len({p["article"]["url"] for p in payloads})
-    p = next(p for p in payloads if p["article"]["title"].startswith("Kremlin says"))
-    assert p["type"] == "article.matched" and p["watch"] == "putin-congratulates"
+    p = next(p for p in payloads if p["article"]["title"] == LEDGER_TITLE)
+    assert p["watch"] == "putin-congratulates"
     assert p["id"].startswith("evt_") and p["article"]["source"] == "The Northern Ledger"
     assert p["article"]["published"].startswith("2024-11-06")
     assert p["article"]["url"].startswith(corpus.base_url)
     assert any(t.lower().startswith("putin") for t in p["matched_terms"])
     assert "Putin" in p["snippet"] or "putin" in p["snippet"].lower()
+    p = first
     # the webhook carried the same id as its idempotency key, signed
     rec = next(r for r in receiver.received if r.json()["id"] == p["id"])
     assert rec.headers["webhook-id"] == p["id"] and rec.headers["webhook-signature"].startswith(
@@ -58,7 +72,10 @@ def test_scenario_alerts_once_with_full_payload(tmp_path, corpus, receiver, monk
         assert ledger["text_source"] == "page" and ledger["author"] == "Elena Marsh"
         # the entry whose page is missing fell back to the feed's full text
         assert any(a["text_source"] == "feed-content" for a in arts)
-        assert store.alert_counts() == {"delivered": 2 * len(payloads)}  # webhook + log channel
+        # webhook: all three; log channel: the article.matched only
+        assert store.alert_counts() == {"delivered": len(payloads) + 1}
+        (story,) = [s for s in store.stories() if s["id"] == story_id]
+        assert story["articles"] == 3 and story["watches"] == ["putin-congratulates"]
     finally:
         store.close()
 

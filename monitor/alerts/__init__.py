@@ -1,13 +1,25 @@
 """Alert events, the channels that deliver them, and the outbox that drives delivery.
 
-- :mod:`monitor.alerts.events` builds the event payloads (one place for their shape);
-- :mod:`monitor.alerts.channels` holds one class per channel type, each with
-  ``async send(event) -> Delivery``;
-- :mod:`monitor.alerts.outbox` delivers what the store's outbox holds, with retries.
+- :mod:`monitor.alerts.events` builds the event payloads (one place for their shape,
+  described by the JSON Schema files in ``monitor/alerts/schemas/``);
+- :mod:`monitor.alerts.channels` builds one channel per ``[alerts.NAME]``
+  (:mod:`.webhook`, :mod:`.chat`, :mod:`.email`), each with ``async send(event) -> Delivery``;
+- :mod:`monitor.alerts.outbox` delivers what the store's outbox holds: retries, dead
+  letters, digests and rate limits.
 """
 
-from monitor.alerts.channels import Channel, Delivery, make_channels
+from monitor.alerts.channels import Channel, Delivery, channel_problems, format_line, make_channels
 from monitor.alerts.events import article_matched, new_event_id
-from monitor.alerts.outbox import Outbox
+from monitor.alerts.outbox import DeliveryReport, Outbox
 
-__all__ = ["Channel", "Delivery", "Outbox", "article_matched", "make_channels", "new_event_id"]
+__all__ = [
+    "Channel",
+    "Delivery",
+    "DeliveryReport",
+    "Outbox",
+    "article_matched",
+    "channel_problems",
+    "format_line",
+    "make_channels",
+    "new_event_id",
+]

@@ -37,9 +37,17 @@ def article_summary(article: Article) -> dict[str, Any]:
 
 
 def article_matched(
-    article: Article, match: Match, channels: list[str], *, now: datetime | None = None
+    article: Article,
+    match: Match,
+    channels: list[str],
+    *,
+    now: datetime | None = None,
+    story: dict[str, Any] | None = None,
 ) -> list[AlertEvent]:
-    """One ``article.matched`` event per channel of the watch (same id body, one row each)."""
+    """One ``article.matched`` event per channel of the watch (same id body, one row each).
+
+    ``story``: the dedup stage's story reference (``{"id", "title", ...}``), if any.
+    """
     created = now or datetime.now(UTC)
     events = []
     for channel in channels:
@@ -55,10 +63,57 @@ def article_matched(
             "snippets": list(match.snippets),
             "snippet": match.snippets[0] if match.snippets else "",
         }
+        if story is not None:
+            payload["story"] = story
         events.append(
             AlertEvent(
                 id=eid,
                 type="article.matched",
+                channel=channel,
+                watch=match.watch,
+                payload=payload,
+                created_at=created,
+            )
+        )
+    return events
+
+
+def story_updated(
+    article: Article,
+    match: Match,
+    story: dict[str, Any],
+    channels: list[str],
+    *,
+    relation: Literal["copy", "report"] = "report",
+    now: datetime | None = None,
+) -> list[AlertEvent]:
+    """``story.updated``: a story the watch already alerted on has a new report.
+
+    ``story``: ``{"id", "title", "articles", "outlets", "first_seen"}`` from the dedup
+    stage; ``relation``: "copy" when the article is another outlet's copy of one already in
+    the story, "report" when it is a report of its own. Built for the channels the pipeline
+    picks (webhook-type ones; see docs/dedup.md).
+    """
+    created = now or datetime.now(UTC)
+    events = []
+    for channel in channels:
+        eid = new_event_id()
+        payload = {
+            "type": "story.updated",
+            "id": eid,
+            "schema_version": SCHEMA_VERSION,
+            "created_at": _iso(created),
+            "watch": match.watch,
+            "story": story,
+            "article": article_summary(article),
+            "relation": relation,
+            "matched_terms": list(match.terms),
+            "snippet": match.snippets[0] if match.snippets else "",
+        }
+        events.append(
+            AlertEvent(
+                id=eid,
+                type="story.updated",
                 channel=channel,
                 watch=match.watch,
                 payload=payload,
@@ -144,9 +199,7 @@ def claim_related(
         }
         if story is not None:
             payload["story"] = story
-        events.append(
-            AlertEvent(eid, etype, channel, watch, payload=payload, created_at=created)
-        )
+        events.append(AlertEvent(eid, etype, channel, watch, payload=payload, created_at=created))
     return events
 
 

@@ -62,6 +62,7 @@ DEFAULT_CONTRADICTS_THRESHOLD = 0.2
 # Cue-layer strengths (probabilities among related readings, before the threshold).
 RULE_CONTRA = 0.6  # a denial/negation scoping over the claim's predicate
 RULE_RELATED = 0.8  # a sentence that states the claim's predicate and names is related
+RULE_AFFIRM = 0.8  # a plain sentence stating the whole claim: confirms
 RULE_HEDGED_CONFIRM = 0.55  # a hedged restatement: confirms, with less confidence
 
 
@@ -114,16 +115,26 @@ def decide(
     p2 = np.asarray(p2, dtype=np.float64)
     source = "model"
     evidence: tuple[int, ...] = tuple(best_sentences[:1])
-    if reading is not None and rules != "none" and reading.n_prop and not reading.claim_negated:
+    downgrade = False
+    if reading is not None and rules != "none" and not reading.claim_negated:
+        full = set(reading.full)
+        affirm_full = [i for i in reading.affirm if i in full]
         if reading.contra and len(reading.contra) >= len(reading.affirm):
             p2 = _raise(p2, 1, RULE_CONTRA)
             p_rel = max(p_rel, RULE_RELATED)
             source, evidence = "rule:denial", tuple(reading.contra[:2])
+        elif rules == "all" and affirm_full and not reading.contra:
+            p2 = _raise(p2, 0, RULE_AFFIRM)
+            p_rel = max(p_rel, RULE_RELATED)
+            source, evidence = "rule:affirm", tuple(affirm_full[:2])
         elif rules == "all" and reading.hedged and not reading.affirm and not reading.contra:
             p_rel = max(p_rel, RULE_RELATED)
             if p2[1] < threshold:
                 p2 = _raise(p2, 0, RULE_HEDGED_CONFIRM)
             source, evidence = "rule:hedged", tuple(reading.hedged[:2])
+        elif rules == "all" and reading.predicates and not reading.predicate_found:
+            # the text names the claim's actors but never states its action
+            downgrade = True
     t = min(max(threshold, 1e-6), 1 - 1e-6)
     w = (1.0 - t) / t
     q = p2 * np.array([1.0, w, 1.0])
@@ -139,6 +150,14 @@ def decide(
         evidence = ()
         if source != "model":
             source = "model"
+    elif downgrade:
+        # keep a quarter of the confirm/contradict mass; the rest moves to discusses
+        moved = 0.75 * (probs["confirms"] + probs["contradicts"])
+        probs["confirms"] *= 0.25
+        probs["contradicts"] *= 0.25
+        probs["discusses"] += moved
+        stance = "discusses"
+        source = "rule:no-predicate"
     elif p2[1] >= t:
         stance = "contradicts"
     else:

@@ -34,11 +34,181 @@ from monitor.text import get_stemmer, split_sentences, tokenize
 # Function words left out of the TF-IDF vectors and of overlap counts. Negations are
 # here too: they are counted as cues, and should not make two texts look alike.
 STOPWORDS = frozenset(
-    ["a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "done", "down", "during", "each", "few", "for", "from", "further", "get", "got", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "new", "no", "nor", "not", "now", "of", "off", "on", "once", "one", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "two", "under", "until", "up", "upon", "us", "very", "via", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "said", "says", "say", "saying", "told", "tell", "year", "years", "like", "may", "might", "must", "shall", "s", "t", "mr", "mrs", "ms", "dr", "never"]
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "also",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "done",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "get",
+        "got",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "herself",
+        "him",
+        "himself",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "me",
+        "more",
+        "most",
+        "my",
+        "myself",
+        "new",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "on",
+        "once",
+        "one",
+        "only",
+        "or",
+        "other",
+        "our",
+        "ours",
+        "ourselves",
+        "out",
+        "over",
+        "own",
+        "same",
+        "she",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "themselves",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "two",
+        "under",
+        "until",
+        "up",
+        "upon",
+        "us",
+        "very",
+        "via",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+        "yourself",
+        "yourselves",
+        "said",
+        "says",
+        "say",
+        "saying",
+        "told",
+        "tell",
+        "year",
+        "years",
+        "like",
+        "may",
+        "might",
+        "must",
+        "shall",
+        "s",
+        "t",
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "never",
+    ]
 )
 
 NEGATIONS = frozenset(
-    ["not", "no", "never", "none", "nobody", "nothing", "neither", "nor", "without", "cannot", "nowhere", "nope"]
+    [
+        "not",
+        "no",
+        "never",
+        "none",
+        "nobody",
+        "nothing",
+        "neither",
+        "nor",
+        "without",
+        "cannot",
+        "nowhere",
+        "nope",
+    ]
 )
 _DENY_RE = re.compile(
     r"^(?:den(?:y|ies|ied|ying|ials?)|dismiss\w*|reject\w*|refut\w*|rebut\w*|debunk\w*"
@@ -63,9 +233,27 @@ _CONFIRM_RE = re.compile(
 )
 # Adjectives that deny a proposition stated before them ("reports that ... are false").
 _DENY_AFTER = frozenset(
-    ["false", "untrue", "baseless", "unfounded", "fake", "hoax", "nonsense", "rubbish", "wrong", "incorrect", "inaccurate", "bogus", "fabricated", "fiction", "myth"]
+    [
+        "false",
+        "untrue",
+        "baseless",
+        "unfounded",
+        "fake",
+        "hoax",
+        "nonsense",
+        "rubbish",
+        "wrong",
+        "incorrect",
+        "inaccurate",
+        "bogus",
+        "fabricated",
+        "fiction",
+        "myth",
+    ]
 )
-_CLAUSE_BREAK = frozenset(["but", "however", "although", "though", "whereas", "yet", "while", "instead"])
+_CLAUSE_BREAK = frozenset(
+    ["but", "however", "although", "though", "whereas", "yet", "while", "instead"]
+)
 _QUESTION_OPENERS = frozenset(["whether", "if", "asked"])
 
 NEG, DENY, HEDGE, CONFIRM = 1, 2, 4, 8
@@ -241,7 +429,7 @@ class PreparedClaim:
     words: list[str]
     stems: list[str]
     core: list[str]  # content stems that are not cue words, in order, unique
-    capitalised: dict[str, bool]  # core stem → written with a capital (not first word)
+    capitalised: dict[str, bool]  # core stem → written with a capital in the claim
     title_case: bool
     cues: np.ndarray  # (N_CUES + 1,)
     negated: bool
@@ -253,7 +441,23 @@ class PreparedClaim:
 MAX_SENTENCES = 400
 
 
+# Training prepares the same bodies under several vocabularies; it sets this to a dict
+# so the vocabulary-independent analysis (sentences, tokens, stems) is done once per text.
+ANALYSIS_CACHE: dict[str, tuple] | None = None
+
+
 def prepare_text(text: str, vocab: Vocabulary) -> PreparedText:
+    cache = ANALYSIS_CACHE
+    if cache is not None and text in cache:
+        spans, sent_words, sent_stems, cap_ratio = cache[text]
+    else:
+        spans, sent_words, sent_stems, cap_ratio = _analyse(text)
+        if cache is not None:
+            cache[text] = (spans, sent_words, sent_stems, cap_ratio)
+    return _vectorise(text, spans, sent_words, sent_stems, cap_ratio, vocab)
+
+
+def _analyse(text: str) -> tuple:
     spans = split_sentences(text)[:MAX_SENTENCES]
     if not spans and text.strip():
         spans = [(0, len(text))]
@@ -284,9 +488,20 @@ def prepare_text(text: str, vocab: Vocabulary) -> PreparedText:
             if text[a + t.start].isupper():
                 caps[stem] += 1
     cap_ratio = {s: caps[s] / n for s, n in seen_mid.items()}
+    return spans, sent_words, sent_stems, cap_ratio
 
+
+def _vectorise(
+    text: str,
+    spans: list[tuple[int, int]],
+    sent_words: list[list[str]],
+    sent_stems: list[list[str]],
+    cap_ratio: dict[str, float],
+    vocab: Vocabulary,
+) -> PreparedText:
     content = [
-        [s for w, s in zip(ws, st) if is_content(w)] for ws, st in zip(sent_words, sent_stems)
+        [s for w, s in zip(ws, st, strict=True) if is_content(w)]
+        for ws, st in zip(sent_words, sent_stems, strict=True)
     ]
     all_content = [s for c in content for s in c]
     sent_mat = vocab.vectorize(content) if content else sp.csr_matrix((0, vocab.dim))
@@ -307,7 +522,7 @@ def prepare_text(text: str, vocab: Vocabulary) -> PreparedText:
         s = text[a:b]
         cues[si, 4] = 1.0 if s.rstrip("\"'”’) ").endswith("?") else 0.0
         cues[si, 5] = 1.0 if any(q in s for q in '"“”«»') else 0.0
-    n_words = len(all_words)
+    n_words = sum(len(ws) for ws in sent_words)
     body_cues = cues.sum(axis=0) * (100.0 / max(n_words, 1))
     bigrams = frozenset(zip(all_content, all_content[1:], strict=False))
     return PreparedText(
@@ -339,15 +554,15 @@ def prepare_claims(claims: list[str], vocab: Vocabulary) -> list[PreparedClaim]:
         core: list[str] = []
         capitalised: dict[str, bool] = {}
         n_alpha = n_upper = 0
-        for j, (t, w, s) in enumerate(zip(toks, ws, st, strict=True)):
+        for t, w, s in zip(toks, ws, st, strict=True):
             upper = claim[t.start].isupper()
             if w not in STOPWORDS and w[:1].isalpha():
                 n_alpha += 1
                 n_upper += upper
             if is_content(w) and not is_cue_word(w) and s not in capitalised:
                 core.append(s)
-                capitalised[s] = upper and j > 0
-            elif s in capitalised and upper and j > 0:
+                capitalised[s] = upper
+            elif s in capitalised and upper:
                 capitalised[s] = True
         cues = np.zeros(N_CUES + 1)
         for w in ws:
@@ -397,6 +612,7 @@ class PropositionReading:
     weak: list[int] = field(default_factory=list)  # a negation nearby, no clear scope
     hedged: list[int] = field(default_factory=list)
     asked: list[int] = field(default_factory=list)  # predicate inside a question
+    full: list[int] = field(default_factory=list)  # sentences stating the whole claim
     best_coverage: float = 0.0
     predicate_found: bool = False
     claim_negated: bool = False
@@ -419,6 +635,8 @@ def _split_names(claim: PreparedClaim, body: PreparedText) -> tuple[list[str], l
         if r is not None:
             name = r >= 0.6
         else:
+            # never written mid-sentence in the text: trust the claim's capital letter,
+            # its first word included ("Putin congratulated Trump")
             name = claim.capitalised.get(s, False) and not claim.title_case
         (names if name else preds).append(s)
     return names, preds
@@ -452,14 +670,34 @@ def read_proposition(claim: PreparedClaim, body: PreparedText) -> PropositionRea
         if cov < 0.6 or len(found) < need or not name_set <= context:
             continue
         verdict = _polarity(body.sent_words[si], stems, pred_set, set(claim.words))
-        if verdict == "hedged" and (cov < 1.0 or found != pred_set):
+        full = cov == 1.0 and found == pred_set
+        if verdict == "hedged" and not full:
             continue  # a hedge over part of the claim says little about the whole
         getattr(reading, verdict).append(si)
+        if full:
+            reading.full.append(si)
     return reading
 
 
 _PLAN_WORDS = frozenset(
-    ["aware", "plan", "plans", "planned", "intention", "intentions", "intend", "intends", "intended", "reason", "evidence", "sign", "signs", "truth", "basis", "question"]
+    [
+        "aware",
+        "plan",
+        "plans",
+        "planned",
+        "intention",
+        "intentions",
+        "intend",
+        "intends",
+        "intended",
+        "reason",
+        "evidence",
+        "sign",
+        "signs",
+        "truth",
+        "basis",
+        "question",
+    ]
 )
 _DENY_VERB_RE = re.compile(
     r"^(?:den(?:y|ies|ied|ying)|dismiss(?:ed|es|ing)?|reject(?:ed|s|ing)?|refut(?:e|ed|es|ing)"
@@ -467,7 +705,22 @@ _DENY_VERB_RE = re.compile(
     r"|retract(?:ed|s|ing)?)$"
 )
 _REPORT_NOUNS = frozenset(
-    ["that", "reports", "report", "claims", "claim", "rumours", "rumors", "rumour", "rumor", "allegations", "suggestions", "speculation", "stories", "story"]
+    [
+        "that",
+        "reports",
+        "report",
+        "claims",
+        "claim",
+        "rumours",
+        "rumors",
+        "rumour",
+        "rumor",
+        "allegations",
+        "suggestions",
+        "speculation",
+        "stories",
+        "story",
+    ]
 )
 
 

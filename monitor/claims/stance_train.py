@@ -195,14 +195,22 @@ class FeatureSet:
     y: np.ndarray  # index into STANCES
 
 
+_DOC_CACHE: dict[str, list[str]] = {}
+
+
+def _content_stems(text: str) -> list[str]:
+    got = _DOC_CACHE.get(text)
+    if got is None:
+        ws = words(text)
+        got = [s for w, s in zip(ws, stems_of(ws), strict=True) if is_content(w)]
+        _DOC_CACHE[text] = got
+    return got
+
+
 def fit_vocab(pairs: list[Pair], bodies: dict[int, str], seed: int) -> Vocabulary:
     texts = [bodies[b] for b in sorted({p.body_id for p in pairs})]
     texts += sorted({p.headline for p in pairs})
-    docs = []
-    for t in texts:
-        ws = words(t)
-        docs.append([s for w, s in zip(ws, stems_of(ws), strict=True) if is_content(w)])
-    return quantize(fit_vocabulary(docs, seed=seed))
+    return quantize(fit_vocabulary([_content_stems(t) for t in texts], seed=seed))
 
 
 def build_features(pairs: list[Pair], bodies: dict[int, str], vocab: Vocabulary) -> FeatureSet:
@@ -545,6 +553,9 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(msg, flush=True)
 
+    from monitor.claims import stance_features
+
+    stance_features.ANALYSIS_CACHE = {}
     try:
         bodies, pairs = load_fnc(args.data)
     except DataError as exc:

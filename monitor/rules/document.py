@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import accumulate
 from urllib.parse import urlsplit
 
 from monitor.models import Article
-from monitor.text import get_stemmer, split_sentences, tokenize, words
+from monitor.text import get_stemmer, split_sentences, stemmer_languages, tokenize, words
 
 from .syntax import FIELDS, MAX_DISTANCE
+
+_STEMMED = frozenset(stemmer_languages())
 
 # Position gap between two tags, so a phrase or NEAR never spans two tags.
 TAG_GAP = MAX_DISTANCE + 100
@@ -139,7 +142,7 @@ class PreparedField:
         self._word_pos: dict[str, list[int]] = {}
         self._stems: dict[str, list[str]] = {}
         self._stem_set: dict[str, frozenset[str]] = {}
-        self._stem_pos: dict[tuple[str, str], list[int]] = {}
+        self._stem_pos: dict[str, dict[str, list[int]]] = {}
         self._sorted: list[str] | None = None
         self._prefix: dict[str, list[int]] = {}
         self._ends: list[int] | None = None
@@ -158,13 +161,20 @@ class PreparedField:
         """Positions of a folded word, in order."""
         got = self._word_pos.get(word)
         if got is None:
-            got = self._word_pos[word] = (
-                self._find(self.words, word) if word in self.word_set() else []
-            )
+            if word not in self.word_set():
+                return []
+            got = self._find(self.words, word, self._word_pos)
         return got
 
-    def _find(self, seq: list[str], key: str) -> list[int]:
-        # list.index scans in C: a few µs for a 1,000-word text, no per-article map needed
+    def _find(self, seq: list[str], key: str, cache: dict[str, list[int]]) -> list[int]:
+        """Positions of key in seq. The first few keys are found by scanning (list.index
+        runs in C); from the fourth on, one pass maps every key, which is then cheaper."""
+        if len(cache) >= 3:
+            full: defaultdict[str, list[int]] = defaultdict(list)
+            for i, k in zip(self.positions(), seq, strict=False):
+                full[k].append(i)
+            cache.update(full)
+            return cache.get(key, [])
         out: list[int] = []
         i = -1
         index = seq.index
@@ -176,7 +186,11 @@ class PreparedField:
             pass
         if self._pos is not None:
             out = [self._pos[i] for i in out]
+        cache[key] = out
         return out
+
+    def positions(self) -> Iterable[int]:
+        return self._pos if self._pos is not None else range(len(self.words))
 
     # ---- stems
 
@@ -196,10 +210,14 @@ class PreparedField:
 
     def stem_positions(self, lang: str, stem: str) -> list[int]:
         """Positions of the words with this stem, in order."""
-        got = self._stem_pos.get((lang, stem))
+        cache = self._stem_pos.get(lang)
+        if cache is None:
+            cache = self._stem_pos[lang] = {}
+        got = cache.get(stem)
         if got is None:
-            got = self._find(self.stems(lang), stem) if stem in self.stem_set(lang) else []
-            self._stem_pos[(lang, stem)] = got
+            if stem not in self.stem_set(lang):
+                return []
+            got = self._find(self.stems(lang), stem, cache)
         return got
 
     # ---- prefixes
@@ -263,14 +281,14 @@ class PreparedField:
             self._starts = [a for a, _ in self.sentences()]
         return bisect_right(self._starts, self.span(pos, pos)[0]) - 1
 
-    def same_sentence(self, first: int, last: int) -> bool:
-        """True when the words from position first to last are all in one sentence.
+    def has_sentences(self) -> bool:
+        """True once the whole field has been split into sentences."""
+        return self._sentences is not None
 
-        Without the whole text's sentences at hand, splits just the stretch between the
-        two words: a sentence boundary between them is found the same way there.
-        """
-        if self._sentences is not None:
-            return self.sentence_of(first) == self.sentence_of(last)
+    def same_sentence_local(self, first: int, last: int) -> bool:
+        """True when the words from position first to last are all in one sentence,
+        found by splitting just the stretch between them: a sentence boundary between two
+        words is found there exactly as in the whole text."""
         a, b = self.span(first, last)
         return len(split_sentences(self.text[a:b])) <= 1
 
@@ -294,7 +312,8 @@ class PreparedDocument:
         self._all_words: frozenset[str] | None = None
         self._all_stems: dict[str, frozenset[str]] = {}
         for lang in languages:
-            self.stem_table(lang)
+            if lang in _STEMMED:
+                self.stem_table(lang)
 
     def field(self, name: str) -> PreparedField:
         return self.fields[name]

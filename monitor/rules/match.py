@@ -167,7 +167,7 @@ class _Compiler:
             if not (left(d) and right(d)):
                 return False
             for f in fields:  # noqa: SIM110
-                if spans(d, f):
+                if spans(d, f, True):  # type: ignore[call-arg]
                     return True
             return False
 
@@ -244,7 +244,7 @@ class _Compiler:
 
 
 def _near(left: SpanFn, right: SpanFn, k: int, ordered: bool) -> SpanFn:
-    def near(d: PreparedDocument, f: str) -> list[Span]:
+    def near(d: PreparedDocument, f: str, first: bool = False) -> list[Span]:
         a_spans = left(d, f)
         if not a_spans:
             return []
@@ -260,15 +260,18 @@ def _near(left: SpanFn, right: SpanFn, k: int, ordered: bool) -> SpanFn:
                     continue
                 if gap <= k:
                     out.append((min(a0, b0), max(a1, b1), al + bl))
-                    if len(out) >= MAX_SPANS:
+                    if first or len(out) >= MAX_SPANS:
                         return out
         return out
 
     return near
 
 
+LOCAL_SENTENCE_CHECKS = 12
+
+
 def _same_sentence(left: SpanFn, right: SpanFn) -> SpanFn:
-    def sent(d: PreparedDocument, f: str) -> list[Span]:
+    def sent(d: PreparedDocument, f: str, first: bool = False) -> list[Span]:
         a_spans = left(d, f)
         if not a_spans:
             return []
@@ -276,18 +279,26 @@ def _same_sentence(left: SpanFn, right: SpanFn) -> SpanFn:
         if not b_spans:
             return []
         fd = d.fields[f]
-        if len(a_spans) * len(b_spans) <= 4:  # a few pairs: split just between them
-            same = fd.same_sentence
-        else:  # many pairs: split the whole field once
-            sid = fd.sentence_of
-            same = lambda p, q: sid(p) == sid(q)  # noqa: E731
+        pairs = [
+            (min(a0, b0), max(a1, b1), al + bl)
+            for a0, a1, al in a_spans
+            for b0, b1, bl in b_spans
+            if a1 < b0 or b1 < a0
+        ]
+        if first and fd.has_sentences():
+            pairs.sort(key=lambda p: p[1] - p[0])  # nearest pairs first
         out: list[Span] = []
-        for a0, a1, al in a_spans:
-            for b0, b1, bl in b_spans:
-                if (a1 < b0 or b1 < a0) and same(min(a0, b0), max(a1, b1)):
-                    out.append((min(a0, b0), max(a1, b1), al + bl))
-                    if len(out) >= MAX_SPANS:
-                        return out
+        local = 0 if fd.has_sentences() else LOCAL_SENTENCE_CHECKS
+        for i, (p0, p1, leaves) in enumerate(pairs):
+            # a few pairs: split only the stretch between them; many: the whole field once
+            if i < local and (first or len(pairs) <= local):
+                same = fd.same_sentence_local(p0, p1)
+            else:
+                same = fd.sentence_of(p0) == fd.sentence_of(p1)
+            if same:
+                out.append((p0, p1, leaves))
+                if first or len(out) >= MAX_SPANS:
+                    return out
         return out
 
     return sent
@@ -401,8 +412,11 @@ def _hits(rule: Rule, d: PreparedDocument) -> list[Hit]:
     found: dict[tuple[int, str, int, int], tuple[Term, str, int, int]] = {}
     memo = d.memo
 
-    def walk(node: Node) -> None:
+    def walk(node: Node, positive: bool) -> None:
+        # positive: the node's truth helps the match; under a NOT the false parts do
         if isinstance(node, Term):
+            if not positive:
+                return
             tests = comp.term_tests(node)
             for f in node.fields:
                 key = ("spans", tests, f)
@@ -412,22 +426,19 @@ def _hits(rule: Rule, d: PreparedDocument) -> list[Hit]:
                 for p0, p1, _ in spans:  # type: ignore[attr-defined]
                     found[(id(node), f, p0, p1)] = (node, f, p0, p1)
         elif isinstance(node, Not):
-            return
-        elif isinstance(node, And):
+            walk(node.child, not positive)
+        elif isinstance(node, And | Or):
             for c in node.children:
-                walk(c)
-        elif isinstance(node, Or):
-            for c in node.children:
-                if comp.boolean(c)(d):
-                    walk(c)
-        else:
+                if comp.boolean(c)(d) == positive:
+                    walk(c, positive)
+        elif positive:
             fn = comp.spans(node)
             for f in sorted(node_fields(node)):
                 for _, _, leaves in fn(d, f):
                     for term, p0, p1 in leaves:
                         found[(id(term), f, p0, p1)] = (term, f, p0, p1)
 
-    walk(rule.tree)
+    walk(rule.tree, True)
     hits = []
     for term, f, p0, p1 in found.values():
         label = _label(term)
@@ -455,7 +466,9 @@ def _label(term: Term) -> str:
 
 def build_match(watch: str, rule: Rule, d: PreparedDocument) -> Match:
     hits = _hits(rule, d)
-    terms = tuple(dict.fromkeys(h.term for h in hits))
+    hit_terms = {h.term for h in hits}
+    labels = (_label(t) for t, negated in rule.terms if not negated)
+    terms = tuple(dict.fromkeys(x for x in labels if x in hit_terms))
     return Match(watch=watch, terms=terms, hits=tuple(hits), snippets=tuple(snippets(d, hits)))
 
 

@@ -1,0 +1,41 @@
+"""`monitor alerts test CHANNEL`: send one sample alert straight to a channel."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+
+from monitor.alerts.channels import Delivery, make_channels
+from monitor.alerts.events import article_matched
+from monitor.config import Config
+from monitor.models import Article, Match
+
+
+def sample_article() -> Article:
+    now = datetime.now(UTC)
+    return Article(
+        url="https://example.org/news-monitor-test",
+        title="news-monitor test alert: this channel works",
+        text="A sample alert sent by 'monitor alerts test'.",
+        text_source="title",
+        feed_name="news-monitor",
+        guid="news-monitor-test",
+        site_name="news-monitor",
+        published=now,
+    )
+
+
+async def send_sample(config: Config, channel: str) -> Delivery:
+    """Send a sample ``article.matched`` event to one configured channel (no outbox row)."""
+    match = Match(
+        watch="test",
+        terms=("test",),
+        snippets=("A sample alert sent by 'monitor alerts [[test]]'.",),
+    )
+    (event,) = article_matched(sample_article(), match, [channel])
+    async with httpx.AsyncClient(
+        headers={"User-Agent": config.fetch.user_agent}, follow_redirects=False
+    ) as client:
+        channels = make_channels({channel: config.alerts[channel]}, client)
+        return await channels[channel].send(event)
