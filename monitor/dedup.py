@@ -407,7 +407,7 @@ class Fingerprint:
 
     url_keys: tuple[str, ...]  # identity keys of every URL the article is known by
     canonical_url: str  # the best URL: the page's canonical, else the final URL
-    content_hash: str  # sha256 of the folded words of the text (the title if no text)
+    content_hash: str  # sha256 of the folded words of title and text
     minhash: bytes  # NUM_PERM little-endian uint32 values over word shingles ('' if no text)
     terms: tuple[
         tuple[int, float], ...
@@ -443,9 +443,11 @@ def band_keys(minhash: bytes) -> tuple[int, ...]:
     )
 
 
-def content_hash(text: str) -> str:
-    """sha256 over the folded words of a text: spacing, case and punctuation do not count."""
-    return hashlib.sha256(" ".join(words(text)).encode()).hexdigest()
+def content_hash(title: str, text: str) -> str:
+    """sha256 over the folded words of title and text (spacing, case, punctuation ignored)."""
+    return hashlib.sha256(
+        (" ".join(words(title)) + "\n" + " ".join(words(text))).encode()
+    ).hexdigest()
 
 
 def _shingle_hashes(norms: list[str]) -> list[int]:
@@ -483,8 +485,7 @@ def sketch(
     text = article.text or ""
     norms = words(text)
     title_words = words(article.title)
-    body = " ".join(norms) if norms else " ".join(title_words)
-    chash = hashlib.sha256(body.encode()).hexdigest()
+    chash = hashlib.sha256((" ".join(title_words) + "\n" + " ".join(norms)).encode()).hexdigest()
 
     # MinHash over word shingles (short texts: whatever shingles there are)
     mh = b""
@@ -804,7 +805,7 @@ class Deduplicator:
                 if x[1].story_id is not None and len(x[1].terms) >= MIN_STORY_TERMS
             ]
             if scored:
-                c, s = max(scored, key=lambda x: (x[0], -x[1].article_id))
+                c, s = self._best_story(scored)
                 if c >= self.settings.story:
                     return DedupDecision(
                         "story",
@@ -816,6 +817,24 @@ class Deduplicator:
                         reasons=(f"similar report (cosine {c:.2f})",),
                     )
         return DedupDecision("new", fp, reasons=("nothing similar",))
+
+    STORY_SCORE = "max"
+
+    def _best_story(self, scored: list[tuple[float, StoredSketch]]) -> tuple[float, StoredSketch]:
+        by_story: dict[int, list[tuple[float, StoredSketch]]] = {}
+        for c, s in scored:
+            by_story.setdefault(s.story_id or 0, []).append((c, s))
+        best: tuple[float, StoredSketch] | None = None
+        for members in by_story.values():
+            members.sort(key=lambda x: (-x[0], x[1].article_id))
+            if self.STORY_SCORE == "max":
+                score = members[0][0]
+            else:
+                score = sum(c for c, _ in members) / len(members)
+            if best is None or score > best[0]:
+                best = (score, members[0][1])
+        assert best is not None
+        return best
 
     def _new_outlet(self, story_id: int | None, site: str) -> bool:
         if story_id is None:

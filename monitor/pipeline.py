@@ -115,6 +115,38 @@ def claim_alerts(article: Article, ev: ClaimEvent, channels: list[str]) -> list[
     return events
 
 
+def apply_dedup(store: Store, article: Article, decision: DedupDecision) -> tuple[int, int]:
+    """Write what dedup decided about a new or revised article (inside a transaction).
+
+    Returns (article id, story id). A "same" decision writes nothing but the URLs.
+    """
+    fp = decision.fingerprint
+    url_hashes = [url_hash(k) for k in fp.url_keys]
+    if decision.kind == "same":
+        assert decision.article_id is not None
+        store.dedup_add_urls(decision.article_id, url_hashes)
+        return decision.article_id, decision.story_id or 0
+    story_id = decision.story_id
+    if decision.kind == "revision":
+        assert decision.article_id is not None
+        article_id = decision.article_id
+        store.revise_article(article_id, article, fp.content_hash)
+    else:
+        article_id = store.insert_article(article, fp.content_hash)
+    if story_id is None:
+        story_id = store.create_story(article.title, article_id, fp.when)
+    elif decision.kind != "revision":
+        store.join_story(story_id, article_id, fp.when, decision.duplicate_of)
+    seen = article.fetched_at or datetime.now(UTC)
+    store.dedup_record(
+        fingerprint_row(article_id, fp, story_id, seen, decision.duplicate_of),
+        url_hashes,
+        fp.bands,
+        fp.key_terms,
+    )
+    return article_id, story_id
+
+
 class Pipeline:
     """Holds the long-lived parts (store, HTTP clients, worker pool, compiled rules)."""
 
@@ -303,35 +335,16 @@ class Pipeline:
     ) -> tuple[int, int]:
         """Dedup, match and store one article with its alerts, in one transaction."""
         decision = self.dedup.decide(article, urls=(entry.link,))
-        fp = decision.fingerprint
-        url_hashes = [url_hash(k) for k in fp.url_keys]
         if decision.kind == "same":
             assert decision.article_id is not None
             with self.store.transaction():
+                apply_dedup(self.store, article, decision)
                 self.store.link_entry(feed_id, entry.guid, decision.article_id)
-                self.store.dedup_add_urls(decision.article_id, url_hashes)
             return 0, 0
         matches = self._match(feed, article)
         n_alerts = 0
         with self.store.transaction():
-            story_id = decision.story_id
-            if decision.kind == "revision":
-                assert decision.article_id is not None
-                article_id = decision.article_id
-                self.store.revise_article(article_id, article, fp.content_hash)
-            else:
-                article_id = self.store.insert_article(article, fp.content_hash)
-            if story_id is None:
-                story_id = self.store.create_story(article.title, article_id, fp.when)
-            elif decision.kind != "revision":
-                self.store.join_story(story_id, article_id, fp.when, decision.duplicate_of)
-            seen = article.fetched_at or datetime.now(UTC)
-            self.store.dedup_record(
-                fingerprint_row(article_id, fp, story_id, seen, decision.duplicate_of),
-                url_hashes,
-                fp.bands,
-                fp.key_terms,
-            )
+            article_id, story_id = apply_dedup(self.store, article, decision)
             self.store.link_entry(feed_id, entry.guid, article_id)
             story = self._story_ref(story_id)
             for m in matches:

@@ -764,3 +764,30 @@ def test_every_payload_the_real_pipeline_sends_fits_its_schema(tmp_path, corpus)
     assert types == {"article.matched", "story.updated", "claim.confirmed", "claim.contradicted"}
     for p in payloads:
         validate(p)
+
+
+def test_the_documented_verification_snippet_accepts_ours_and_rejects_tampering(store, monkeypatch):
+    import re
+
+    from tests.conftest import ROOT
+
+    doc = (ROOT / "docs" / "alerts.md").read_text(encoding="utf-8")
+    (snippet,) = [b for b in re.findall(r"```python\n(.*?)```", doc, re.S) if "def verify" in b]
+    namespace: dict[str, Any] = {}
+    exec(snippet, namespace)  # noqa: S102 - our own documentation
+    verify = namespace["verify"]
+    for secret in ("whsec_" + "ZG9jdW1lbnRlZC1zbmlwcGV0LXNlY3JldA==", "plain text secret"):
+        monkeypatch.setenv("DOC_SECRET", secret)
+        r = WebhookReceiver().start()
+        try:
+            cfg = {"hook": channel(type="webhook", url=r.url, secret_env="DOC_SECRET")}
+            (aid,) = matched(store, "hook", 1, title=HOSTILE)
+            asyncio.run(rounds(store, cfg))
+            (rec,) = r.received
+        finally:
+            r.stop()
+        assert verify(secret, rec.headers, rec.body)["id"] == aid
+        with pytest.raises(ValueError):
+            verify(secret, rec.headers, rec.body.replace(b"Bold", b"Bald"))
+        with pytest.raises(ValueError):
+            verify("whsec_d3Jvbmcgc2VjcmV0", rec.headers, rec.body)

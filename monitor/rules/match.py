@@ -267,7 +267,8 @@ def _near(left: SpanFn, right: SpanFn, k: int, ordered: bool) -> SpanFn:
     return near
 
 
-LOCAL_SENTENCE_CHECKS = 12
+LOCAL_SENTENCE_CHECKS = 4
+LOCAL_SENTENCE_WORDS = 40
 
 
 def _same_sentence(left: SpanFn, right: SpanFn) -> SpanFn:
@@ -285,13 +286,14 @@ def _same_sentence(left: SpanFn, right: SpanFn) -> SpanFn:
             for b0, b1, bl in b_spans
             if a1 < b0 or b1 < a0
         ]
-        if first and fd.has_sentences():
+        if first:
             pairs.sort(key=lambda p: p[1] - p[0])  # nearest pairs first
         out: list[Span] = []
         local = 0 if fd.has_sentences() else LOCAL_SENTENCE_CHECKS
-        for i, (p0, p1, leaves) in enumerate(pairs):
-            # a few pairs: split only the stretch between them; many: the whole field once
-            if i < local and (first or len(pairs) <= local):
+        for p0, p1, leaves in pairs:
+            # a near pair: split only the stretch between them; else the whole field once
+            if local and p1 - p0 <= LOCAL_SENTENCE_WORDS:
+                local -= 1
                 same = fd.same_sentence_local(p0, p1)
             else:
                 same = fd.sentence_of(p0) == fd.sentence_of(p1)
