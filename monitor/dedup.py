@@ -818,19 +818,17 @@ class Deduplicator:
                     )
         return DedupDecision("new", fp, reasons=("nothing similar",))
 
-    STORY_SCORE = "max"
-
     def _best_story(self, scored: list[tuple[float, StoredSketch]]) -> tuple[float, StoredSketch]:
+        """The story whose retrieved articles are on average the most similar (average link:
+        one bridging article cannot merge two stories, as it could with the best single
+        article); with it, its most similar article."""
         by_story: dict[int, list[tuple[float, StoredSketch]]] = {}
         for c, s in scored:
             by_story.setdefault(s.story_id or 0, []).append((c, s))
         best: tuple[float, StoredSketch] | None = None
         for members in by_story.values():
             members.sort(key=lambda x: (-x[0], x[1].article_id))
-            if self.STORY_SCORE == "max":
-                score = members[0][0]
-            else:
-                score = sum(c for c, _ in members) / len(members)
+            score = sum(c for c, _ in members) / len(members)
             if best is None or score > best[0]:
                 best = (score, members[0][1])
         assert best is not None
