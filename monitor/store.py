@@ -177,6 +177,7 @@ def _v2(db: sqlite_utils.Database) -> None:
             keys BLOB NOT NULL                 -- its dedup_terms keys
         );
         CREATE INDEX dedup_sketches_seen ON dedup_sketches(seen);
+        CREATE INDEX dedup_sketches_story ON dedup_sketches(story_id);
         CREATE INDEX dedup_sketches_hash ON dedup_sketches(content_hash);
         CREATE TABLE dedup_bands (             -- MinHash LSH buckets
             key INTEGER NOT NULL,
