@@ -35,6 +35,7 @@ import platform
 import random
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,16 +48,16 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from monitor.dedup import (  # noqa: E402
+    _STOPWORDS,
+    BANDS,
     KEY_TERMS,
     NUM_PERM,
     Deduplicator,
     DedupSettings,
     _h32,
-    band_keys,
     jaccard,
     pack_terms,
     url_hash,
-    url_key,
 )
 from monitor.models import Article  # noqa: E402
 from monitor.pipeline import apply_dedup  # noqa: E402
@@ -184,7 +185,7 @@ def fnc_stream(fnc, thresholds: list[float], seed: int) -> None:
             dd = Deduplicator(store, DedupSettings(story=th))
             story_of: dict[int, int] = {}
             t = time.perf_counter()
-            for i, b in enumerate(ids):
+            for b in ids:
                 a = Article(
                     url=f"https://outlet{b % 13}.example/a/{b}",
                     title=title[b],
@@ -266,52 +267,95 @@ def fnc_copies(fnc, seed: int, n: int = 400) -> None:
 
 
 # -- perf ---------------------------------------------------------------------------------------
-VOCAB = 40_000
+VOCAB = 100_000  # content words "c<n>"
+STORY_WORDS = 30  # the words that make a story's reports alike
+FUNCTION_WORDS = sorted(_STOPWORDS)
 
 
-def _words(rnd: np.random.Generator, n: int) -> list[str]:
-    ranks = rnd.zipf(1.15, size=n)
-    return [f"w{r % VOCAB}" for r in ranks]
+class Synthetic:
+    """Synthetic news: function words, a story's own words, and other content words.
+
+    Story s has STORY_WORDS content words drawn once (Zipf over the vocabulary, so some
+    topic words are common); an article of story s mixes function words (50 %), its story's
+    words (35 %) and random content words (15 %). Stored fingerprints are made straight from
+    the story's words, without writing any text.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.rnd = np.random.default_rng(seed)
+
+    def text(self, story: int, n_words: int = 400) -> str:
+        rnd = self.rnd
+        kind = rnd.random(n_words)
+        fw = rnd.integers(0, len(FUNCTION_WORDS), n_words)
+        sw = rnd.integers(0, STORY_WORDS, n_words)
+        cw = (rnd.zipf(1.2, n_words) - 1) % VOCAB
+        words = self.words(story)
+        ws = [
+            FUNCTION_WORDS[fw[i]]
+            if kind[i] < 0.5
+            else f"c{words[sw[i]]}"
+            if kind[i] < 0.85
+            else f"c{cw[i]}"
+            for i in range(n_words)
+        ]
+        return " ".join(" ".join(ws[i : i + 20]).capitalize() + "." for i in range(0, n_words, 20))
+
+    def words(self, story: int) -> list[int]:
+        """The story's own words (the same in every process for one seed)."""
+        rnd = np.random.default_rng([self.seed, story])
+        return ((rnd.zipf(1.1, STORY_WORDS) - 1) % VOCAB).tolist()
+
+    def terms(self, story: int) -> list[tuple[int, float]]:
+        words = list(dict.fromkeys(self.words(story)))
+        extra = ((self.rnd.zipf(1.2, 40) - 1) % VOCAB).tolist()
+        words = list(dict.fromkeys(words + extra))[:40]
+        w = np.sort(self.rnd.random(len(words)))[::-1] + 0.5
+        w = w / np.sqrt((w * w).sum())
+        return [(_h32(f"c{x}"), float(v)) for x, v in zip(words, w, strict=True)]
 
 
-def synthetic_text(rnd: np.random.Generator, n_words: int = 400) -> str:
-    ws = _words(rnd, n_words)
-    sents = [" ".join(ws[i : i + 20]).capitalize() + "." for i in range(0, len(ws), 20)]
-    return " ".join(sents)
+def fill(store: Store, syn: Synthetic, n: int, window_days: float) -> None:
+    """N synthetic fingerprints straight into SQLite (about 3 articles per story).
 
-
-def fill(store: Store, n: int, window_days: float, seed: int) -> None:
-    """N synthetic fingerprints straight into SQLite (no text processing)."""
-    rnd = np.random.default_rng(seed)
+    What the lookups read is realistic in shape, not computed from text: random MinHash
+    signatures and band keys (distinct articles share no band), the story's term vector,
+    URL identity hashes of URLs already in canonical form.
+    """
+    rnd = syn.rnd
     conn = store.db.conn
     start = T0 - timedelta(days=window_days)
     span = window_days * 86400
-    key_pool = np.array([_h32(f"w{r}") for r in range(VOCAB)], dtype=np.int64)
-    chunk = 20_000
+    n_stories = max(1, n // 3)
+    chunk = 50_000
+    story_terms: dict[int, tuple[bytes, list[int]]] = {}
     for base in range(0, n, chunk):
         m = min(chunk, n - base)
         ts = (start.timestamp() + rnd.uniform(0, span, m)).astype(np.int64)
         sigs = rnd.integers(0, 2**32, size=(m, NUM_PERM), dtype=np.uint64).astype("<u4")
-        ranks = np.minimum(rnd.zipf(1.3, size=(m, 40)), VOCAB) - 1
-        arts, urls, sketches, bands, terms = [], [], [], [], []
+        band_rows = rnd.integers(-(2**63), 2**63 - 1, size=(m, BANDS), dtype=np.int64)
+        arts, urls, sketches, bands, terms, stories = [], [], [], [], [], []
         for j in range(m):
             aid = base + j + 1
+            story = aid % n_stories
             t = int(ts[j])
             when = datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds")
-            url = f"https://site{aid % 500}.example/news/{aid}"
+            url = f"site{aid % 500}.example/news/{aid}"
             chash = hashlib.sha256(str(aid).encode()).hexdigest()
-            arts.append((aid, url, f"title {aid}", when, when, "x", "page", chash, aid))
-            urls.append((url_hash(url_key(url)), aid))
-            mh = sigs[j].tobytes()
-            bk = band_keys(mh)
-            tk = list(dict.fromkeys(key_pool[ranks[j]].tolist()))[:40]
-            weights = sorted(rnd.random(len(tk)).tolist(), reverse=True)
-            norm = float(np.sqrt(sum(w * w for w in weights)))
-            packed = pack_terms([(k, w / norm) for k, w in zip(tk, weights, strict=True)])
-            keys = tk[:KEY_TERMS]
+            arts.append((aid, "https://" + url, f"title {aid}", when, when, "x", "page", chash,
+                         story + 1))  # fmt: skip
+            if aid <= n_stories:
+                stories.append((story + 1, f"title {aid}", aid, when, when, when, when))
+            urls.append((url_hash(url), aid))
+            if story not in story_terms:
+                tv = syn.terms(story)
+                story_terms[story] = (pack_terms(tv), [k for k, _ in tv[:KEY_TERMS]])
+            packed, keys = story_terms[story]
+            bk = band_rows[j].tolist()
             sketches.append(
-                (aid, t, t, aid, None, f"site{aid % 500}", chash, mh, packed,
-                 np.array(bk, "<i8").tobytes(), np.array(keys, "<i8").tobytes())
+                (aid, t, t, story + 1, None, f"site{aid % 500}", chash, sigs[j].tobytes(),
+                 packed, band_rows[j].astype("<i8").tobytes(), np.array(keys, "<i8").tobytes())
             )  # fmt: skip
             bands += [(b, aid) for b in bk]
             terms += [(k, t, aid) for k in keys]
@@ -323,8 +367,8 @@ def fill(store: Store, n: int, window_days: float, seed: int) -> None:
             )
             conn.executemany(
                 "INSERT INTO stories (id, title, first_article_id, articles, first_seen, last_seen,"
-                " created_at, updated_at) VALUES (?, ?, ?, 1, ?, ?, ?, ?)",
-                [(a[0], a[2], a[0], a[3], a[3], a[3], a[3]) for a in arts],
+                " created_at, updated_at) VALUES (?, ?, ?, 3, ?, ?, ?, ?)",
+                stories,
             )
             conn.executemany("INSERT OR IGNORE INTO article_urls VALUES (?, ?)", urls)
             conn.executemany(
@@ -350,22 +394,29 @@ def perf(sizes: list[int], probes: int, window_days: float, seed: int) -> None:
     for n in sizes:
         with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
             path = Path(tmp) / "bench.db"
-            store = Store.open(path)
+            n_stories = max(1, n // 3)
+            syn = Synthetic(seed)
             t = time.perf_counter()
-            fill(store, n, window_days, seed)
+            # filled by a child process, so that this one's peak RSS is the dedup stage's
+            subprocess.run(
+                [sys.executable, __file__, "fill", str(path), str(n), str(window_days), str(seed)],
+                check=True,
+            )
             fill_s = time.perf_counter() - t
-            store.close()
-            store = Store.open(path)  # a restart: nothing is rebuilt in memory
+            store = Store.open(path)  # as after a restart: nothing is rebuilt in memory
             dd = Deduplicator(store, DedupSettings())
-            rnd = np.random.default_rng(seed + 1)
-            texts = [synthetic_text(rnd) for _ in range(probes)]
-            arts = []
-            for i, text in enumerate(texts):
+            texts, arts = [], []
+            for i in range(probes):
                 if i % 3 == 0 and i >= 3:  # another outlet's copy of an earlier probe
                     text = "Advertisement. " + texts[i - 3] + " Copyright Wire."
+                elif i % 3 == 1:  # a new story
+                    text = syn.text(n_stories + i)
+                else:  # a report of a stored story
+                    text = syn.text(int(syn.rnd.integers(0, n_stories)))
+                texts.append(text)
                 arts.append(
                     Article(
-                        url=f"https://probe{i % 7}.example/p/{i}", title=f"Probe {i} w1 w2",
+                        url=f"https://probe{i % 7}.example/p/{i}", title=f"Probe {i}",
                         text=text, text_source="page", feed_name="bench", guid=str(i),
                         published=T0 - timedelta(hours=i % 48), site_name=f"Probe {i % 7}",
                         fetched_at=T0,
@@ -410,7 +461,18 @@ def main() -> None:
     p.add_argument("--probes", type=int, default=300)
     p.add_argument("--window-days", type=float, default=30)
     p.add_argument("--seed", type=int, default=7)
+    f = sub.add_parser("fill", help="(used by perf) fill a database in a child process")
+    f.add_argument("path", type=Path)
+    f.add_argument("n", type=int)
+    f.add_argument("window_days", type=float)
+    f.add_argument("seed", type=int)
     args = ap.parse_args()
+    if args.cmd == "fill":
+        store = Store.open(args.path)
+        store.db.execute("PRAGMA cache_size = -1000000")  # the fill only: 1 GB of page cache
+        fill(store, Synthetic(args.seed), args.n, args.window_days)
+        store.close()
+        return
     if args.cmd == "quality":
         pairs_quality(DedupSettings())
         fnc = load_fnc(args.fnc)

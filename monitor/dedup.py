@@ -30,6 +30,7 @@ import functools
 import hashlib
 import math
 import re
+import struct
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -59,11 +60,16 @@ __all__ = [
     "cosine",
     "content_hash",
     "jaccard",
+    "format_stories",
+    "format_story",
     "sketch",
+    "stories_overview",
+    "story_detail",
+    "url_hash",
     "url_key",
 ]
 
-# -- thresholds (measured: docs/dedup.md, benchmarks/bench_dedup.py --quality) ----------
+# -- thresholds (measured: docs/dedup.md, benchmarks/bench_dedup.py quality) ----------
 NEAR_DUPLICATE_THRESHOLD = 0.5  # estimated Jaccard of word 4-shingles
 STORY_THRESHOLD = 0.3  # cosine of the weighted term vectors
 
@@ -154,239 +160,20 @@ def site_of(article: Article) -> str:
 
 # Function words of the languages most feeds are in; they carry no topic.
 _STOPWORDS = frozenset(
-    [
-        "a",
-        "about",
-        "above",
-        "after",
-        "again",
-        "against",
-        "all",
-        "also",
-        "am",
-        "an",
-        "and",
-        "any",
-        "are",
-        "as",
-        "at",
-        "be",
-        "because",
-        "been",
-        "before",
-        "being",
-        "below",
-        "between",
-        "both",
-        "but",
-        "by",
-        "can",
-        "could",
-        "did",
-        "do",
-        "does",
-        "doing",
-        "down",
-        "during",
-        "each",
-        "few",
-        "for",
-        "from",
-        "further",
-        "had",
-        "has",
-        "have",
-        "having",
-        "he",
-        "her",
-        "here",
-        "hers",
-        "herself",
-        "him",
-        "himself",
-        "his",
-        "how",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "itself",
-        "just",
-        "me",
-        "more",
-        "most",
-        "my",
-        "myself",
-        "no",
-        "nor",
-        "not",
-        "now",
-        "of",
-        "off",
-        "on",
-        "once",
-        "only",
-        "or",
-        "other",
-        "our",
-        "ours",
-        "ourselves",
-        "out",
-        "over",
-        "own",
-        "same",
-        "she",
-        "should",
-        "so",
-        "some",
-        "such",
-        "than",
-        "that",
-        "the",
-        "their",
-        "theirs",
-        "them",
-        "themselves",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "through",
-        "to",
-        "too",
-        "under",
-        "until",
-        "up",
-        "very",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "while",
-        "who",
-        "whom",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-        "yours",
-        "yourself",
-        "yourselves",
-        "said",
-        "says",
-        "say",
-        "told",
-        "according",
-        "would",
-        "could",
-        "may",
-        "might",
-        "must",
-        "shall",
-        "one",
-        "two",
-        "three",
-        "new",
-        "also",
-        "like",
-        "get",
-        "got",
-        "make",
-        "made",
-        "year",
-        "years",
-        "last",
-        "first",
-        "week",
-        "day",
-        "days",
-        "time",
-        "times",
-        "mr",
-        "mrs",
-        "ms",
-        "dr",
-        "per",
-        "cent",
-        "percent",
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-        "el",
-        "la",
-        "los",
-        "las",
-        "de",
-        "del",
-        "y",
-        "en",
-        "que",
-        "un",
-        "una",
-        "por",
-        "con",
-        "para",
-        "es",
-        "al",
-        "lo",
-        "se",
-        "su",
-        "le",
-        "les",
-        "des",
-        "du",
-        "et",
-        "est",
-        "une",
-        "pour",
-        "dans",
-        "qui",
-        "sur",
-        "pas",
-        "au",
-        "aux",
-        "der",
-        "die",
-        "das",
-        "und",
-        "ist",
-        "im",
-        "den",
-        "dem",
-        "ein",
-        "eine",
-        "zu",
-        "mit",
-        "von",
-        "nicht",
-        "auf",
-        "auch",
-        "sich",
-        "fur",
-        "il",
-        "di",
-        "che",
-        "e",
-        "per",
-        "non",
-        "con",
-        "gli",
-        "da",
-    ]
+    """a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing down during each
+    few for from further had has have having he her here hers herself him himself his
+    how i if in into is it its itself just me more most my myself no nor not now of off
+    on once only or other our ours ourselves out over own same she should so some such
+    than that the their theirs them themselves then there these they this those through
+    to too under until up very was we were what when where which while who whom why
+    will with would you your yours yourself yourselves said says say told according
+    would could may might must shall one two three new also like get got make made year
+    years last first week day days time times mr mrs ms dr per cent percent monday
+    tuesday wednesday thursday friday saturday sunday el la los las de del y en que un
+    una por con para es al lo se su le les des du et est une pour dans qui sur pas au
+    aux der die das und ist im den dem ein eine zu mit von nicht auf auch sich fur il
+    di che e per non con gli da""".split()  # noqa: SIM905
 )
 
 _PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme="affine32").permutations
@@ -571,9 +358,8 @@ def pack_terms(terms: Sequence[tuple[int, float]]) -> bytes:
 
 def unpack_terms(blob: bytes) -> tuple[tuple[int, float], ...]:
     n = len(blob) // 6
-    hs = np.frombuffer(blob[: 4 * n], "<u4").tolist()
-    ws = np.frombuffer(blob[4 * n :], "<f2").astype(float).tolist()
-    return tuple(zip(hs, ws, strict=True))
+    values = struct.unpack(f"<{n}I{n}e", blob)
+    return tuple(zip(values[:n], values[n:], strict=True))
 
 
 # -- the decision -------------------------------------------------------------------------
@@ -798,7 +584,11 @@ class Deduplicator:
         ids = st.dedup_term_candidates(fp.key_terms, t - w, t + w, PER_KEY) if enough else []
         if ids:
             top = [i for i, _ in Counter(ids).most_common(MAX_STORY_CANDIDATES)]
-            scored = [(cosine(fp.terms, s.terms), s) for s in map(_stored, st.dedup_sketches(top))]
+            mine = dict(fp.terms)
+            scored = [
+                (sum(w * mine.get(k, 0.0) for k, w in s.terms), s)
+                for s in map(_stored, st.dedup_sketches(top))
+            ]
             scored = [
                 x
                 for x in scored

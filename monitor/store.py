@@ -612,13 +612,12 @@ class Store:
         if not article_ids:
             return []
         marks = ",".join("?" * len(article_ids))
-        return list(
-            self.db.query(
-                "SELECT article_id, story_id, duplicate_of, site, t, minhash, terms"
-                f" FROM dedup_sketches WHERE article_id IN ({marks})",
-                list(article_ids),
-            )
+        cols = ("article_id", "story_id", "duplicate_of", "site", "t", "minhash", "terms")
+        cur = self.db.conn.execute(
+            f"SELECT {', '.join(cols)} FROM dedup_sketches WHERE article_id IN ({marks})",
+            list(article_ids),
         )
+        return [dict(zip(cols, r, strict=True)) for r in cur]
 
     def story_sites(self, story_id: int) -> set[str]:
         """The outlets (hosts) whose articles are in a story (within the window)."""
@@ -650,6 +649,10 @@ class Store:
             list(row.values()),
         )
         self.dedup_add_urls(aid, url_hashes)
+        self.db.execute(
+            "UPDATE articles SET content_hash = ? WHERE id = ? AND content_hash != ?",
+            [sketch["content_hash"], aid, sketch["content_hash"]],
+        )
         self.db.conn.executemany(
             "INSERT OR IGNORE INTO dedup_bands (key, article_id) VALUES (?, ?)",
             [(b, aid) for b in bands],

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import functools
 import re
+from itertools import accumulate, compress, count
+from operator import add
 import unicodedata
 from typing import NamedTuple
 
@@ -42,14 +44,91 @@ def fold(s: str) -> str:
 
 def tokenize(text: str) -> list[Token]:
     """Split text into word tokens with their offsets."""
+    ws, plain = split_words(text)
+    if plain is None:
+        return _tokenize_re(text)
+    starts, ends = word_offsets(text, plain)
+    return list(map(Token, ws, starts, ends, count()))
+
+
+def words(text: str) -> list[str]:
+    """Just the folded words of a text."""
+    return split_words(text)[0]
+
+
+def _tokenize_re(text: str) -> list[Token]:
+    """The general tokeniser (any script); ``split_words`` takes a faster path when it can."""
     return [
         Token(fold(m.group()), m.start(), m.end(), i) for i, m in enumerate(_WORD_RE.finditer(text))
     ]
 
 
-def words(text: str) -> list[str]:
-    """Just the folded words of a text."""
-    return [fold(m.group()) for m in _WORD_RE.finditer(text)]
+# Fast path for text that is ASCII once typographic quotes, dashes and spaces are replaced by
+# ASCII characters that split words the same way (most English news): lower-case it, turn
+# every character that is not a letter, digit or inner apostrophe into a space, and split
+# on spaces. Every replacement is one character for one, so offsets are kept. ’ joins words
+# as ' does; ‘ does not join words in _WORD_RE, so it becomes a plain quote.
+_TYPOGRAPHY = (
+    ("’", "'"),
+    ("‘", '"'),
+    ("‚", '"'),
+    ("“", '"'),
+    ("”", '"'),
+    ("„", '"'),
+    ("«", '"'),
+    ("»", '"'),
+    ("—", "-"),
+    ("–", "-"),
+    ("‐", "-"),
+    ("‑", "-"),
+    ("‒", "-"),
+    ("…", "."),
+    ("\xa0", " "),
+    ("\u2009", " "),
+    ("\u202f", " "),
+)
+_ASCII_BLANKS = str.maketrans(
+    {chr(c): " " for c in range(128) if not (chr(c).isalnum() or chr(c) == "'")}
+)
+# an apostrophe joins words only between two letters or digits (don't, Peskov's)
+_LOOSE_APOSTROPHE_RE = re.compile(r"'(?:(?<![a-z0-9]')|(?![a-z0-9]))")
+
+
+def _plain_ascii(text: str) -> str | None:
+    """Lower case, typography mapped, non-word characters blanked; None if not ASCII then."""
+    if not text.isascii():
+        for a, b in _TYPOGRAPHY:
+            if a in text:
+                text = text.replace(a, b)
+        if not text.isascii():
+            return None
+    plain = text.lower().translate(_ASCII_BLANKS)
+    if "'" in plain:
+        plain = _LOOSE_APOSTROPHE_RE.sub(" ", plain)
+    return plain
+
+
+def split_words(text: str) -> tuple[list[str], str | None]:
+    """The folded words of a text (as ``words``) and a key for ``word_offsets``.
+
+    The key is the text's plain form when it took the fast ASCII path, else None.
+    """
+    plain = _plain_ascii(text)
+    if plain is None:
+        return [fold(m.group()) for m in _WORD_RE.finditer(text)], None
+    return plain.split(), plain
+
+
+def word_offsets(text: str, plain: str | None) -> tuple[list[int], list[int]]:
+    """Start and end offsets of the words of a text; ``plain`` is what ``split_words`` gave."""
+    if plain is None:
+        spans = [m.span() for m in _WORD_RE.finditer(text)]
+        return [a for a, _ in spans], [b for _, b in spans]
+    # the plain form is words separated by spaces: piece k of split(" ") starts at
+    # k + the lengths of the pieces before it; empty pieces are extra spaces
+    lengths = list(map(len, plain.split(" ")))
+    starts = list(compress(map(add, accumulate(lengths, initial=0), count()), lengths))
+    return starts, list(map(add, starts, filter(None, lengths)))
 
 
 _ABBREVIATIONS = frozenset(
@@ -57,7 +136,14 @@ _ABBREVIATIONS = frozenset(
 )
 # Candidate boundary: terminal punctuation, optional closing quotes/brackets, whitespace,
 # then something that can open a sentence.
-_BOUNDARY_RE = re.compile(r"[.!?…]+[\"'”’»)\]]*\s+(?=[\"'“‘«(\[]?[^\W_a-z])|\n\s*\n")
+# It is written to start with one character class, which lets the regex engine skip ahead
+# to the next candidate character instead of trying the pattern at every position; it
+# means [.!?…]+["'”’»)\]]*\s+(?=["'“‘«(\[]?[^\W_a-z]) or \n\s*\n.
+_BOUNDARY_RE = re.compile(
+    r"[.!?…\n](?:(?<=[.!?…])[.!?…]*[\"'”’»)\]]*\s+(?=[\"'“‘«(\[]?[^\W_a-z])|(?<=\n)\s*\n)"
+)
+_LAST_WORD_RE = re.compile(r"([^\W\d_]+)\.$")
+_NON_SPACE_RE = re.compile(r"\S")
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
@@ -65,16 +151,17 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     start = 0
     for m in _BOUNDARY_RE.finditer(text):
-        before = text[start : m.start() + 1]
-        if m.group()[0] == ".":
-            last = re.search(r"([^\W\d_]+)\.$", text[max(start, m.start() - 12) : m.start() + 1])
+        at = m.start()
+        boundary = m.group()
+        if boundary[0] == ".":
+            last = _LAST_WORD_RE.search(text[max(start, at - 12) : at + 1])
             if last:
                 word = last.group(1)
                 # "Mr." / "Gen." / initials "J." / "U.S." are not ends of sentences
                 if word.lower() in _ABBREVIATIONS or len(word) == 1:
                     continue
-        if before.strip():
-            spans.append(_trim(text, start, m.start() + len(m.group().rstrip())))
+        if _NON_SPACE_RE.search(text, start, at + 1):
+            spans.append(_trim(text, start, at + len(boundary.rstrip())))
         start = m.end()
     if text[start:].strip():
         spans.append(_trim(text, start, len(text)))

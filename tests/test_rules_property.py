@@ -13,9 +13,17 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from monitor.rules import Document, RuleError, RuleSet, compile_rule, parse, to_text
-from monitor.rules.document import TAG_GAP, fold_words
+from monitor.rules.document import TAG_GAP
 from monitor.rules.syntax import DEFAULT_FIELDS, And, Near, Node, Not, Or, Sent, Term, Word
-from monitor.text import fold, get_stemmer, split_sentences, stemmer_languages, tokenize, words
+from monitor.text import (
+    _tokenize_re,
+    fold,
+    get_stemmer,
+    split_sentences,
+    stemmer_languages,
+    tokenize,
+    words,
+)
 
 # Words with inflections that share stems, accents, a possessive, and other scripts.
 VOCAB = [
@@ -281,8 +289,25 @@ def test_indexed_matcher_agrees_with_reference(trees: list[Node], doc: Document,
         max_size=80,
     )
 )
-def test_fast_word_split_equals_monitor_text(text: str) -> None:
-    assert fold_words(text) == words(text)
+def test_fast_word_split_equals_general_tokeniser(text: str) -> None:
+    # monitor.text.words / tokenize take an ASCII fast path when they can; the general
+    # regex tokeniser is the reference
+    ref = _tokenize_re(text)
+    assert words(text) == [t.norm for t in ref]
+    assert tokenize(text) == ref
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(list("aZ9 .,'’‘“”—–…\xa0\u2009\n-_é") + ["don't", "''", "x'", "'y"]),
+        max_size=40,
+    ).map("".join)
+)
+def test_fast_word_split_on_punctuation_heavy_text(text: str) -> None:
+    ref = _tokenize_re(text)
+    assert words(text) == [t.norm for t in ref]
+    assert tokenize(text) == ref
 
 
 @settings(max_examples=200, deadline=None)

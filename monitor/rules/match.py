@@ -9,10 +9,10 @@ and its hits and snippets are reported.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from monitor.models import Hit, Match
 from monitor.text import get_stemmer, stemmer_languages
@@ -46,9 +46,8 @@ MAX_SPANS = 2000  # per field and node; a NEAR of two very common words stays bo
 # --------------------------------------------------------------------------- terms
 
 
-@dataclass(frozen=True)
-class WordTest:
-    """How one word of a term is looked up: ("stem", lang, key) / ("word", key) / ("prefix", key)."""
+class WordTest(NamedTuple):
+    """How one word of a term is looked up: ("stem", key, lang) / ("word", key) / ("prefix", key)."""
 
     kind: str
     key: str
@@ -82,24 +81,31 @@ def word_tests(term: Term, language: str) -> tuple[WordTest, ...]:
     return tuple(out)
 
 
-def _term_spans(term: Term, tests: tuple[WordTest, ...], f: PreparedField) -> list[Span]:
-    first = tests[0].positions(f)
-    if not first:
-        return []
-    if len(tests) == 1:
-        return [(p, p, ((term, p, p),)) for p in first]
-    rest = []
-    for t in tests[1:]:
-        ps = t.positions(f)
-        if not ps:
-            return []
-        rest.append(set(ps))
+def term_starts(d: PreparedDocument, tests: tuple[WordTest, ...], f: str) -> list[int]:
+    """Positions where a term (its word tests in a row) starts in a field; once per article."""
+    key = (tests, f)
+    memo = d.memo
+    got = memo.get(key)
+    if got is None:
+        fd = d.fields[f]
+        got = tests[0].positions(fd)
+        if got and len(tests) > 1:
+            rest = []
+            for t in tests[1:]:
+                ps = t.positions(fd)
+                if not ps:
+                    got = []
+                    break
+                rest.append(set(ps))
+            else:
+                got = [p for p in got if all((p + i + 1) in s for i, s in enumerate(rest))]
+        memo[key] = got
+    return got  # type: ignore[return-value]
+
+
+def _term_spans(term: Term, tests: tuple[WordTest, ...], d: PreparedDocument, f: str) -> list[Span]:
     n = len(tests) - 1
-    return [
-        (p, p + n, ((term, p, p + n),))
-        for p in first
-        if all((p + i + 1) in s for i, s in enumerate(rest))
-    ]
+    return [(p, p + n, ((term, p, p + n),)) for p in term_starts(d, tests, f)]
 
 
 # --------------------------------------------------------------------------- compiling
@@ -111,6 +117,8 @@ class _Compiler:
         self.tests: dict[int, tuple[WordTest, ...]] = {}
         self._bools: dict[int, BoolFn] = {}
         self._spans: dict[int, SpanFn] = {}
+        self.labels: dict[int, str] = {}  # id(term) → the term as shown in hits
+        self.positive_labels: tuple[str, ...] = ()  # labels of the non-negated terms, once each
 
     def term_tests(self, t: Term) -> tuple[WordTest, ...]:
         got = self.tests.get(id(t))
@@ -175,37 +183,38 @@ class _Compiler:
 
     def term_bool(self, t: Term) -> BoolFn:
         tests = self.term_tests(t)
-        fields = t.fields
+        group = " ".join(t.fields)  # the key of the document's sets for these fields
+        checks = [self._word_bool(wt, group) for wt in tests]
         if len(tests) == 1:
-            wt = tests[0]
-            if wt.kind == "stem":
-                key, lang = wt.key, wt.lang
-                if len(fields) == 2:
-                    f1, f2 = fields
-                    return lambda d: (
-                        key in d.fields[f1].stem_set(lang) or key in d.fields[f2].stem_set(lang)
-                    )
-                (f1,) = fields
-                return lambda d: key in d.fields[f1].stem_set(lang)
-            if wt.kind == "word":
-                key = wt.key
-                if len(fields) == 2:
-                    f1, f2 = fields
-                    return lambda d: (
-                        key in d.fields[f1].word_set() or key in d.fields[f2].word_set()
-                    )
-                (f1,) = fields
-                return lambda d: key in d.fields[f1].word_set()
-            return lambda d: any(d.fields[f].has_prefix(wt.key) for f in fields)
+            return checks[0]
+        fields = t.fields
 
         def phrase(d: PreparedDocument) -> bool:
-            for f in fields:  # noqa: SIM110
-                fd = d.fields[f]
-                if all(wt.present(fd) for wt in tests) and _term_spans(t, tests, fd):
+            for c in checks:  # every word somewhere in the fields (set look-ups) ...
+                if not c(d):
+                    return False
+            for f in fields:  # noqa: SIM110 - ... then in a row in one field
+                if term_starts(d, tests, f):
                     return True
             return False
 
         return phrase
+
+    @staticmethod
+    def _word_bool(wt: WordTest, group: str) -> BoolFn:
+        key = wt.key
+        if wt.kind == "stem":
+            skey = f"{wt.lang}:{group}"
+            return lambda d: key in d.stem_sets[skey]
+        if wt.kind == "word":
+            return lambda d: key in d.word_sets[group]
+
+        def prefix(d: PreparedDocument) -> bool:
+            srt = d.sorted_words[group]
+            i = bisect_left(srt, key)
+            return i < len(srt) and srt[i].startswith(key)
+
+        return prefix
 
     # span closures
 
@@ -223,7 +232,7 @@ class _Compiler:
             def term_spans(d: PreparedDocument, f: str) -> list[Span]:
                 if f not in fields:
                     return []
-                return _term_spans(node, tests, d.fields[f])
+                return _term_spans(node, tests, d, f)
 
             return term_spans
         if isinstance(node, Or):
@@ -378,7 +387,11 @@ def compile_rule(text: str, *, language: str = "en") -> Rule:
             "a term that must appear",
         )
     compiler = _Compiler(language)
-    return Rule(text, language, tree, compiler.boolean(tree), compiler)
+    fn = compiler.boolean(tree)
+    terms = iter_terms(tree)
+    compiler.labels = {id(t): _label(t) for t, _ in terms}
+    compiler.positive_labels = tuple(dict.fromkeys(_label(t) for t, neg in terms if not neg))
+    return Rule(text, language, tree, fn, compiler)
 
 
 def _true_when_empty(node: Node) -> bool:
@@ -411,8 +424,15 @@ def _negation_only(node: Node) -> Node | None:
 
 def _hits(rule: Rule, d: PreparedDocument) -> list[Hit]:
     comp = rule._compiler
-    found: dict[tuple[int, str, int, int], tuple[Term, str, int, int]] = {}
-    memo = d.memo
+    labels = comp.labels
+    # (term, field, first, last) → sort key: title first, then text, then other fields;
+    # by position (the same order as by character offsets); ties in the order found
+    found: dict[tuple[int, str, int, int], tuple[int, str, int, int, int, str]] = {}
+
+    def add(term: Term, f: str, p0: int, p1: int) -> None:
+        key = (id(term), f, p0, p1)
+        if key not in found:
+            found[key] = (_FIELD_ORDER.get(f, 2), f, p0, p1, len(found), labels[id(term)])
 
     def walk(node: Node, positive: bool) -> None:
         # positive: the node's truth helps the match; under a NOT the false parts do
@@ -420,13 +440,10 @@ def _hits(rule: Rule, d: PreparedDocument) -> list[Hit]:
             if not positive:
                 return
             tests = comp.term_tests(node)
+            n = len(tests) - 1
             for f in node.fields:
-                key = ("spans", tests, f)
-                spans = memo.get(key)
-                if spans is None:
-                    spans = memo[key] = _term_spans(node, tests, d.fields[f])
-                for p0, p1, _ in spans:  # type: ignore[attr-defined]
-                    found[(id(node), f, p0, p1)] = (node, f, p0, p1)
+                for p in term_starts(d, tests, f):
+                    add(node, f, p, p + n)
         elif isinstance(node, Not):
             walk(node.child, not positive)
         elif isinstance(node, And | Or):
@@ -438,28 +455,23 @@ def _hits(rule: Rule, d: PreparedDocument) -> list[Hit]:
             for f in sorted(node_fields(node)):
                 for _, _, leaves in fn(d, f):
                     for term, p0, p1 in leaves:
-                        found[(id(term), f, p0, p1)] = (term, f, p0, p1)
+                        add(term, f, p0, p1)
 
     walk(rule.tree, True)
+    memo = d.memo
     hits = []
-    for term, f, p0, p1 in found.values():
-        label = _label(term)
-        key = ("hit", label, f, p0, p1)
+    for _, f, p0, p1, _, label in sorted(found.values()):
+        key = (label, f, p0, p1)
         hit = memo.get(key)
         if hit is None:
             fd = d.fields[f]
             s, e = fd.span(p0, p1)
             hit = memo[key] = Hit(term=label, word=fd.text[s:e], field=f, start=s, end=e)
         hits.append(hit)
-    hits.sort(key=_hit_order)
     return hits  # type: ignore[return-value]
 
 
 _FIELD_ORDER = {"title": 0, "text": 1}
-
-
-def _hit_order(h: Hit) -> tuple[int, str, int, int]:
-    return (_FIELD_ORDER.get(h.field, 2), h.field, h.start, h.end)
 
 
 def _label(term: Term) -> str:
@@ -469,8 +481,7 @@ def _label(term: Term) -> str:
 def build_match(watch: str, rule: Rule, d: PreparedDocument) -> Match:
     hits = _hits(rule, d)
     hit_terms = {h.term for h in hits}
-    labels = (_label(t) for t, negated in rule.terms if not negated)
-    terms = tuple(dict.fromkeys(x for x in labels if x in hit_terms))
+    terms = tuple(x for x in rule._compiler.positive_labels if x in hit_terms)
     return Match(watch=watch, terms=terms, hits=tuple(hits), snippets=tuple(snippets(d, hits)))
 
 
@@ -487,8 +498,10 @@ def snippets(d: PreparedDocument, hits: list[Hit], limit: int = 2) -> list[str]:
     f = "text" if "text" in fields else ("title" if "title" in fields else fields[0])
     text = d.fields[f].text
     mine = [h for h in hits if h.field == f]
-    spans = d.fields[f].sentences() if f == "text" else [(0, len(text))]
-    starts = [a for a, _ in spans]
+    if f == "text":
+        spans, starts = d.fields[f].sentences(), d.fields[f].sentence_starts()
+    else:
+        spans, starts = [(0, len(text))], [0]
     per: dict[int, list[Hit]] = {}
     for h in mine:
         i = max(0, bisect_right(starts, h.start) - 1)
@@ -525,7 +538,7 @@ def _mark(text: str, span: tuple[int, int], hits: list[Hit]) -> str:
         cur = e
     out.append(text[cur:hi])
     out.append("…" if hi < b else "")
-    return re.sub(r"\s+", " ", "".join(out)).strip()
+    return " ".join("".join(out).split())  # whitespace runs become one space
 
 
 def _word_edge(text: str, i: int, limit: int, step: int) -> int:
@@ -673,7 +686,7 @@ def _term_report(term: Term, negated: bool, comp: _Compiler, d: PreparedDocument
     counts: dict[tuple[str, str], int] = {}
     for f in term.fields:
         fd = d.fields[f]
-        for p0, p1, _ in _term_spans(term, comp.term_tests(term), fd):
+        for p0, p1, _ in _term_spans(term, comp.term_tests(term), d, f):
             s, e = fd.span(p0, p1)
             key = (f, fd.text[s:e])
             counts[key] = counts.get(key, 0) + 1
