@@ -386,9 +386,9 @@ def perf(sizes: list[int], probes: int, window_days: float, seed: int) -> None:
           f"{platform.machine()}, {os.cpu_count()} cpu)\n")  # fmt: skip
     print("decide = sketch + lookups (no writes); apply = the writes of the decision, in one")
     print("transaction; stored fingerprints' event times spread over the window.\n")
-    print("| stored | fill s | db MB | sketch ms | decide ms (median / p95) | "
+    print("| stored | fill s | db MB | sketch ms | decide ms (median / p95) | decide CPU ms | "
           "apply ms (median) | decisions | peak RSS MB |")  # fmt: skip
-    print("|---:|---:|---:|---:|---:|---:|---|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---|---:|")
     from monitor.dedup import sketch
 
     for n in sizes:
@@ -422,14 +422,16 @@ def perf(sizes: list[int], probes: int, window_days: float, seed: int) -> None:
                         fetched_at=T0,
                     )
                 )  # fmt: skip
-            sk, dec, app = [], [], []
+            sk, dec, app, cpu = [], [], [], []
             kinds: collections.Counter[str] = collections.Counter()
             for a in arts:
+                c0 = time.process_time()
                 t0 = time.perf_counter()
                 fp = sketch(a)
                 t1 = time.perf_counter()
                 d = dd.decide(a, fingerprint=fp)
                 t2 = time.perf_counter()
+                cpu.append((time.process_time() - c0) * 1000)
                 with store.transaction():
                     apply_dedup(store, a, d)
                 t3 = time.perf_counter()
@@ -443,7 +445,8 @@ def perf(sizes: list[int], probes: int, window_days: float, seed: int) -> None:
             p95 = float(np.percentile(dec, 95))
             print(
                 f"| {n:,} | {fill_s:.0f} | {size:.0f} | {statistics.median(sk):.2f} | "
-                f"{statistics.median(dec):.2f} / {p95:.2f} | {statistics.median(app):.2f} | "
+                f"{statistics.median(dec):.2f} / {p95:.2f} | {statistics.median(cpu):.2f} | "
+                f"{statistics.median(app):.2f} | "
                 f"{', '.join(f'{k} {v}' for k, v in kinds.most_common())} | {rss:.0f} |",
                 flush=True,
             )

@@ -16,8 +16,8 @@ Four questions, asked in this order for every extracted article:
    original and put in the original's story.
 4. **Does it report an event we already have?** A term vector per article (stems of
    content words, log-scaled counts, title words weighing more) is compared by cosine with
-   the articles of the story window that share its heaviest terms; above the threshold it
-   joins the best one's story.
+   the articles of the story window that share its heaviest terms; it joins the story
+   whose articles are, on average, similar enough. Short texts form no stories.
 
 The :class:`Deduplicator` reads earlier state through the store handle passed in (see
 :class:`DedupState`) and returns a :class:`DedupDecision`; the pipeline writes what was

@@ -346,7 +346,7 @@ class Pipeline:
         with self.store.transaction():
             article_id, story_id = apply_dedup(self.store, article, decision)
             self.store.link_entry(feed_id, entry.guid, article_id)
-            story = self._story_ref(story_id)
+            story = self._story_ref(story_id) if matches else {}
             for m in matches:
                 # a revision that the watch matched before: insert_match is False, no alert
                 if not self.store.insert_match(article_id, m):
@@ -363,9 +363,17 @@ class Pipeline:
         return len(matches), n_alerts
 
     def _backfill_dedup(self) -> None:
-        """Sketch and group the articles stored before the dedup stage existed (once)."""
-        rows = self.store.dedup_backfill_pending()
-        for r in rows:
+        """Index the articles stored before the dedup stage existed (once, at start).
+
+        All get their URL identities; those fetched within the fingerprint window are also
+        sketched and grouped into stories.
+        """
+        ids = self.store.dedup_backfill_pending()
+        cutoff = window_start(datetime.now(UTC), self.config.storage.fingerprint_window)
+        for aid in ids:
+            r = self.store.get_article(aid)
+            if r is None:
+                continue
             article = Article(
                 url=r["url"],
                 title=r["title"],
@@ -378,23 +386,25 @@ class Pipeline:
                 canonical_url=r["canonical_url"],
                 fetched_at=from_iso(r["fetched_at"]),
             )
+            seen = article.fetched_at or datetime.now(UTC)
             decision = self.dedup.decide(article)
             fp = decision.fingerprint
-            aid = int(r["id"])
             with self.store.transaction():
+                if seen < cutoff:
+                    self.store.dedup_add_urls(aid, [url_hash(k) for k in fp.url_keys])
+                    continue
                 if decision.kind in ("near-duplicate", "story") and decision.story_id:
                     story_id = decision.story_id
                     self.store.join_story(story_id, aid, fp.when, decision.duplicate_of)
                 else:
                     story_id = self.store.create_story(article.title, aid, fp.when)
-                seen = article.fetched_at or datetime.now(UTC)
                 self.store.dedup_record(
                     fingerprint_row(aid, fp, story_id, seen, decision.duplicate_of),
                     [url_hash(k) for k in fp.url_keys],
                     fp.bands,
                     fp.key_terms,
                 )
-        if rows or self.store.get_meta("dedup_backfill") == "pending":
+        if ids or self.store.get_meta("dedup_backfill") == "pending":
             self.store.set_meta("dedup_backfill", "done")
 
     def _listed_in(self, feed: FeedConfig, article_id: int) -> bool:

@@ -853,16 +853,17 @@ class Store:
         ).fetchone()
         return row is not None
 
-    def dedup_backfill_pending(self) -> list[dict[str, Any]]:
+    def dedup_backfill_pending(self) -> list[int]:
         """Articles stored before dedup existed, when the migration asked for a backfill."""
         if self.get_meta("dedup_backfill") != "pending":
             return []
-        return list(
-            self.db.query(
-                "SELECT * FROM articles a WHERE NOT EXISTS"
+        return [
+            r[0]
+            for r in self.db.execute(
+                "SELECT id FROM articles a WHERE NOT EXISTS"
                 " (SELECT 1 FROM article_urls u WHERE u.article_id = a.id) ORDER BY a.id"
             )
-        )
+        ]
 
     # -- alert outbox -------------------------------------------------------------------
     def enqueue_alert(self, event: AlertEvent) -> bool:

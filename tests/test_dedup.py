@@ -366,15 +366,21 @@ def test_backfill_of_articles_stored_before_dedup(tmp_path, corpus):
     cfg = load_config(basic_config(tmp_path, [corpus.base_url + "/ledger/world.xml"]))
     s = Store.open(cfg.database_path())
     d = pair("syndicated", "syndicated")
+    now = datetime.now(UTC)
+    old = art(pair("unrelated")["b"])  # fetched in 2024: beyond the fingerprint window
     with s.transaction():
-        for x in (d["a"], d["b"]):
-            s.insert_article(art(x), "old-hash")
+        ids = [s.insert_article(art(x, fetched_at=now), "old-hash") for x in (d["a"], d["b"])]
+        old_id = s.insert_article(old, "old-hash")
     s.set_meta("dedup_backfill", "pending")
     Pipeline(cfg, s)  # backfills on start
     try:
         (story,) = s.stories()
         assert story["articles"] == 2 and s.get_meta("dedup_backfill") == "done"
+        assert [a["id"] for a in story["article_list"]] == ids
+        assert story["article_list"][1]["duplicate_of"] == ids[0]
         assert s.db.execute("SELECT COUNT(*) FROM dedup_sketches").fetchone()[0] == 2
+        # the old article is known by its URL, without a sketch
+        assert Deduplicator(s).decide(old).article_id == old_id
     finally:
         s.close()
 

@@ -12,6 +12,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
 from monitor.models import Hit, Match
@@ -422,28 +423,48 @@ def _negation_only(node: Node) -> Node | None:
 # --------------------------------------------------------------------------- hits
 
 
+HitEntry = tuple[tuple[int, str, int, int], Hit]  # (sort key, hit)
+
+
+def _hit(d: PreparedDocument, label: str, f: str, p0: int, p1: int) -> HitEntry:
+    """The hit of a term at positions p0..p1 of a field, made once per article."""
+    key = (label, f, p0, p1)
+    got = d.memo.get(key)
+    if got is None:
+        fd = d.fields[f]
+        s, e = fd.span(p0, p1)
+        hit = Hit(term=label, word=fd.text[s:e], field=f, start=s, end=e)
+        got = d.memo[key] = ((_FIELD_ORDER.get(f, 2), f, p0, p1), hit)
+    return got  # type: ignore[return-value]
+
+
+def _term_hits(
+    d: PreparedDocument, label: str, tests: tuple[WordTest, ...], f: str
+) -> list[HitEntry]:
+    """Every hit of a term in a field; once per article, shared by every rule with the term."""
+    key = ("hits", label, tests, f)
+    got = d.memo.get(key)
+    if got is None:
+        n = len(tests) - 1
+        got = d.memo[key] = [_hit(d, label, f, p, p + n) for p in term_starts(d, tests, f)]
+    return got  # type: ignore[return-value]
+
+
 def _hits(rule: Rule, d: PreparedDocument) -> list[Hit]:
+    """Where the positive terms that make the rule true occur: title first, then text, then
+    the other fields; by position; each hit once."""
     comp = rule._compiler
     labels = comp.labels
-    # (term, field, first, last) → sort key: title first, then text, then other fields;
-    # by position (the same order as by character offsets); ties in the order found
-    found: dict[tuple[int, str, int, int], tuple[int, str, int, int, int, str]] = {}
-
-    def add(term: Term, f: str, p0: int, p1: int) -> None:
-        key = (id(term), f, p0, p1)
-        if key not in found:
-            found[key] = (_FIELD_ORDER.get(f, 2), f, p0, p1, len(found), labels[id(term)])
+    entries: list[HitEntry] = []
 
     def walk(node: Node, positive: bool) -> None:
         # positive: the node's truth helps the match; under a NOT the false parts do
         if isinstance(node, Term):
-            if not positive:
-                return
-            tests = comp.term_tests(node)
-            n = len(tests) - 1
-            for f in node.fields:
-                for p in term_starts(d, tests, f):
-                    add(node, f, p, p + n)
+            if positive:
+                tests = comp.term_tests(node)
+                label = labels[id(node)]
+                for f in node.fields:
+                    entries.extend(_term_hits(d, label, tests, f))
         elif isinstance(node, Not):
             walk(node.child, not positive)
         elif isinstance(node, And | Or):
@@ -455,22 +476,14 @@ def _hits(rule: Rule, d: PreparedDocument) -> list[Hit]:
             for f in sorted(node_fields(node)):
                 for _, _, leaves in fn(d, f):
                     for term, p0, p1 in leaves:
-                        add(term, f, p0, p1)
+                        entries.append(_hit(d, labels[id(term)], f, p0, p1))
 
     walk(rule.tree, True)
-    memo = d.memo
-    hits = []
-    for _, f, p0, p1, _, label in sorted(found.values()):
-        key = (label, f, p0, p1)
-        hit = memo.get(key)
-        if hit is None:
-            fd = d.fields[f]
-            s, e = fd.span(p0, p1)
-            hit = memo[key] = Hit(term=label, word=fd.text[s:e], field=f, start=s, end=e)
-        hits.append(hit)
-    return hits  # type: ignore[return-value]
+    entries.sort(key=_SORT_KEY)  # stable: hits at the same place keep the order found
+    return list({id(h): h for _, h in entries}.values())
 
 
+_SORT_KEY = itemgetter(0)
 _FIELD_ORDER = {"title": 0, "text": 1}
 
 
@@ -494,32 +507,58 @@ def snippets(d: PreparedDocument, hits: list[Hit], limit: int = 2) -> list[str]:
     """The best one or two sentences around the hits, hit words marked [[like this]]."""
     if not hits:
         return []
-    fields = [h.field for h in hits]
-    f = "text" if "text" in fields else ("title" if "title" in fields else fields[0])
-    text = d.fields[f].text
-    mine = [h for h in hits if h.field == f]
+    fields = {h.field for h in hits}
+    f = "text" if "text" in fields else ("title" if "title" in fields else hits[0].field)
+    fd = d.fields[f]
+    text = fd.text
     if f == "text":
-        spans, starts = d.fields[f].sentences(), d.fields[f].sentence_starts()
+        spans, starts = fd.sentences(), fd.sentence_starts()
     else:
         spans, starts = [(0, len(text))], [0]
     per: dict[int, list[Hit]] = {}
-    for h in mine:
-        i = max(0, bisect_right(starts, h.start) - 1)
-        per.setdefault(i, []).append(h)
-    ranked = sorted(per, key=lambda i: (-len({h.term for h in per[i]}), -len(per[i]), i))
-    chosen = sorted(ranked[:limit])
-    return [_mark(text, spans[i], per[i]) for i in chosen]
+    for h in hits:
+        if h.field == f:
+            i = max(0, bisect_right(starts, h.start) - 1)
+            got = per.get(i)
+            if got is None:
+                per[i] = [h]
+            else:
+                got.append(h)
+    if len(per) > limit:
+        ranked = sorted(per, key=lambda i: (-len({h.term for h in per[i]}), -len(per[i]), i))
+        chosen = sorted(ranked[:limit])
+    else:
+        chosen = sorted(per)
+    memo = d.memo
+    out = []
+    for i in chosen:
+        marks = _marks(spans[i], per[i])
+        key = ("snippet", f, i, marks)
+        got = memo.get(key)
+        if got is None:  # the same marked sentence is often wanted by several rules
+            got = memo[key] = _mark(text, spans[i], marks)
+        out.append(got)
+    return out  # type: ignore[return-value]
 
 
-def _mark(text: str, span: tuple[int, int], hits: list[Hit]) -> str:
+def _marks(span: tuple[int, int], hits: list[Hit]) -> tuple[tuple[int, int], ...]:
+    """The character ranges to mark in a sentence: the hits, overlapping ones merged."""
     a, b = span
     marks: list[tuple[int, int]] = []
-    for h in sorted(hits, key=lambda h: (h.start, -h.end)):
+    for h in sorted(hits, key=_START_END):
         s, e = max(a, h.start), min(b, h.end)
         if marks and s < marks[-1][1]:
             marks[-1] = (marks[-1][0], max(marks[-1][1], e))
         else:
             marks.append((s, e))
+    return tuple(marks)
+
+
+_START_END = attrgetter("start", "end")
+
+
+def _mark(text: str, span: tuple[int, int], marks: tuple[tuple[int, int], ...]) -> str:
+    a, b = span
     lo, hi = a, b
     if b - a > SNIPPET_CHARS:  # a very long sentence: keep the part around the hits
         first, last = marks[0][0], marks[-1][1]
