@@ -378,7 +378,6 @@ def fill(store: Store, syn: Synthetic, n: int, window_days: float) -> None:
             )
             conn.executemany("INSERT OR IGNORE INTO dedup_bands VALUES (?, ?)", bands)
             conn.executemany("INSERT OR IGNORE INTO dedup_terms VALUES (?, ?, ?)", terms)
-    store.db.execute("ANALYZE")
 
 
 def perf(sizes: list[int], probes: int, window_days: float, seed: int) -> None:

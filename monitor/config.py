@@ -301,7 +301,7 @@ def _check_address(addr: str) -> None:
 
 
 class ClaimsConfig(_Model):
-    contradicts_threshold: float | None = Field(default=None, ge=0, le=1)
+    contradicts_threshold: float | None = Field(default=None, gt=0, lt=1)
 
 
 class DedupConfig(_Model):

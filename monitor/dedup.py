@@ -671,7 +671,7 @@ def _story_json(row: dict[str, Any]) -> dict[str, Any]:
             "article_id": a["id"],
             "title": a["title"],
             "url": a["url"],
-            "outlet": a["site_name"] or urlsplit(a["url"] or "").netloc,
+            "outlet": a["outlet"],
             "published": a["published"],
             "fetched_at": a["fetched_at"],
             "feeds": a["feeds"],

@@ -843,7 +843,9 @@ class Store:
                 [story_id],
             )
         ]
-        outlets = list(dict.fromkeys(a["site_name"] or _host(a["url"]) for a in arts))
+        for a in arts:  # the outlet: the page's site name, else the feed's name, else the host
+            a["outlet"] = a["site_name"] or (a["feeds"][0] if a["feeds"] else _host(a["url"]))
+        outlets = list(dict.fromkeys(a["outlet"] for a in arts))
         return {"article_list": arts, "outlets": outlets, "watches": watches}
 
     def article_in_feed(self, article_id: int, feed_id: int | None) -> bool:

@@ -232,11 +232,11 @@ class WordStemmer:
 
     def stem_all(self, words: list[str]) -> list[str]:
         cache = self._cache
-        missing = [w for w in set(words) if w not in cache]
+        missing = list(set(words).difference(cache))
         if missing:
             for w, s in zip(missing, self._stemmer.stemWords(missing), strict=True):
                 cache[w] = s
-        return [cache[w] for w in words]
+        return list(map(cache.__getitem__, words))
 
 
 @functools.lru_cache(maxsize=32)

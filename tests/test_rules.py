@@ -523,3 +523,64 @@ def test_hits_offsets_in_non_ascii_text() -> None:
     assert {h.word for h in m.hits} == {"Путин", "Peña", "Zelensky’s"}
     for h in m.hits:
         assert text[h.start : h.end] == h.word
+
+
+# --------------------------------------------------------------------------- shared per-article work
+
+ARTICLE = (
+    "Kremlin spokesman Dmitry Peskov said Putin has no plans to congratulate Trump. "
+    "Mr. Peskov added that Putin's schedule was full. Trump, asked about Putin, smiled. "
+    "Sanctions on the Kremlin were discussed by ministers; sanctioned banks protested."
+)
+OVERLAPPING = {
+    "putin": "Putin",
+    "putin-trump": "Putin AND Trump",
+    "near": "Putin NEAR/4 congratulat*",
+    "sent": "Trump SENT Putin",
+    "phrase": '"no plans to" Peskov',
+    "prefix": "sanction* -Biden",
+    "exact": "=Putin OR Kremlin",
+    "title": "title:Putin",
+}
+
+
+def test_rules_sharing_terms_get_the_same_matches_as_alone() -> None:
+    # one prepared article, its positions, hits and marked sentences shared by every rule
+    rules = {name: compile_rule(r) for name, r in OVERLAPPING.items()}
+    article = doc(ARTICLE, title="Putin and Trump")
+    got = RuleSet(rules).match(article)
+    alone = [
+        m
+        for name, r in rules.items()
+        if (m := r.match(doc(ARTICLE, title="Putin and Trump"), name))
+    ]
+    assert got == alone
+    assert [m.watch for m in got] == list(OVERLAPPING)
+    sanction = next(m for m in got if m.watch == "prefix")
+    assert [h.word for h in sanction.hits] == ["Sanctions", "sanctioned"]
+    near = next(m for m in got if m.watch == "near")
+    assert [h.word for h in near.hits] == ["Putin", "congratulate"]
+    sent = next(m for m in got if m.watch == "sent")
+    assert sent.snippets == (
+        "Kremlin spokesman Dmitry Peskov said [[Putin]] has no plans to congratulate [[Trump]].",
+        "[[Trump]], asked about [[Putin]], smiled.",
+    )
+
+
+def test_positions_in_tags_never_join_two_tags() -> None:
+    d = Document(tags=("european union", "union budget"))
+    assert compile_rule('tag:"european union"').matches(d)
+    assert not compile_rule('tag:"union union"').matches(d)
+    assert not compile_rule("tag:(union ONEAR/0 union)").matches(d)
+    assert compile_rule("tag:(union NEAR/0 budget)").matches(d)
+    (h,) = compile_rule('tag:"union budget"').match(d, "w").hits  # type: ignore[union-attr]
+    assert "\n\n".join(d.tags)[h.start : h.end] == "union budget"
+
+
+def test_a_word_that_folds_to_several_words_keeps_positions_right() -> None:
+    # NFKD spells U+FDFA out as four Arabic words separated by spaces: still one word here
+    text = "x \ufdfa y"
+    assert compile_rule('"\ufdfa y"').matches(doc(text))
+    assert not compile_rule("x NEAR/0 y").matches(doc(text))
+    (m,) = RuleSet({"y": compile_rule("y")}).match(doc(text))
+    assert [(h.start, h.end) for h in m.hits] == [(4, 5)]

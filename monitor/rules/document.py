@@ -1,9 +1,12 @@
 """What a rule can see of an article, prepared once for every rule.
 
-:func:`prepare` folds and splits each field into words once; stems (per language), word
-positions, sentence numbers and character offsets are worked out the first time some
-rule needs them and then kept on the :class:`PreparedDocument`. So an article costs one
-tokenisation however many rules look at it.
+:func:`prepare` folds and splits each field into words once (``monitor.text.split_words``)
+and stems each distinct word once per language. Everything else is worked out the first
+time some rule needs it and then kept on the :class:`PreparedDocument`, shared by every
+rule: the sets that boolean rules test, word and stem positions (for phrases, NEAR, SENT
+and hits), character offsets and sentence spans (for hits, snippets and SENT), and the
+hits and snippets themselves. So an article costs one tokenisation however many rules
+look at it.
 """
 
 from __future__ import annotations
@@ -61,8 +64,8 @@ class PreparedField:
     """One field of a document: its folded words and, on demand, positions and stems.
 
     Everything here is computed at most once per article and shared by every rule: the word
-    set, the stems of its distinct words, a word → positions table, character offsets and
-    sentence spans.
+    and stem sets, the positions of each word, stem or prefix asked for, character offsets
+    and sentence spans.
     """
 
     __slots__ = (
@@ -83,6 +86,7 @@ class PreparedField:
         "_offsets",
         "_sentences",
         "_starts",
+        "_firsts",
         "_pindex",
     )
 
@@ -112,6 +116,7 @@ class PreparedField:
         self._offsets: tuple[list[int], list[int]] | None = None
         self._sentences: list[tuple[int, int]] | None = None
         self._starts: list[int] | None = None
+        self._firsts: list[int] | None = None
         self._pindex: dict[int, int] | None = None
 
     # ---- words
@@ -245,11 +250,33 @@ class PreparedField:
 
     def sentence_of(self, pos: int) -> int:
         """Number of the sentence the word at a position is in."""
+        firsts = self._sentence_firsts()
+        if firsts is not None:
+            return bisect_right(firsts, pos) - 1
         return bisect_right(self.sentence_starts(), self.span(pos, pos)[0]) - 1
 
+    def _sentence_firsts(self) -> list[int] | None:
+        """Position of the first word of each sentence, for text on the ASCII fast path.
+
+        A sentence starts after white space, never inside a word, so counting the words of
+        the plain text between two sentence starts (str.split, in C) numbers them without
+        the character offsets of every word. None for other text (and tags).
+        """
+        if self._firsts is None and self._plain is not None and self._pos is None:
+            plain = self._plain
+            firsts: list[int] = []
+            n = prev = 0
+            for a in self.sentence_starts():
+                n += len(plain[prev:a].split())
+                firsts.append(n)
+                prev = a
+            self._firsts = firsts
+        return self._firsts
+
     def has_sentences(self) -> bool:
-        """True once the whole field has been split into sentences."""
-        return self._sentences is not None
+        """True once sentences are known without splitting more than the stretch asked about:
+        the field was split already, or will be cheaply (no character offsets needed)."""
+        return self._sentences is not None or (self._plain is not None and self._pos is None)
 
     def same_sentence_local(self, first: int, last: int) -> bool:
         """True when the words from position first to last are all in one sentence,

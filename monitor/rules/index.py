@@ -233,6 +233,7 @@ class RuleSet:
         self.names: list[str] = list(rules)
         self.rules: list[Rule] = [rules[n] for n in self.names]
         self.languages: tuple[str, ...] = tuple(sorted({r.language for r in self.rules})) or ("en",)
+        self._fns = [r._bool for r in self.rules]  # the compiled closures, in rule order
         self._stems: dict[str, dict[str, list[int]]] = {}
         self._words: dict[str, list[int]] = {}
         prefixes: dict[str, list[int]] = {}
@@ -286,20 +287,18 @@ class RuleSet:
     def match(self, doc: Document | PreparedDocument) -> list[Match]:
         """Matches of the rules that could match (found through the index), in rule order."""
         d = self.prepare(doc)
-        rules, names = self.rules, self.names
-        return [build_match(names[i], rules[i], d) for i in self.candidates(d) if rules[i]._bool(d)]
+        rules, names, fns = self.rules, self.names, self._fns
+        return [build_match(names[i], rules[i], d) for i in self.candidates(d) if fns[i](d)]
 
     def match_naive(self, doc: Document | PreparedDocument) -> list[Match]:
         """Every rule evaluated in turn, without the index (reference and benchmark)."""
         d = self.prepare(doc)
-        return [
-            build_match(name, rule, d)
-            for name, rule in zip(self.names, self.rules, strict=True)
-            if rule._bool(d)
-        ]
+        rules, names, fns = self.rules, self.names, self._fns
+        return [build_match(names[i], rules[i], d) for i in range(len(fns)) if fns[i](d)]
 
     def matching_names(self, doc: Document | PreparedDocument, *, naive: bool = False) -> list[str]:
         """Just the names of the matching watches (no hits or snippets)."""
         d = self.prepare(doc)
-        ids: Iterable[int] = range(len(self.rules)) if naive else self.candidates(d)
-        return [self.names[i] for i in ids if self.rules[i]._bool(d)]
+        fns = self._fns
+        ids: Iterable[int] = range(len(fns)) if naive else self.candidates(d)
+        return [self.names[i] for i in ids if fns[i](d)]

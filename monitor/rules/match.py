@@ -1,9 +1,11 @@
 """Compiled rules: evaluate a rule against a prepared document, and explain the result.
 
 A rule is compiled once into a tree of small closures. The boolean closures only ask
-"is this stem / word / prefix in this field?" (set look-ups); positions are computed
-only for phrases, NEAR/ONEAR and SENT, and character offsets only when a rule matched
-and its hits and snippets are reported.
+"is this stem / word / prefix in these fields?" (one set look-up in a set the document
+builds once for all rules); positions are computed only for phrases, NEAR/ONEAR and SENT,
+and character offsets only when a rule matched and its hits and snippets are reported.
+Term positions, hits and marked snippet sentences are kept on the document
+(``PreparedDocument.memo``), so rules that share a term or a sentence share the work.
 """
 
 from __future__ import annotations
@@ -169,18 +171,83 @@ class _Compiler:
             return any_of
         # NEAR / SENT: both sides present (cheap), then positions
         left, right = self.boolean(node.left), self.boolean(node.right)
-        spans = self.spans(node)
         fields = sorted(node_fields(node))
+        if isinstance(node.left, Term) and isinstance(node.right, Term):
+            # the common case, two words or phrases: search the sorted positions directly
+            exists = self._pair_exists(node, node.left, node.right)
+        else:
+            spans = self.spans(node)
+
+            def exists(d: PreparedDocument, f: str) -> bool:
+                return bool(spans(d, f, True))  # type: ignore[call-arg]
 
         def positional(d: PreparedDocument) -> bool:
             if not (left(d) and right(d)):
                 return False
             for f in fields:  # noqa: SIM110
-                if spans(d, f, True):  # type: ignore[call-arg]
+                if exists(d, f):
                     return True
             return False
 
         return positional
+
+    def _pair_exists(
+        self, node: Near | Sent, a: Term, b: Term
+    ) -> Callable[[PreparedDocument, str], bool]:
+        """Whether two terms occur near each other (NEAR/ONEAR) or in one sentence (SENT) in
+        a field: the same answer as the spans of the node, without building them."""
+        at, bt = self.term_tests(a), self.term_tests(b)
+        na, nb = len(at), len(bt)
+        both = set(a.fields) & set(b.fields)
+        if isinstance(node, Near):
+            k, ordered = node.distance, node.ordered
+
+            def near(d: PreparedDocument, f: str) -> bool:
+                if f not in both:
+                    return False
+                starts_a = term_starts(d, at, f)
+                starts_b = term_starts(d, bt, f) if starts_a else None
+                if not starts_b:
+                    return False
+                m = len(starts_b)
+                for a0 in starts_a:
+                    after = a0 + na  # b starts within k words after a ends
+                    i = bisect_left(starts_b, after)
+                    if i < m and starts_b[i] <= after + k:
+                        return True
+                    if not ordered:  # b ends within k words before a starts
+                        i = bisect_left(starts_b, a0 - k - nb)
+                        if i < m and starts_b[i] <= a0 - nb:
+                            return True
+                return False
+
+            return near
+
+        def same_sentence(d: PreparedDocument, f: str) -> bool:
+            if f not in both:
+                return False
+            starts_a = term_starts(d, at, f)
+            starts_b = term_starts(d, bt, f) if starts_a else None
+            if not starts_b:
+                return False
+            fd = d.fields[f]
+            if not fd.has_sentences():
+                return bool(self.spans(node)(d, f, True))  # type: ignore[call-arg]
+            sentence_of = fd.sentence_of
+            by_sentence: dict[int, list[int]] = {}
+            for a0 in starts_a:
+                s = sentence_of(a0)
+                if na == 1 or sentence_of(a0 + na - 1) == s:
+                    by_sentence.setdefault(s, []).append(a0)
+            for b0 in starts_b:
+                s = sentence_of(b0)
+                if s in by_sentence and (nb == 1 or sentence_of(b0 + nb - 1) == s):
+                    for a0 in by_sentence[s]:
+                        if a0 + na <= b0 or b0 + nb <= a0:  # two different stretches
+                            return True
+            return False
+
+        return same_sentence
 
     def term_bool(self, t: Term) -> BoolFn:
         tests = self.term_tests(t)
