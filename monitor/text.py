@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from itertools import accumulate, compress, count
 from operator import add
-import unicodedata
 from typing import NamedTuple
 
 import lxml.html
@@ -154,7 +154,7 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
         at = m.start()
         boundary = m.group()
         if boundary[0] == ".":
-            last = _LAST_WORD_RE.search(text[max(start, at - 12) : at + 1])
+            last = _LAST_WORD_RE.search(text, max(start, at - 12), at + 1)
             if last:
                 word = last.group(1)
                 # "Mr." / "Gen." / initials "J." / "U.S." are not ends of sentences

@@ -224,3 +224,63 @@ def test_training_script_reports_missing_data(tmp_path):
     assert proc.returncode == 2
     assert "not found" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_debunking_cues_are_features_of_the_sentences_like_the_claim(engine):
+    from monitor.claims.stance_features import (
+        FEATURE_NAMES,
+        claim_attributed,
+        debunk_count,
+        pair_features,
+        prepare_claims,
+    )
+
+    assert (
+        debunk_count(
+            ["the", "story", "is", "not", "true", "and", "the", "photo", "was", "doctored"]
+        )
+        == 2
+    )
+    assert debunk_count(["the", "minister", "opened", "a", "bridge"]) == 0
+    claim = "Pumpkin spice condoms go on sale"
+    debunk = (
+        "A photo of pumpkin spice condoms going on sale spread online this week. "
+        "The pumpkin spice condoms story is a hoax and the photo is fake, the maker said. "
+        "Shops reported strong sales of coffee."
+    )
+    plain = (
+        "A photo of pumpkin spice condoms going on sale spread online this week. "
+        "The pumpkin spice condoms went on sale in shops across the country, the maker said. "
+        "Shops reported strong sales of coffee."
+    )
+    col = {n: i for i, n in enumerate(FEATURE_NAMES)}
+    rows = {}
+    for name, text in (("debunk", debunk), ("plain", plain)):
+        body = engine.prepare(text)
+        X, _, _ = pair_features(prepare_claims([claim], engine.vocab), body, engine.vocab)
+        rows[name] = X[0]
+    assert rows["debunk"][col["sim_debunk_sent"]] > 0.3
+    assert rows["plain"][col["sim_debunk_sent"]] == 0.0
+    assert rows["debunk"][col["top3_debunk"]] >= 2
+    assert rows["debunk"][col["near_refute"]] > rows["plain"][col["near_refute"]]
+    assert claim_attributed("Congressman: ten fighters caught at border", [])
+    assert claim_attributed("Putin may congratulate Trump", ["putin", "may", "congratulate"])
+    assert not claim_attributed(CLAIM, ["putin", "congratulated", "trump"])
+
+
+def test_cue_layer_overrides_only_in_the_sentences_most_like_the_claim():
+    import numpy as np
+
+    from monitor.claims.stance import decide
+    from monitor.claims.stance_features import PropositionReading
+
+    reading = PropositionReading(("putin", "trump"), ("congratul",), contra=[5])
+    p2 = np.array([0.3, 0.01, 0.69])
+    # the denial is in sentence 5, the claim's closest sentences are 1 and 2: no override
+    assert decide(0.9, p2, reading, [1, 2], 0.25).stance == "discusses"
+    assert decide(0.9, p2, reading, [5, 2], 0.25).stance == "contradicts"
+    assert decide(0.9, p2, reading, [1, 2], 0.25, gate=False).stance == "contradicts"
+    attributed = PropositionReading(
+        ("putin", "trump"), ("congratul",), contra=[5], claim_attributed=True
+    )
+    assert decide(0.9, p2, attributed, [5, 2], 0.25).stance == "discusses"

@@ -107,6 +107,7 @@ def decide(
     best_sentences: Sequence[int],
     threshold: float,
     rules: str = "all",
+    gate: bool = True,
 ) -> Decision:
     """Combine the model's probabilities with the cue layer into one verdict.
 
@@ -119,19 +120,31 @@ def decide(
     if reading is not None and rules != "none" and not reading.claim_negated:
         full = set(reading.full)
         affirm_full = [i for i in reading.affirm if i in full]
-        if reading.contra and len(reading.contra) >= len(reading.affirm):
+        contra = reading.contra
+        hedged = reading.hedged
+        if gate:
+            # overrides only for a claim stated in its own voice, read in one of the two
+            # sentences most like it (measured on FNC-1: ungated, they misfire on
+            # incidental negations and on attributed headlines)
+            top = set(best_sentences[:2])
+            if getattr(reading, "claim_attributed", False):
+                top = set()
+            contra = [i for i in contra if i in top]
+            affirm_full = [i for i in affirm_full if i in top]
+            hedged = [i for i in hedged if i in top]
+        if contra and len(contra) >= len(reading.affirm):
             p2 = _raise(p2, 1, RULE_CONTRA)
             p_rel = max(p_rel, RULE_RELATED)
-            source, evidence = "rule:denial", tuple(reading.contra[:2])
-        elif rules == "all" and affirm_full and not reading.contra:
+            source, evidence = "rule:denial", tuple(contra[:2])
+        elif rules == "all" and affirm_full and not reading.contra and p2[1] < threshold:
             p2 = _raise(p2, 0, RULE_AFFIRM)
             p_rel = max(p_rel, RULE_RELATED)
             source, evidence = "rule:affirm", tuple(affirm_full[:2])
-        elif rules == "all" and reading.hedged and not reading.affirm and not reading.contra:
+        elif rules == "all" and hedged and not reading.affirm and not reading.contra:
             p_rel = max(p_rel, RULE_RELATED)
             if p2[1] < threshold:
                 p2 = _raise(p2, 0, RULE_HEDGED_CONFIRM)
-            source, evidence = "rule:hedged", tuple(reading.hedged[:2])
+            source, evidence = "rule:hedged", tuple(hedged[:2])
         elif rules == "all" and reading.predicates and not reading.predicate_found:
             # the text names the claim's actors but never states its action
             downgrade = True

@@ -256,6 +256,63 @@ _CLAUSE_BREAK = frozenset(
 )
 _QUESTION_OPENERS = frozenset(["whether", "if", "asked"])
 
+# Words and word pairs typical of debunking articles (FNC-1's "disagree" bodies).
+_DEBUNK_WORDS = frozenset(
+    [
+        "hoax",
+        "hoaxes",
+        "fake",
+        "faked",
+        "satire",
+        "satirical",
+        "parody",
+        "spoof",
+        "debunked",
+        "debunk",
+        "debunks",
+        "doctored",
+        "photoshopped",
+        "fabricated",
+        "untrue",
+        "false",
+        "bogus",
+        "myth",
+        "prank",
+        "misattributed",
+        "unfounded",
+        "baseless",
+        "snopes",
+    ]
+)
+_DEBUNK_PAIRS = frozenset(
+    [
+        ("not", "true"),
+        ("no", "evidence"),
+        ("no", "truth"),
+        ("no", "proof"),
+        ("not", "real"),
+        ("isn't", "real"),
+        ("never", "happened"),
+        ("made", "up"),
+        ("turned", "out"),
+        ("turns", "out"),
+        ("in", "fact"),
+        ("april", "fools"),
+        ("fake", "news"),
+        ("too", "good"),
+        ("no", "such"),
+        ("not", "genuine"),
+    ]
+)
+
+
+def debunk_count(words: list[str]) -> int:
+    """Debunking words and word pairs in one sentence's folded words."""
+    n = sum(w in _DEBUNK_WORDS for w in words)
+    n += sum(p in _DEBUNK_PAIRS for p in zip(words, words[1:], strict=False))
+    return n
+
+
 NEG, DENY, HEDGE, CONFIRM = 1, 2, 4, 8
 CUE_NAMES = ("neg", "deny", "hedge", "confirm", "question", "quote")
 N_CUES = len(CUE_NAMES)
@@ -417,6 +474,10 @@ class PreparedText:
     cap_ratio: dict[str, float]
     n_words: int
     vocab_id: int = 0
+    # per sentence: debunking phrases ("not true", "no evidence", "satirical", ...) and the
+    # token positions of negation/denial words (for their distance to the claim's words)
+    sent_debunk: np.ndarray = field(repr=False, default=None)  # type: ignore[assignment]
+    sent_refute_pos: list[list[int]] = field(repr=False, default_factory=list)
 
     def sentence(self, i: int) -> str:
         a, b = self.spans[i]
@@ -522,6 +583,8 @@ def _vectorise(
         s = text[a:b]
         cues[si, 4] = 1.0 if s.rstrip("\"'”’) ").endswith("?") else 0.0
         cues[si, 5] = 1.0 if any(q in s for q in '"“”«»') else 0.0
+    debunk = np.array([debunk_count(ws) for ws in sent_words], dtype=np.float64)
+    refute_pos = [[j for j, w in enumerate(ws) if cue_bits(w) & (NEG | DENY)] for ws in sent_words]
     n_words = sum(len(ws) for ws in sent_words)
     body_cues = cues.sum(axis=0) * (100.0 / max(n_words, 1))
     bigrams = frozenset(zip(all_content, all_content[1:], strict=False))
@@ -542,6 +605,8 @@ def _vectorise(
         cap_ratio=cap_ratio,
         n_words=n_words,
         vocab_id=id(vocab),
+        sent_debunk=debunk,
+        sent_refute_pos=refute_pos,
     )
 
 
@@ -616,6 +681,7 @@ class PropositionReading:
     best_coverage: float = 0.0
     predicate_found: bool = False
     claim_negated: bool = False
+    claim_attributed: bool = False  # "X says ...", "Report: ...", "... may ...", a question
 
     @property
     def n_prop(self) -> int:
@@ -626,6 +692,51 @@ class PropositionReading:
             + len(self.hedged)
             + len(self.asked)
         )
+
+
+_ATTRIBUTION = frozenset(
+    [
+        "says",
+        "said",
+        "say",
+        "claims",
+        "claimed",
+        "claim",
+        "report",
+        "reports",
+        "reported",
+        "reportedly",
+        "according",
+        "rumor",
+        "rumors",
+        "rumour",
+        "rumours",
+        "source",
+        "sources",
+        "alleged",
+        "allegedly",
+        "may",
+        "might",
+        "could",
+        "suggests",
+        "believes",
+        "insists",
+        "warns",
+        "tells",
+        "told",
+        "possibly",
+        "maybe",
+        "apparently",
+    ]
+)
+
+
+def claim_attributed(text: str, words: list[str]) -> bool:
+    """The claim reports what someone says (or asks) rather than stating it itself."""
+    if "?" in text or any(w in _ATTRIBUTION for w in words):
+        return True
+    head = text.split(":", 1)
+    return len(head) == 2 and 0 < len(head[0].split()) <= 5 and bool(head[1].strip())
 
 
 def _split_names(claim: PreparedClaim, body: PreparedText) -> tuple[list[str], list[str]]:
@@ -651,7 +762,12 @@ def read_proposition(claim: PreparedClaim, body: PreparedText) -> PropositionRea
     ...") the readings are the sentences' own polarities; the rule layer ignores them.
     """
     names, preds = _split_names(claim, body)
-    reading = PropositionReading(tuple(names), tuple(preds), claim_negated=claim.negated)
+    reading = PropositionReading(
+        tuple(names),
+        tuple(preds),
+        claim_negated=claim.negated,
+        claim_attributed=claim_attributed(claim.text, claim.words),
+    )
     if not preds or not claim.core:
         return reading
     core = set(claim.core)
@@ -699,6 +815,25 @@ _PLAN_WORDS = frozenset(
         "question",
     ]
 )
+# Verbs of saying, knowing or doing that a negation may scope over instead of the claim.
+_NONCOMMITTAL = frozenset(
+    [
+        "say",
+        "comment",
+        "confirm",
+        "disclose",
+        "reveal",
+        "specify",
+        "verify",
+        "elaborate",
+        "know",
+        "provide",
+        "need",
+        "use",
+        "want",
+        "immediately",
+    ]
+)
 _DENY_VERB_RE = re.compile(
     r"^(?:den(?:y|ies|ied|ying)|dismiss(?:ed|es|ing)?|reject(?:ed|s|ing)?|refut(?:e|ed|es|ing)"
     r"|rebut(?:s|ted|ting)?|debunk(?:ed|s|ing)?|disput(?:e|ed|es|ing)|contradict(?:ed|s|ing)?"
@@ -740,7 +875,7 @@ def _polarity(words: list[str], stems: list[str], preds: set[str], claim_words: 
     asked_any = weak = False
     for i in positions:
         asked = False
-        saw_plan = saw_report = False
+        saw_plan = saw_report = noncommittal = False
         for j in range(i - 1, max(-1, i - DENY_WINDOW - 1), -1):
             w = words[j]
             if w in _CLAUSE_BREAK:
@@ -749,11 +884,18 @@ def _polarity(words: list[str], stems: list[str], preds: set[str], claim_words: 
                 saw_plan = True
             if w in _REPORT_NOUNS:
                 saw_report = True
+            if w in _NONCOMMITTAL or w in _QUESTION_OPENERS:
+                noncommittal = True
             bits = cue_bits(w)
             if bits & NEG and i - j <= NEG_WINDOW:
-                if i - j <= 3 or saw_plan:
+                if noncommittal and not saw_plan:
+                    # "would not say whether ... was killed", "don't use ...": the
+                    # negation scopes over the speaker's act, not over the claim
+                    weak = True
+                elif i - j <= 3 or saw_plan:
                     return "contra"
-                weak = True
+                else:
+                    weak = True
             if _DENY_VERB_RE.match(w) and (saw_report or i - j <= 4):
                 return "contra"
             if bits & DENY:
@@ -812,6 +954,21 @@ PROPOSITION_FEATURES = (
     "prop_has_preds",
     "claim_negated",
 )
+REFUTE_FEATURES = (
+    "top5_neg",
+    "top5_deny",
+    "lead_deny",
+    "sim_deny_sent",
+    "sim_neg_sent",
+    "sim_hedge_sent",
+    "simw_deny",
+    "near_refute",
+    "body_debunk",
+    "top3_debunk",
+    "sim_debunk_sent",
+    "rel_deny_sent",
+    "claim_debunk",
+)
 FEATURE_NAMES = (
     RELATED_FEATURES
     + tuple(f"top1_{c}" for c in CUE_NAMES)
@@ -820,6 +977,7 @@ FEATURE_NAMES = (
     + tuple(f"claim_{c}" for c in CUE_NAMES)
     + ("claim_words",)
     + PROPOSITION_FEATURES
+    + REFUTE_FEATURES
 )
 N_FEATURES = len(FEATURE_NAMES)
 
@@ -847,6 +1005,28 @@ def pair_features(
     idf = vocab.idf_full
     log_body = math.log1p(body.n_words)
     log_sents = math.log1p(n_s)
+    r0 = N_FEATURES - len(REFUTE_FEATURES)
+    debunk = body.sent_debunk if body.sent_debunk is not None else np.zeros(n_s)
+    if n_s:
+        cues = body.sent_cues
+        pos_sims = np.maximum(sims, 0.0)
+        best_sim = pos_sims.max(axis=1)
+
+        def _max_where(mask: np.ndarray) -> np.ndarray:
+            if not mask.any():
+                return np.zeros(n_c)
+            return pos_sims[:, mask].max(axis=1)
+
+        sim_deny = _max_where(cues[:, 1] > 0)
+        X[:, r0 + 3] = sim_deny
+        X[:, r0 + 4] = _max_where(cues[:, 0] > 0)
+        X[:, r0 + 5] = _max_where(cues[:, 2] > 0)
+        tot = pos_sims.sum(axis=1)
+        X[:, r0 + 6] = np.where(tot > 0, (pos_sims @ cues[:, 1]) / np.maximum(tot, 1e-12), 0.0)
+        X[:, r0 + 8] = debunk.sum() * (100.0 / max(body.n_words, 1))
+        X[:, r0 + 10] = _max_where(debunk > 0)
+        X[:, r0 + 11] = np.where(best_sim > 0, sim_deny / np.maximum(best_sim, 1e-12), 0.0)
+        X[:, r0 + 2] = cues[:3, 1].sum()
     for ci, claim in enumerate(claims):
         row = X[ci]
         row[0] = cos_body[ci]
@@ -903,4 +1083,27 @@ def pair_features(
         row[p + 7] = float(reading.predicate_found)
         row[p + 8] = float(bool(reading.predicates))
         row[p + 9] = float(claim.negated)
+        row[r0 + 12] = debunk_count(claim.words) + claim.cues[0]
+        if n_s:
+            k5 = min(5, n_s)
+            top5 = np.argsort(-sims[ci], kind="stable")[:k5]
+            row[r0] = body.sent_cues[top5, 0].sum()
+            row[r0 + 1] = body.sent_cues[top5, 1].sum()
+            row[r0 + 9] = debunk[top[: min(3, n_s)]].sum()
+            row[r0 + 7] = _near_refute(body, top5, set(uniq))
     return X, readings, sims
+
+
+def _near_refute(body: PreparedText, sents: np.ndarray, stems: set[str]) -> float:
+    """1 / (1 + token distance) of the closest negation/denial word to a claim word."""
+    best = 0.0
+    for si in sents:
+        cue_pos = body.sent_refute_pos[si] if body.sent_refute_pos else []
+        if not cue_pos:
+            continue
+        hit = [j for j, st in enumerate(body.sent_stems[si]) if st in stems]
+        if not hit:
+            continue
+        d = min(abs(a - b) for a in cue_pos for b in hit)
+        best = max(best, 1.0 / (1.0 + d))
+    return best

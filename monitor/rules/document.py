@@ -339,7 +339,7 @@ class PreparedDocument:
         names = group.split(" ")
         if len(names) == 1:
             return self.fields[names[0]].stem_set(lang)
-        return frozenset().union(*(self.fields[n].stem_set(lang) for n in names))
+        return frozenset(map(self.stem_table(lang).__getitem__, self.word_sets[group]))
 
     def _group_sorted(self, group: str) -> list[str]:
         return sorted(self.word_sets[group])
