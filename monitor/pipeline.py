@@ -83,7 +83,7 @@ def claim_alerts(article: Article, ev: ClaimEvent, channels: list[str]) -> list[
     """The claims stage's decision as alert events (one per channel)."""
     c, rec = ev.claim, ev.record
     attr = rec.attribution
-    events = claim_related(
+    return claim_related(
         ev.relation,
         article,
         ClaimRef(
@@ -96,23 +96,21 @@ def claim_alerts(article: Article, ev: ClaimEvent, channels: list[str]) -> list[
             first_published=datetime.fromisoformat(c.first_published)
             if c.first_published
             else None,
+            first_source=c.first_source,
+            origin=c.origin,
+            proposition=c.proposition.text(),
         ),
         Evidence(
             quote=rec.quote,
             attribution=attr.text if attr else None,
             polarity=polarity_word(rec.polarity),
+            modality=rec.modality,
+            claim_id=ev.evidence_claim_id,
         ),
         ev.confidence,
         ev.watch,
         channels,
     )
-    for e in events:
-        e.payload["claim"]["first_seen"]["source"] = c.first_source
-        e.payload["claim"]["origin"] = c.origin
-        e.payload["claim"]["proposition"] = c.proposition.text()
-        e.payload["evidence"]["modality"] = rec.modality
-        e.payload["evidence"]["claim_id"] = ev.evidence_claim_id
-    return events
 
 
 def apply_dedup(store: Store, article: Article, decision: DedupDecision) -> tuple[int, int]:

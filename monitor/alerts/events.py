@@ -139,6 +139,9 @@ class ClaimRef:
     first_url: str | None = None
     first_title: str | None = None
     first_published: datetime | None = None
+    first_source: str | None = None  # who made the claim in its first report ("Kremlin")
+    origin: str | None = None  # "article" or "declared" (from the config)
+    proposition: str | None = None  # "Putin / congratulate / Trump"
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,8 @@ class Evidence:
     quote: str
     attribution: str | None = None  # who the report says said it ("a Kremlin spokesman")
     polarity: Polarity | None = None
+    modality: str | None = None  # "stated", "reported", "planned", ...
+    claim_id: int | str | None = None  # the claim this passage was stored as
 
 
 def claim_related(
@@ -186,17 +191,31 @@ def claim_related(
                     "url": claim.first_url,
                     "title": claim.first_title,
                     "published": _iso(claim.first_published),
+                    "source": claim.first_source,
                 },
+                "origin": claim.origin,
+                "proposition": claim.proposition,
             },
             "evidence": {
                 "quote": evidence.quote,
                 "attribution": evidence.attribution,
                 "polarity": evidence.polarity,
+                "modality": evidence.modality,
+                "claim_id": evidence.claim_id,
                 "outlet": art["source"],
                 "url": art["url"],
             },
             "article": art,
         }
+        # optional fields are left out rather than sent as null
+        for part, keys in (
+            (payload["claim"], ("origin", "proposition")),
+            (payload["claim"]["first_seen"], ("source",)),
+            (payload["evidence"], ("modality", "claim_id")),
+        ):
+            for key in keys:
+                if part[key] is None:
+                    del part[key]
         if story is not None:
             payload["story"] = story
         events.append(AlertEvent(eid, etype, channel, watch, payload=payload, created_at=created))
