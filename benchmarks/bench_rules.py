@@ -2,8 +2,8 @@
 
 Generates rules (names, phrases, prefixes, NEAR, ONEAR, SENT, NOT, -, title:, source:, and
 rules on ordinary words) and ~1,000-word articles from a fixed seed. An article mixes
-function words, a Zipf-distributed general vocabulary of made-up words (so it has some 450
-distinct words, like real news), topic words, phrases and 5-20 names from a pool of 3,000.
+function words, a Zipf-distributed general vocabulary of made-up words (so it has ~370
+distinct words), topic words, phrases and 5-20 names from a pool of 3,000.
 
 For every article, in the same run:
 
@@ -18,10 +18,13 @@ For every article, in the same run:
 Each method gets its own freshly prepared copy of the article (nothing computed lazily by
 one method is reused by the other); indexed and naive alternate which goes first, and
 the script stops unless both return equal results. Every article is timed ``--reps``
-times; the table shows the best repetition (lowest mean over the articles), which is the
-least disturbed by other jobs on the machine.
+times; each time column shows its lowest mean over the articles among the repetitions (the
+least disturbed by other jobs on the machine), the p95 column comes from the repetition with
+the lowest indexed mean. Times are CPU time of this single-threaded process by default
+(``--clock wall`` for elapsed time).
 
     python benchmarks/bench_rules.py [--rules 100,1000,10000] [--articles 200] [--reps 3]
+                                     [--clock cpu|wall]
 """
 
 from __future__ import annotations
