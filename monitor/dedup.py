@@ -43,7 +43,7 @@ from courlan.clean import normalize_url, scrub_url
 from datasketch import MinHash
 
 from monitor.models import Article
-from monitor.text import get_stemmer, stemmer_languages, words
+from monitor.text import STOPWORDS_EN, get_stemmer, stemmer_languages, words
 
 __all__ = [
     "NEAR_DUPLICATE_THRESHOLD",
@@ -159,21 +159,15 @@ def site_of(article: Article) -> str:
 # -- the sketch ---------------------------------------------------------------------------
 
 # Function words of the languages most feeds are in; they carry no topic.
-_STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been
-    before being below between both but by can could did do does doing down during each
-    few for from further had has have having he her here hers herself him himself his
-    how i if in into is it its itself just me more most my myself no nor not now of off
-    on once only or other our ours ourselves out over own same she should so some such
-    than that the their theirs them themselves then there these they this those through
-    to too under until up very was we were what when where which while who whom why
-    will with would you your yours yourself yourselves said says say told according
-    would could may might must shall one two three new also like get got make made year
-    years last first week day days time times mr mrs ms dr per cent percent monday
-    tuesday wednesday thursday friday saturday sunday el la los las de del y en que un
-    una por con para es al lo se su le les des du et est une pour dans qui sur pas au
-    aux der die das und ist im den dem ein eine zu mit von nicht auf auch sich fur il
-    di che e per non con gli da""".split()  # noqa: SIM905
+_STOPWORDS = STOPWORDS_EN | frozenset(
+    """
+    according al au auch auf aux cent che con da dans das day days
+    de del dem den der des di die du e ein eine el en es est
+    et first friday fur gli il im ist la las last le les lo los
+    made make mit monday nicht non para pas per percent por pour que
+    qui saturday se sich su sunday sur three thursday time times
+    tuesday un una und une von wednesday week y zu
+    """.split()
 )
 
 _PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme="affine32").permutations

@@ -342,3 +342,28 @@ def test_sentence_boundary_pattern_is_unchanged(text: str) -> None:
     assert [m.span() for m in _BOUNDARY_RE.finditer(text)] == [
         m.span() for m in _BOUNDARY_AS_WRITTEN.finditer(text)
     ]
+
+
+# --------------------------------------------------------------------------- SENT, split locally
+
+_SENT_WORDS = ["alpha", "beta", "gamma", "Mr.", "U.S.", "J.", "said", "Alpha", "BETA"]
+_SENT_SEPS = [" ", " ", " ", ". ", "! ", "? ", '." ', ".\n\n", "\n\n", ", ", ".. ", " (", ") "]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(_SENT_WORDS), st.sampled_from(_SENT_SEPS)), max_size=40),
+    st.sampled_from(["alpha SENT beta", '"alpha" SENT gamma', 'alpha SENT "beta gamma"']),
+)
+def test_sent_split_locally_equals_whole_field_split(
+    pieces: list[tuple[str, str]], rule: str
+) -> None:
+    """SENT on ASCII text splits only the stretches between the terms (when few and short);
+    the answer must be the one from splitting the whole field into sentences."""
+    text = "".join(w + sep for w, sep in pieces)
+    rs = RuleSet({"r": compile_rule(rule)})
+    expected = bool(Reference(Document(text=text), "en").eval(rs.rules[0].tree))
+    assert bool(rs.matching_names(Document(text=text))) == expected
+    d = rs.prepare(Document(text=text))
+    d.fields["text"].sentences()  # split first: the whole-field path
+    assert bool(rs.matching_names(d)) == expected

@@ -87,6 +87,7 @@ class PreparedField:
         "_starts",
         "_firsts",
         "_pindex",
+        "_padded",
     )
 
     def __init__(self, doc: PreparedDocument, name: str, text: str, parts: list[str]) -> None:
@@ -117,6 +118,7 @@ class PreparedField:
         self._starts: list[int] | None = None
         self._firsts: list[int] | None = None
         self._pindex: dict[int, int] | None = None
+        self._padded: str | None = None
 
     # ---- words
 
@@ -274,12 +276,35 @@ class PreparedField:
         the field was split already, or will be cheaply (no character offsets needed)."""
         return self._sentences is not None or (self._plain is not None and self._pos is None)
 
+    def sentences_split(self) -> bool:
+        """True once the field's text has been split into sentences."""
+        return self._sentences is not None
+
     def same_sentence_local(self, first: int, last: int) -> bool:
         """True when the words from position first to last are all in one sentence,
         found by splitting just the stretch between them: a sentence boundary between two
         words is found there exactly as in the whole text."""
-        a, b = self.span(first, last)
+        a, b = self._local_span(first, last)
         return len(split_sentences(self.text[a:b])) <= 1
+
+    def _local_span(self, first: int, last: int) -> tuple[int, int]:
+        """``span`` for a few positions, without the offsets of every word when the field
+        took the ASCII fast path: the k-th occurrence of a word is the k-th place where it
+        stands between spaces in the plain text (one character for one, so offsets agree)."""
+        if self._offsets is not None or self._plain is None or self._pos is not None:
+            return self.span(first, last)
+        if self._padded is None:
+            self._padded = " " + self._plain + " "
+        find = self._padded.find
+        ends = []
+        for p in (first, last):
+            w = self.words[p]
+            pat = " " + w + " "
+            i = -1
+            for _ in range(bisect_left(self.word_positions(w), p) + 1):
+                i = find(pat, i + 1)
+            ends.append((i, i + len(w)))  # padded index of the space before = plain start
+        return ends[0][0], ends[1][1]
 
 
 class _Table(dict):  # type: ignore[type-arg]
