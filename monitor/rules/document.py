@@ -14,6 +14,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import count
 from urllib.parse import urlsplit
 
 from monitor.models import Article
@@ -26,9 +27,9 @@ _STEMMED = frozenset(stemmer_languages())
 # Position gap between two tags, so a phrase or NEAR never spans two tags.
 TAG_GAP = MAX_DISTANCE + 100
 _NONE: list[int] = []  # positions of an absent word (never modified)
-# Joins a field's words (or stems) into one string to find positions in (PreparedField._find);
-# no word or stem contains it.
-_SEP = "\x00"
+# Words are coded as characters from here on (see PreparedField._encode); the supplementary
+# planes leave room for a million distinct words.
+_CODE_BASE = 0x10000
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,6 @@ class PreparedField:
         "_starts",
         "_firsts",
         "_pindex",
-        "_padded",
     )
 
     def __init__(self, doc: PreparedDocument, name: str, text: str, parts: list[str]) -> None:
@@ -107,8 +107,8 @@ class PreparedField:
                 self._pos.extend(range(k * TAG_GAP, k * TAG_GAP + len(ws)))
         self._word_set: frozenset[str] | None = None
         self._word_pos: dict[str, list[int]] = {}
-        self._word_codes: str | None = None  # the words joined by _SEP (see _find)
-        self._stem_codes: dict[str, str] = {}  # the stems joined by _SEP, per language
+        self._word_codes: tuple[dict[str, str], str] | None = None
+        self._stem_codes: dict[str, tuple[dict[str, str], str]] = {}
         self._stem_set: dict[str, frozenset[str]] = {}
         self._stem_pos: dict[tuple[str, str], list[int]] = {}
         self._sorted: list[str] | None = None
@@ -118,7 +118,6 @@ class PreparedField:
         self._starts: list[int] | None = None
         self._firsts: list[int] | None = None
         self._pindex: dict[int, int] | None = None
-        self._padded: str | None = None
 
     # ---- words
 
@@ -134,28 +133,30 @@ class PreparedField:
             if word not in self.word_set():
                 return _NONE
             if self._word_codes is None:
-                self._word_codes = _SEP + _SEP.join(self.words) + _SEP
-            got = self._word_pos[word] = self._find(self._word_codes, word)
+                self._word_codes = self._encode(self.word_set(), self.words)
+            table, codes = self._word_codes
+            got = self._word_pos[word] = self._find(codes, table[word])
         return got
 
-    def _find(self, joined: str, key: str) -> list[int]:
-        """Positions of a key in the field's keys joined by _SEP (with _SEP at both ends).
+    @staticmethod
+    def _encode(distinct: Iterable[str], keys: Iterable[str]) -> tuple[dict[str, str], str]:
+        """One character per distinct key, and the field as a string of those characters.
 
-        The position of an occurrence is the number of separators before it, counted in C
-        (``str.count`` between one occurrence and the next): a few µs per key for a
-        1,000-word field, and no per-article table of every word (which cost ~100 µs).
+        The positions of a key are then the places of one character in a short string,
+        found with str.find in C: a few µs per key, where a Python loop over the words or
+        ``list.index`` would cost ~10 µs per key or ~300 µs to map every word. Built with
+        C-level iterators only.
         """
+        table = dict(zip(distinct, map(chr, count(_CODE_BASE)), strict=False))
+        return table, "".join(map(table.__getitem__, keys))
+
+    def _find(self, codes: str, code: str) -> list[int]:
         out: list[int] = []
-        pat = _SEP + key + _SEP
-        step = len(pat) - 1  # the closing separator opens the next occurrence
-        find, cnt = joined.find, joined.count
-        i = find(pat)
-        n = prev = 0
+        find = codes.find
+        i = find(code)
         while i >= 0:
-            n += cnt(_SEP, prev, i)
-            out.append(n)
-            prev = i
-            i = find(pat, i + step)
+            out.append(i)
+            i = find(code, i + 1)
         if self._pos is not None:
             out = [self._pos[i] for i in out]
         return out
@@ -179,11 +180,12 @@ class PreparedField:
         if got is None:
             if stem not in self.stem_set(lang):
                 return _NONE
-            joined = self._stem_codes.get(lang)
-            if joined is None:
+            encoded = self._stem_codes.get(lang)
+            if encoded is None:
                 stems = map(self._doc.stem_table(lang).__getitem__, self.words)
-                joined = self._stem_codes[lang] = _SEP + _SEP.join(stems) + _SEP
-            got = self._stem_pos[key] = self._find(joined, stem)
+                encoded = self._stem_codes[lang] = self._encode(self.stem_set(lang), stems)
+            table, codes = encoded
+            got = self._stem_pos[key] = self._find(codes, table[stem])
         return got
 
     # ---- prefixes
@@ -276,35 +278,12 @@ class PreparedField:
         the field was split already, or will be cheaply (no character offsets needed)."""
         return self._sentences is not None or (self._plain is not None and self._pos is None)
 
-    def sentences_split(self) -> bool:
-        """True once the field's text has been split into sentences."""
-        return self._sentences is not None
-
     def same_sentence_local(self, first: int, last: int) -> bool:
         """True when the words from position first to last are all in one sentence,
         found by splitting just the stretch between them: a sentence boundary between two
         words is found there exactly as in the whole text."""
-        a, b = self._local_span(first, last)
+        a, b = self.span(first, last)
         return len(split_sentences(self.text[a:b])) <= 1
-
-    def _local_span(self, first: int, last: int) -> tuple[int, int]:
-        """``span`` for a few positions, without the offsets of every word when the field
-        took the ASCII fast path: the k-th occurrence of a word is the k-th place where it
-        stands between spaces in the plain text (one character for one, so offsets agree)."""
-        if self._offsets is not None or self._plain is None or self._pos is not None:
-            return self.span(first, last)
-        if self._padded is None:
-            self._padded = " " + self._plain + " "
-        find = self._padded.find
-        ends = []
-        for p in (first, last):
-            w = self.words[p]
-            pat = " " + w + " "
-            i = -1
-            for _ in range(bisect_left(self.word_positions(w), p) + 1):
-                i = find(pat, i + 1)
-            ends.append((i, i + len(w)))  # padded index of the space before = plain start
-        return ends[0][0], ends[1][1]
 
 
 class _Table(dict):  # type: ignore[type-arg]

@@ -233,19 +233,6 @@ class _Compiler:
             fd = d.fields[f]
             if not fd.has_sentences():
                 return bool(self.spans(node)(d, f, True))  # type: ignore[call-arg]
-            if not fd.sentences_split():
-                # Few pairs, near each other: split just the stretch of each pair (nearest
-                # first) rather than the whole field, as long as the stretches together are
-                # shorter than the field.
-                pairs = sorted(
-                    (max(a0 + na, b0 + nb) - min(a0, b0), min(a0, b0), max(a0 + na, b0 + nb) - 1)
-                    for a0 in starts_a
-                    for b0 in starts_b
-                    if a0 + na <= b0 or b0 + nb <= a0
-                )
-                if sum(p[0] for p in pairs) <= len(fd.words):
-                    local = fd.same_sentence_local
-                    return any(local(p0, p1) for _, p0, p1 in pairs)
             sentence_of = fd.sentence_of
             by_sentence: dict[int, list[int]] = {}
             for a0 in starts_a:
