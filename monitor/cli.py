@@ -521,7 +521,8 @@ def alerts_test(ctx: click.Context, channel: str) -> None:
 
 
 # -- claims ------------------------------------------------------------------------------------
-def _read_claims(ctx: click.Context, fn: Any) -> Any:
+def _read_store(ctx: click.Context, fn: Any, empty: str) -> Any:
+    """Run ``fn(store)`` on a read-only store; ``empty`` explains a database without the tables."""
     import sqlite3
 
     from monitor.store import Store
@@ -532,13 +533,17 @@ def _read_claims(ctx: click.Context, fn: Any) -> Any:
         return fn(store)
     except sqlite3.OperationalError as e:
         if "no such table" in str(e):
-            raise MonitorError(
-                "this database has no claims yet (run 'monitor run --once' with a watch that"
-                " has track_claims = true)"
-            ) from None
+            raise MonitorError(empty) from None
         raise
     finally:
         store.close()
+
+
+_NO_CLAIMS = (
+    "this database has no claims yet (run 'monitor run --once' with a watch that"
+    " has track_claims = true)"
+)
+_NO_STORIES = "this database has no stories yet (run 'monitor run --once')"
 
 
 @cli.group("claims", invoke_without_command=True)
@@ -551,7 +556,7 @@ def claims_cmd(ctx: click.Context, watch: str | None, as_json: bool) -> None:
         return
     from monitor.claims.track import claims_overview, format_overview
 
-    rows = _read_claims(ctx, lambda store: claims_overview(store, watch))
+    rows = _read_store(ctx, lambda store: claims_overview(store, watch), _NO_CLAIMS)
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
     else:
@@ -566,7 +571,7 @@ def claims_show(ctx: click.Context, claim_id: int, as_json: bool) -> None:
     """The timeline of evidence on one claim (and on the claims that contradict it)."""
     from monitor.claims.track import claim_timeline, format_timeline
 
-    claim = _read_claims(ctx, lambda store: claim_timeline(store, claim_id))
+    claim = _read_store(ctx, lambda store: claim_timeline(store, claim_id), _NO_CLAIMS)
     if claim is None:
         raise MonitorError(f"no claim #{claim_id} (list them with 'monitor claims')")
     if as_json:
@@ -576,19 +581,6 @@ def claims_show(ctx: click.Context, claim_id: int, as_json: bool) -> None:
 
 
 # -- stories (dedup) ---------------------------------------------------------------------------
-def _read_stories(ctx: click.Context, fn: Any) -> Any:
-    from monitor.store import Store
-
-    cfg = _config(ctx)
-    store = Store.open(cfg.database_path(), readonly=True)
-    try:
-        if store.schema_version() < 2:
-            raise MonitorError("this database has no stories yet (run 'monitor run --once')")
-        return fn(store)
-    finally:
-        store.close()
-
-
 @cli.group("stories", invoke_without_command=True)
 @click.option("--watch", "watch", default=None, help="Only stories this watch matched.")
 @click.option("--limit", default=50, show_default=True, help="At most this many stories.")
@@ -600,7 +592,7 @@ def stories_cmd(ctx: click.Context, watch: str | None, limit: int, as_json: bool
         return
     from monitor.dedup import format_stories, stories_overview
 
-    rows = _read_stories(ctx, lambda store: stories_overview(store, watch, limit))
+    rows = _read_store(ctx, lambda store: stories_overview(store, watch, limit), _NO_STORIES)
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
     else:
@@ -615,7 +607,7 @@ def stories_show(ctx: click.Context, story_id: int, as_json: bool) -> None:
     """One story with every report in it (copies and revisions marked)."""
     from monitor.dedup import format_story, story_detail
 
-    story = _read_stories(ctx, lambda store: story_detail(store, story_id))
+    story = _read_store(ctx, lambda store: story_detail(store, story_id), _NO_STORIES)
     if story is None:
         raise MonitorError(f"no story #{story_id} (list them with 'monitor stories')")
     if as_json:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import uuid
 from dataclasses import dataclass
@@ -36,6 +37,30 @@ def article_summary(article: Article) -> dict[str, Any]:
     }
 
 
+def per_channel(
+    etype: str, watch: str, channels: list[str], body: dict[str, Any], now: datetime | None
+) -> list[AlertEvent]:
+    """One event per channel: each its own id, the common envelope, then ``body``.
+
+    Each channel gets a row (and an id) of its own, so each is delivered, retried and
+    acknowledged on its own.
+    """
+    created = now or datetime.now(UTC)
+    events = []
+    for channel in channels:
+        eid = new_event_id()
+        payload = {
+            "type": etype,
+            "id": eid,
+            "schema_version": SCHEMA_VERSION,
+            "created_at": _iso(created),
+            "watch": watch,
+            **copy.deepcopy(body),
+        }
+        events.append(AlertEvent(eid, etype, channel, watch, payload=payload, created_at=created))
+    return events
+
+
 def article_matched(
     article: Article,
     match: Match,
@@ -44,38 +69,19 @@ def article_matched(
     now: datetime | None = None,
     story: dict[str, Any] | None = None,
 ) -> list[AlertEvent]:
-    """One ``article.matched`` event per channel of the watch (same id body, one row each).
+    """One ``article.matched`` event per channel of the watch.
 
     ``story``: the dedup stage's story reference (``{"id", "title", ...}``), if any.
     """
-    created = now or datetime.now(UTC)
-    events = []
-    for channel in channels:
-        eid = new_event_id()
-        payload = {
-            "type": "article.matched",
-            "id": eid,
-            "schema_version": SCHEMA_VERSION,
-            "created_at": _iso(created),
-            "watch": match.watch,
-            "article": article_summary(article),
-            "matched_terms": list(match.terms),
-            "snippets": list(match.snippets),
-            "snippet": match.snippets[0] if match.snippets else "",
-        }
-        if story is not None:
-            payload["story"] = story
-        events.append(
-            AlertEvent(
-                id=eid,
-                type="article.matched",
-                channel=channel,
-                watch=match.watch,
-                payload=payload,
-                created_at=created,
-            )
-        )
-    return events
+    body: dict[str, Any] = {
+        "article": article_summary(article),
+        "matched_terms": list(match.terms),
+        "snippets": list(match.snippets),
+        "snippet": match.snippets[0] if match.snippets else "",
+    }
+    if story is not None:
+        body["story"] = story
+    return per_channel("article.matched", match.watch, channels, body, now)
 
 
 def story_updated(
@@ -94,33 +100,14 @@ def story_updated(
     the story, "report" when it is a report of its own. Built for the channels the pipeline
     picks (webhook-type ones; see docs/dedup.md).
     """
-    created = now or datetime.now(UTC)
-    events = []
-    for channel in channels:
-        eid = new_event_id()
-        payload = {
-            "type": "story.updated",
-            "id": eid,
-            "schema_version": SCHEMA_VERSION,
-            "created_at": _iso(created),
-            "watch": match.watch,
-            "story": story,
-            "article": article_summary(article),
-            "relation": relation,
-            "matched_terms": list(match.terms),
-            "snippet": match.snippets[0] if match.snippets else "",
-        }
-        events.append(
-            AlertEvent(
-                id=eid,
-                type="story.updated",
-                channel=channel,
-                watch=match.watch,
-                payload=payload,
-                created_at=created,
-            )
-        )
-    return events
+    body = {
+        "story": story,
+        "article": article_summary(article),
+        "relation": relation,
+        "matched_terms": list(match.terms),
+        "snippet": match.snippets[0] if match.snippets else "",
+    }
+    return per_channel("story.updated", match.watch, channels, body, now)
 
 
 # -- claims (built by the claims stage, shape fixed by schemas/claim.*.json) ----------------
@@ -169,57 +156,46 @@ def claim_related(
 ) -> list[AlertEvent]:
     """One ``claim.confirmed`` / ``claim.contradicted`` event per channel."""
     etype = "claim.confirmed" if relation == "confirms" else "claim.contradicted"
-    created = now or datetime.now(UTC)
     art = article_summary(article)
-    events = []
-    for channel in channels:
-        eid = new_event_id()
-        payload: dict[str, Any] = {
-            "type": etype,
-            "id": eid,
-            "schema_version": SCHEMA_VERSION,
-            "created_at": _iso(created),
-            "watch": watch,
-            "relation": relation,
-            "confidence": round(float(confidence), 4),
-            "claim": {
-                "id": claim.id,
-                "text": claim.text,
-                "polarity": claim.polarity,
-                "first_seen": {
-                    "outlet": claim.first_outlet,
-                    "url": claim.first_url,
-                    "title": claim.first_title,
-                    "published": _iso(claim.first_published),
-                    "source": claim.first_source,
-                },
-                "origin": claim.origin,
-                "proposition": claim.proposition,
-            },
-            "evidence": {
-                "quote": evidence.quote,
-                "attribution": evidence.attribution,
-                "polarity": evidence.polarity,
-                "modality": evidence.modality,
-                "claim_id": evidence.claim_id,
-                "outlet": art["source"],
-                "url": art["url"],
-            },
-            "article": art,
-        }
-        # optional fields are left out rather than sent as null
-        for part, keys in (
-            (payload["claim"], ("origin", "proposition")),
-            (payload["claim"]["first_seen"], ("source",)),
-            (payload["evidence"], ("modality", "claim_id")),
-        ):
-            for key in keys:
-                if part[key] is None:
-                    del part[key]
-        if story is not None:
-            payload["story"] = story
-        events.append(AlertEvent(eid, etype, channel, watch, payload=payload, created_at=created))
-    return events
+    first_seen = {
+        "outlet": claim.first_outlet,
+        "url": claim.first_url,
+        "title": claim.first_title,
+        "published": _iso(claim.first_published),
+    }
+    claim_part: dict[str, Any] = {
+        "id": claim.id,
+        "text": claim.text,
+        "polarity": claim.polarity,
+        "first_seen": first_seen,
+    }
+    evidence_part: dict[str, Any] = {
+        "quote": evidence.quote,
+        "attribution": evidence.attribution,
+        "polarity": evidence.polarity,
+        "outlet": art["source"],
+        "url": art["url"],
+    }
+    # optional fields are left out rather than sent as null
+    for part, key, value in (
+        (first_seen, "source", claim.first_source),
+        (claim_part, "origin", claim.origin),
+        (claim_part, "proposition", claim.proposition),
+        (evidence_part, "modality", evidence.modality),
+        (evidence_part, "claim_id", evidence.claim_id),
+    ):
+        if value is not None:
+            part[key] = value
+    body: dict[str, Any] = {
+        "relation": relation,
+        "confidence": round(float(confidence), 4),
+        "claim": claim_part,
+        "evidence": evidence_part,
+        "article": art,
+    }
+    if story is not None:
+        body["story"] = story
+    return per_channel(etype, watch, channels, body, now)
 
 
 def claim_confirmed(
