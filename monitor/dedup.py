@@ -483,6 +483,23 @@ class DedupDecision:
 _SOURCE_RANK = {"page": 3, "feed-content": 2, "feed-summary": 1, "title": 0}
 
 
+def _same(
+    fp: Fingerprint, known: KnownArticle, reason: str, similarity: float | None = None
+) -> DedupDecision:
+    """The article is one already stored (``known``): nothing new to store."""
+    extra = {} if similarity is None else {"similarity": similarity}
+    return DedupDecision(
+        "same",
+        fp,
+        article_id=known.article_id,
+        story_id=known.story_id,
+        matched_article=known.article_id,
+        new_outlet=False,
+        reasons=(reason,),
+        **extra,
+    )
+
+
 class Deduplicator:
     """Decides, without writing, what an incoming article is relative to the store."""
 
@@ -506,26 +523,9 @@ class Deduplicator:
         if row is not None:
             known = _known(row)
             if known.content_hash == fp.content_hash:
-                return DedupDecision(
-                    "same",
-                    fp,
-                    article_id=known.article_id,
-                    story_id=known.story_id,
-                    similarity=1.0,
-                    matched_article=known.article_id,
-                    new_outlet=False,
-                    reasons=("same URL",),
-                )
+                return _same(fp, known, "same URL", similarity=1.0)
             if _SOURCE_RANK.get(article.text_source, 0) < _SOURCE_RANK.get(known.text_source, 0):
-                return DedupDecision(
-                    "same",
-                    fp,
-                    article_id=known.article_id,
-                    story_id=known.story_id,
-                    matched_article=known.article_id,
-                    new_outlet=False,
-                    reasons=("same URL; poorer text than the stored one",),
-                )
+                return _same(fp, known, "same URL; poorer text than the stored one")
             return DedupDecision(
                 "revision",
                 fp,
@@ -540,16 +540,7 @@ class Deduplicator:
         if fp.n_words:
             for k in map(_known, st.dedup_by_hash(fp.content_hash)):
                 if k.site == fp.site:
-                    return DedupDecision(
-                        "same",
-                        fp,
-                        article_id=k.article_id,
-                        story_id=k.story_id,
-                        similarity=1.0,
-                        matched_article=k.article_id,
-                        new_outlet=False,
-                        reasons=("same text on the same site",),
-                    )
+                    return _same(fp, k, "same text on the same site", similarity=1.0)
         # 3. near-duplicates by LSH
         best: tuple[float, StoredSketch] | None = None
         if fp.minhash:
