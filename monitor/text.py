@@ -218,11 +218,41 @@ _LAST_WORD_RE = re.compile(r"([^\W\d_]+)\.$")
 _NON_SPACE_RE = re.compile(r"\S")
 
 
+_BOUNDARY_CHARS = ".!?…\n"
+
+
+def _boundaries(text: str) -> list[re.Match[str]]:
+    """The matches of ``_BOUNDARY_RE.finditer(text)``, found faster.
+
+    Every match starts at one of ``_BOUNDARY_CHARS``. Those are found with str.find (in C,
+    ~memchr speed) and the pattern is tried only there; the regex engine scanning the whole
+    text for them costs ~10 ns a character, most of the time of splitting a news article.
+    """
+    find = text.find
+    cands: list[int] = []
+    for ch in _BOUNDARY_CHARS:
+        i = find(ch)
+        while i >= 0:
+            cands.append(i)
+            i = find(ch, i + 1)
+    cands.sort()
+    out: list[re.Match[str]] = []
+    match = _BOUNDARY_RE.match
+    end = 0
+    for i in cands:
+        if i >= end:
+            m = match(text, i)
+            if m is not None:
+                out.append(m)
+                end = m.end()
+    return out
+
+
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """Sentence spans (start, end) of a text, whitespace trimmed."""
     spans: list[tuple[int, int]] = []
     start = 0
-    for m in _BOUNDARY_RE.finditer(text):
+    for m in _boundaries(text):
         at = m.start()
         boundary = m.group()
         if boundary[0] == ".":

@@ -584,3 +584,30 @@ def test_a_word_that_folds_to_several_words_keeps_positions_right() -> None:
     assert not compile_rule("x NEAR/0 y").matches(doc(text))
     (m,) = RuleSet({"y": compile_rule("y")}).match(doc(text))
     assert [(h.start, h.end) for h in m.hits] == [(4, 5)]
+
+
+def test_prepared_document_is_freed_without_the_cycle_collector() -> None:
+    """An article's prepared structures go when the document is dropped, even with the
+    garbage collector off: nothing in them points back at the document strongly."""
+    import gc
+    import weakref
+
+    rs = RuleSet(
+        {
+            "a": compile_rule('"talks collapsed" Peskov'),
+            "b": compile_rule("Peskov SENT talk*"),
+            "c": compile_rule("=Peskov NEAR/3 collapse"),
+        }
+    )
+    doc = Document(title="Talks", text="Peskov said talks collapsed. Mr. Peskov left.")
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        d = rs.prepare(doc)
+        assert [m.watch for m in rs.match(d)] == ["a", "b", "c"]
+        ref = weakref.ref(d)
+        del d
+        assert ref() is None
+    finally:
+        if was:
+            gc.enable()

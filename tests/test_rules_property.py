@@ -366,3 +366,17 @@ def test_sent_agrees_with_whole_field_split(pieces: list[tuple[str, str]], rule:
     d = rs.prepare(Document(text=text))
     d.fields["text"].sentences()  # split first: the whole-field path
     assert bool(rs.matching_names(d)) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(list("aZé9 .!?…\n\t\"'”’»)]([“‘«") + ["Mr.", "U.S.", "\n\n", ". A", "..."]),
+        max_size=60,
+    ).map("".join)
+)
+def test_boundaries_equal_finditer(text: str) -> None:
+    """The str.find-driven boundary search finds exactly what the regex scan finds."""
+    from monitor.text import _BOUNDARY_RE, _boundaries
+
+    assert [m.span() for m in _boundaries(text)] == [m.span() for m in _BOUNDARY_RE.finditer(text)]

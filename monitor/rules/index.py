@@ -141,12 +141,12 @@ class RuleSet:
         """Indexes of the rules that could match the document."""
         d = self.prepare(doc)
         found: set[int] = set(self._always)
-        words = d.all_words()
+        words = d.word_bits.keys()
         table = self._words
         for w in table.keys() & words:
             found.update(table[w])
         for lang, stems in self._stems.items():
-            for s in stems.keys() & d.all_stems(lang):
+            for s in stems.keys() & d.stem_bits[lang].keys():
                 found.update(stems[s])
         if self._prefixes:
             buckets = self._prefixes

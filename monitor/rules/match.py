@@ -10,6 +10,7 @@ Term positions, hits and marked snippet sentences are kept on the document
 
 from __future__ import annotations
 
+import functools
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from typing import Any, NamedTuple
 from monitor.models import Hit, Match
 from monitor.text import get_stemmer, stemmer_languages
 
-from .document import Document, PreparedDocument, PreparedField, as_prepared
+from .document import Document, PreparedDocument, PreparedField, as_prepared, field_bits
 from .syntax import (
     And,
     Near,
@@ -58,9 +59,9 @@ class WordTest(NamedTuple):
 
     def present(self, f: PreparedField) -> bool:
         if self.kind == "stem":
-            return self.key in f.stem_set(self.lang)
+            return f.has_stem(self.lang, self.key)
         if self.kind == "word":
-            return self.key in f.word_set()
+            return f.has_word(self.key)
         return f.has_prefix(self.key)
 
     def positions(self, f: PreparedField) -> list[int]:
@@ -93,17 +94,41 @@ def term_starts(d: PreparedDocument, tests: tuple[WordTest, ...], f: str) -> lis
         fd = d.fields[f]
         got = tests[0].positions(fd)
         if got and len(tests) > 1:
-            rest = []
-            for t in tests[1:]:
-                ps = t.positions(fd)
-                if not ps:
-                    got = []
-                    break
-                rest.append(set(ps))
-            else:
-                got = [p for p in got if all((p + i + 1) in s for i, s in enumerate(rest))]
+            got = _phrase_starts(d, fd, tests, got)
         memo[key] = got
     return got  # type: ignore[return-value]
+
+
+def _phrase_starts(
+    d: PreparedDocument, fd: PreparedField, tests: tuple[WordTest, ...], first: list[int]
+) -> list[int]:
+    kinds = {(t.kind, t.lang) for t in tests}
+    if len(kinds) == 1 and tests[0].kind != "prefix":
+        # all stems (or all exact words): the phrase is a substring of the field's codes
+        if tests[0].kind == "stem":
+            lang = tests[0].lang
+            code = d.stem_code(lang)
+            if all(t.key in code for t in tests):
+                seq = "".join([code[t.key] for t in tests])
+                got = fd.find_sequence(fd.stem_codes(lang), seq)
+            else:
+                return []
+        else:
+            code = d.word_code()
+            if all(t.key in code for t in tests):
+                seq = "".join([code[t.key] for t in tests])
+                got = fd.find_sequence(fd.word_codes(), seq)
+            else:
+                return []
+        if got is not None:
+            return got
+    rest = []
+    for t in tests[1:]:
+        ps = t.positions(fd)
+        if not ps:
+            return []
+        rest.append(set(ps))
+    return [p for p in first if all((p + i + 1) in s for i, s in enumerate(rest))]
 
 
 def _term_spans(term: Term, tests: tuple[WordTest, ...], d: PreparedDocument, f: str) -> list[Span]:
@@ -251,14 +276,14 @@ class _Compiler:
 
     def term_bool(self, t: Term) -> BoolFn:
         tests = self.term_tests(t)
-        group = " ".join(t.fields)  # the key of the document's sets for these fields
-        checks = [self._word_bool(wt, group) for wt in tests]
+        bits = field_bits(t.fields)
+        checks = [self._word_bool(wt, bits) for wt in tests]
         if len(tests) == 1:
             return checks[0]
         fields = t.fields
 
         def phrase(d: PreparedDocument) -> bool:
-            for c in checks:  # every word somewhere in the fields (set look-ups) ...
+            for c in checks:  # every word somewhere in the fields (dict look-ups) ...
                 if not c(d):
                     return False
             for f in fields:  # noqa: SIM110 - ... then in a row in one field
@@ -269,20 +294,16 @@ class _Compiler:
         return phrase
 
     @staticmethod
-    def _word_bool(wt: WordTest, group: str) -> BoolFn:
+    def _word_bool(wt: WordTest, bits: int) -> BoolFn:
+        """Whether a word is in any of some fields: one dict look-up and a bit mask (the
+        closures return the masked bits; callers only test their truth)."""
         key = wt.key
         if wt.kind == "stem":
-            skey = f"{wt.lang}:{group}"
-            return lambda d: key in d.stem_sets[skey]
+            lang = wt.lang
+            return lambda d: d.stem_bits[lang].get(key, 0) & bits  # type: ignore[return-value]
         if wt.kind == "word":
-            return lambda d: key in d.word_sets[group]
-
-        def prefix(d: PreparedDocument) -> bool:
-            srt = d.sorted_words[group]
-            i = bisect_left(srt, key)
-            return i < len(srt) and srt[i].startswith(key)
-
-        return prefix
+            return lambda d: d.word_bits.get(key, 0) & bits  # type: ignore[return-value]
+        return lambda d: d.has_prefix(key, bits)
 
     # span closures
 
@@ -417,7 +438,7 @@ class Rule:
 
     def matches(self, doc: PreparedDocument | Document) -> bool:
         """True when the rule matches the document."""
-        return self._bool(as_prepared(doc, (self.language,)))
+        return bool(self._bool(as_prepared(doc, (self.language,))))
 
     def hits(self, doc: PreparedDocument | Document) -> list[Hit]:
         """Where the positive terms that make the rule true occur (call on a match)."""
@@ -433,9 +454,21 @@ class Rule:
 
 
 def compile_rule(text: str, *, language: str = "en") -> Rule:
-    """Parse and compile a watch rule; raises :class:`RuleError` for a rule that cannot work."""
+    """Parse and compile a watch rule; raises :class:`RuleError` for a rule that cannot work.
+
+    Compiled rules are kept (up to 50,000, least recently used dropped first) and shared:
+    a compiled rule is never changed, and a config reload then compiles only the rules
+    that are new or edited (lark takes ~0.25 ms to parse one, so 10,000 take seconds).
+    """
     if not isinstance(text, str):
         raise TypeError("a rule is a string")
+    if not isinstance(language, str):
+        raise TypeError("a language is a string")
+    return _compile_cached(text, language)
+
+
+@functools.lru_cache(maxsize=50_000)
+def _compile_cached(text: str, language: str) -> Rule:
     if not isinstance(language, str) or not re.fullmatch(r"[a-z]{2,3}", language):
         raise RuleError(
             f"unknown language {language!r}: use a two-letter code such as en, de, fr",
@@ -520,34 +553,37 @@ def _term_hits(
 def _hits(rule: Rule, d: PreparedDocument) -> list[Hit]:
     """Where the positive terms that make the rule true occur: title first, then text, then
     the other fields; by position; each hit once."""
-    comp = rule._compiler
-    labels = comp.labels
     entries: list[HitEntry] = []
-
-    def walk(node: Node, positive: bool) -> None:
-        # positive: the node's truth helps the match; under a NOT the false parts do
-        if isinstance(node, Term):
-            if positive:
-                tests = comp.term_tests(node)
-                label = labels[id(node)]
-                for f in node.fields:
-                    entries.extend(_term_hits(d, label, tests, f))
-        elif isinstance(node, Not):
-            walk(node.child, not positive)
-        elif isinstance(node, And | Or):
-            for c in node.children:
-                if comp.boolean(c)(d) == positive:
-                    walk(c, positive)
-        elif positive:
-            fn = comp.spans(node)
-            for f in sorted(node_fields(node)):
-                for _, _, leaves in fn(d, f):
-                    for term, p0, p1 in leaves:
-                        entries.append(_hit(d, labels[id(term)], f, p0, p1))
-
-    walk(rule.tree, True)
+    _walk_hits(rule.tree, True, rule._compiler, d, entries)
     entries.sort(key=_SORT_KEY)  # stable: hits at the same place keep the order found
     return list({id(h): h for _, h in entries}.values())
+
+
+def _walk_hits(
+    node: Node, positive: bool, comp: _Compiler, d: PreparedDocument, entries: list[HitEntry]
+) -> None:
+    """Collect the hits of a node. ``positive``: the node's truth helps the match (under a
+    NOT the false parts do). A module-level function, not a closure calling itself, so no
+    reference cycle keeps the document alive."""
+    labels = comp.labels
+    if isinstance(node, Term):
+        if positive:
+            tests = comp.term_tests(node)
+            label = labels[id(node)]
+            for f in node.fields:
+                entries.extend(_term_hits(d, label, tests, f))
+    elif isinstance(node, Not):
+        _walk_hits(node.child, not positive, comp, d, entries)
+    elif isinstance(node, And | Or):
+        for c in node.children:
+            if bool(comp.boolean(c)(d)) == positive:
+                _walk_hits(c, positive, comp, d, entries)
+    elif positive:
+        fn = comp.spans(node)
+        for f in sorted(node_fields(node)):
+            for _, _, leaves in fn(d, f):
+                for term, p0, p1 in leaves:
+                    entries.append(_hit(d, labels[id(term)], f, p0, p1))
 
 
 _SORT_KEY = itemgetter(0)
@@ -766,7 +802,7 @@ def explain(rule: Rule, doc: PreparedDocument | Document) -> Explanation:
             continue
         seen.add((term, negated))
         reports.append(_term_report(term, negated, comp, d))
-    matched = rule._bool(d)
+    matched = bool(rule._bool(d))
     hits = _hits(rule, d) if matched else []
     return Explanation(
         rule=rule.text,
@@ -806,7 +842,7 @@ def _term_report(term: Term, negated: bool, comp: _Compiler, d: PreparedDocument
 
 
 def _tree_report(node: Node, comp: _Compiler, d: PreparedDocument) -> dict[str, Any]:
-    value = comp.boolean(node)(d)
+    value = bool(comp.boolean(node)(d))
     if isinstance(node, Term):
         return {"label": _label(node), "value": value}
     if isinstance(node, Not):
