@@ -611,3 +611,17 @@ def test_prepared_document_is_freed_without_the_cycle_collector() -> None:
     finally:
         if was:
             gc.enable()
+
+
+def test_compiled_rules_are_reused_across_loads() -> None:
+    """A config reload compiles only new or edited rules: the same text and language give
+    the same compiled rule, another language or an edit a new one; bad rules fail every time."""
+    a = compile_rule("Putin NEAR/5 congratulat*")
+    assert compile_rule("Putin NEAR/5 congratulat*") is a
+    assert compile_rule("Putin NEAR/5 congratulat*", language="de") is not a
+    assert compile_rule("Putin NEAR/6 congratulat*") is not a
+    for _ in range(2):
+        with pytest.raises(RuleError):
+            compile_rule("Putin AND (")
+    rs1, rs2 = RuleSet({"w": a}), RuleSet({"w": a})
+    assert rs1.keys == rs2.keys and rs1.keys[0] is rs2.keys[0]

@@ -13,6 +13,7 @@ that could match by negation alone, so every rule has a key set.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Mapping
 
 from monitor.models import Match
@@ -100,6 +101,19 @@ def _required(node: Node, language: str, negated: bool) -> tuple[frozenset[Key],
     return keys, sum(s[1] for s in subs if s is not None)
 
 
+_KEYS: weakref.WeakKeyDictionary[Rule, frozenset[Key] | None] = weakref.WeakKeyDictionary()
+
+
+def _rule_keys(rule: Rule) -> frozenset[Key] | None:
+    """A compiled rule's index keys, worked out once per rule (compiled rules are shared
+    between config loads, so a reload re-indexes unchanged rules from here)."""
+    try:
+        return _KEYS[rule]
+    except KeyError:
+        keys = _KEYS[rule] = required_keys(rule.tree, rule.language)
+        return keys
+
+
 class RuleSet:
     """Many compiled rules, indexed by required terms. Keys of ``rules`` are watch names."""
 
@@ -114,7 +128,7 @@ class RuleSet:
         self._always: list[int] = []  # rules without a key set (none, given compile_rule)
         self.keys: list[frozenset[Key] | None] = []
         for i, rule in enumerate(self.rules):
-            keys = required_keys(rule.tree, rule.language)
+            keys = _rule_keys(rule)
             self.keys.append(keys)
             if not keys:
                 self._always.append(i)
