@@ -300,8 +300,29 @@ def _check_address(addr: str) -> None:
         raise ValueError(f"{addr!r} is not an email address")
 
 
+class JudgeConfig(_Model):
+    """``[claims.judge]``: a language model asked to confirm claim alerts before they go out."""
+
+    url: str  # an OpenAI-compatible API base, e.g. http://127.0.0.1:11434/v1 (Ollama)
+    model: str = Field(min_length=1)
+    api_key_env: str | None = None  # the name of the environment variable with the key
+    timeout: Duration = Field(default=60.0, gt=0)
+    max_chars: int = Field(default=8000, ge=500, le=200_000)
+    max_claims: int = Field(default=8, ge=1, le=100)
+    concurrency: int = Field(default=2, ge=1, le=16)
+    cooldown: Duration = Field(default=300.0, ge=0)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", v, re.I):
+            raise ValueError(f"{v!r} is not an http(s) URL")
+        return v
+
+
 class ClaimsConfig(_Model):
     contradicts_threshold: float | None = Field(default=None, gt=0, lt=1)
+    judge: JudgeConfig | None = None
 
 
 class DedupConfig(_Model):

@@ -21,6 +21,7 @@ from monitor import schedule
 from monitor.alerts import Outbox, article_matched, make_channels
 from monitor.alerts.events import ClaimRef, Evidence, claim_related, story_updated
 from monitor.alerts.outbox import DeliveryReport
+from monitor.claims.judge import JudgeVerdict, LLMJudge
 from monitor.claims.track import ClaimEvent, ClaimTracker, polarity_word
 from monitor.config import Config, FeedConfig, WatchConfig
 from monitor.dedup import (
@@ -172,6 +173,11 @@ class Pipeline:
         self.channels = make_channels(config.alerts, self._alert_client)
         self.outbox = Outbox(self.store, self.channels, dict(config.alerts))
         self.claims = ClaimTracker(config.claims.contradicts_threshold)
+        judge_cfg = config.claims.judge
+        if judge_cfg is None:
+            self.judge = None
+        elif old is None or old.claims.judge != judge_cfg or getattr(self, "judge", None) is None:
+            self.judge = LLMJudge.from_config(judge_cfg, client=self._alert_client)
         self.dedup = Deduplicator(
             self.store,
             DedupSettings(
@@ -279,7 +285,8 @@ class Pipeline:
         report.new_entries = len(new_entries)
         articles = await asyncio.gather(*(self._article(feed, e) for e in new_entries))
         for entry, article in zip(new_entries, articles, strict=True):
-            matches, alerts = self._store_article(feed, state.id, entry, article)
+            judged = await self._judge_claims(feed, article) if self.judge is not None else {}
+            matches, alerts = self._store_article(feed, state.id, entry, article, judged)
             report.articles += 1
             report.matches += matches
             report.alerts += alerts
@@ -328,8 +335,34 @@ class Pipeline:
             m for m in matches if m.watch in self.watches and in_scope(self.watches[m.watch], feed)
         ]
 
+    async def _judge_claims(self, feed: FeedConfig, article: Article) -> dict[int, JudgeVerdict]:
+        """The [claims.judge] model's reading of the stored claims this article could
+        confirm or contradict; asked before the article's transaction, so the database is
+        never held while the model thinks. Empty when the judge is resting or failing."""
+        judge = self.judge
+        assert judge is not None
+        if not judge.available():
+            return {}
+        cfg = self.config.claims.judge
+        assert cfg is not None
+        out: dict[int, JudgeVerdict] = {}
+        for m in self._match(feed, article):
+            watch = self.watches[m.watch]
+            if not watch.track_claims:
+                continue
+            claims = self.claims.judge_candidates(self.store, article, m, watch, cfg.max_claims)
+            claims = {k: v for k, v in claims.items() if k not in out}
+            if claims:
+                out.update(await judge.judge_many(claims, article.title or "", article.text or ""))
+        return out
+
     def _store_article(
-        self, feed: FeedConfig, feed_id: int, entry: Entry, article: Article
+        self,
+        feed: FeedConfig,
+        feed_id: int,
+        entry: Entry,
+        article: Article,
+        judged: dict[int, JudgeVerdict] | None = None,
     ) -> tuple[int, int]:
         """Dedup, match and store one article with its alerts, in one transaction."""
         decision = self.dedup.decide(article, urls=(entry.link,))
@@ -356,7 +389,7 @@ class Pipeline:
                 # claims stage: decision.is_revision / decision.previous_article_id (the old
                 # text: store.article_revision(id, decision.revision - 1)), decision.kind
                 # == "near-duplicate" / decision.duplicate_of for copies.
-                for event in self._track_claims(article, article_id, m, watch):
+                for event in self._track_claims(article, article_id, m, watch, judged):
                     n_alerts += self.store.enqueue_alert(event)
         return len(matches), n_alerts
 
@@ -459,12 +492,17 @@ class Pipeline:
         return story_updated(article, match, story, hooks, relation=relation)
 
     def _track_claims(
-        self, article: Article, article_id: int, match: Match, watch: WatchConfig
+        self,
+        article: Article,
+        article_id: int,
+        match: Match,
+        watch: WatchConfig,
+        judged: dict[int, JudgeVerdict] | None = None,
     ) -> list[AlertEvent]:
         """The claims stage for one match (inside the article's transaction): its alerts."""
         if not watch.track_claims:
             return []
-        outcome = self.claims.process(self.store, article, article_id, match, watch)
+        outcome = self.claims.process(self.store, article, article_id, match, watch, judged=judged)
         return [e for ev in outcome.events for e in claim_alerts(article, ev, watch.alerts)]
 
     # -- a whole cycle --------------------------------------------------------------------

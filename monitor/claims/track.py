@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -67,6 +67,7 @@ class ClaimStore(Protocol):
     ) -> list[dict[str, Any]]: ...
     def add_claim_evidence(self, fields: dict[str, Any]) -> int: ...
     def claim_evidence(self, claim_ids: Iterable[int]) -> list[dict[str, Any]]: ...
+    def has_claim_relation(self, a: int, b: int) -> bool: ...
     def add_claim_relation(
         self, older: int, newer: int, relation: str, confidence: float, evidence_id: int | None
     ) -> bool: ...
@@ -102,6 +103,8 @@ class ClaimOutcome:
     evidence: list[int] = field(default_factory=list)
     events: list[ClaimEvent] = field(default_factory=list)
     copy: bool = False  # the article re-runs reports already on file
+    # (claim id, relation the sentence reader found, what the [claims.judge] model read)
+    overruled: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 def polarity_word(polarity: str) -> str:
@@ -220,11 +223,19 @@ class ClaimTracker:
         watch: WatchLike,
         *,
         prepared: PreparedArticle | None = None,
+        judged: Mapping[int, Any] | None = None,
     ) -> ClaimOutcome:
-        """Extract, relate and store the claims of one matched article (inside a transaction)."""
+        """Extract, relate and store the claims of one matched article (inside a transaction).
+
+        ``judged``: what the ``[claims.judge]`` model read in this article about stored
+        claims (claim id → ``JudgeVerdict``, see :meth:`judge_candidates`). A confirmation
+        or contradiction of a claim on file alerts only if the model read the same; claims
+        it was not asked about keep the built-in verdict.
+        """
         prep = prepared or prepare_article(article, watch.language)
         records = extract_claims(article, match, watch.language, prep)
         run = _ArticleRun(self, store, article, article_id, watch.name, prep)
+        run.judged = judged or {}
         run.outcome.records = records
         keys = {r.proposition.predicate_key for r in records}
         run.claims = load_claims(store, watch.name, keys)
@@ -239,6 +250,22 @@ class ClaimTracker:
             run.place(rec)
         run.declared_by_engine()
         return run.outcome
+
+    def judge_candidates(
+        self, store: ClaimStore, article: Article, match: Match, watch: WatchLike, limit: int
+    ) -> dict[int, str]:
+        """The stored claims this article could confirm or contradict (id → statement), for
+        the ``[claims.judge]`` model to read before the article is stored: those sharing a
+        predicate with a claim the article makes, and the declared ones; declared first,
+        then the newest, at most ``limit``."""
+        prep = prepare_article(article, watch.language)
+        records = [r for r in extract_claims(article, match, watch.language, prep) if r.assertive]
+        keys = {r.proposition.predicate_key for r in records}
+        claims = load_claims(store, watch.name, keys)
+        if not records:
+            claims = [c for c in claims if c.origin == "config"]
+        claims.sort(key=lambda c: (c.origin != "config", -c.id))
+        return {c.id: c.statement for c in claims[:limit]}
 
 
 class _ArticleRun:
@@ -266,6 +293,25 @@ class _ArticleRun:
         self.confirmed: set[int] = set()  # claims this article already confirmed (alerted)
         self.touched: set[int] = set()  # claims this article reported on
         self.verdicts: dict[int, Any] = {}  # declared claim id → StanceVerdict
+        self.judged: Mapping[int, Any] = {}  # stored claim id → JudgeVerdict
+
+    def _judge_allows(self, claim: StoredClaim, relation: str) -> bool:
+        """False when the [claims.judge] model read this article differently about a claim
+        on file (it is not asked about claims this article created)."""
+        v = self.judged.get(claim.id)
+        if v is None or claim.id in self.created or v.stance in (relation, "both"):
+            return True
+        log.info(
+            "claims judge %s: %s does not %s claim %d (%r), it %s it; not alerted",
+            v.model,
+            self.article.url,
+            relation.removesuffix("s"),
+            claim.id,
+            claim.statement[:80],
+            v.stance,
+        )
+        self.outcome.overruled.append((claim.id, relation, v.stance))
+        return False
 
     def judge_declared(self) -> None:
         declared = [c for c in self.claims if c.origin == "config"]
@@ -359,6 +405,9 @@ class _ArticleRun:
             and not is_copy(rec.quote, claim.quotes)
             and conf >= MIN_CONFIRM
         )
+        if alert and not self._judge_allows(claim, "confirms"):
+            self._evidence(claim, rec, "discusses", conf, alerted=False)
+            return
         self._evidence(claim, rec, "confirms", conf, alerted=alert)
         if alert:
             self.confirmed.add(claim.id)
@@ -420,6 +469,11 @@ class _ArticleRun:
             conf = confidence if confidence is not None else self._weigh(other, rel)
             if conf < self.t.contradicts_threshold:
                 continue
+            if self.judged and not self.store.has_claim_relation(other.id, claim.id):
+                # a new pair involving a claim on file: the judge must read it too
+                on_file = other if other.id not in self.created else claim
+                if not self._judge_allows(on_file, "contradicts"):
+                    continue
             if not self.store.add_claim_relation(other.id, claim.id, "contradicts", conf, None):
                 continue
             if self.copy:
