@@ -174,8 +174,8 @@ class Pipeline:
         self.outbox = Outbox(self.store, self.channels, dict(config.alerts))
         self.claims = ClaimTracker(config.claims.contradicts_threshold)
         judge_cfg = config.claims.judge
-        if judge_cfg is None:
-            self.judge = None
+        if judge_cfg is None or not any(w.track_claims for w in config.watches):
+            self.judge = None  # (no watch tracks claims: nothing to ask about)
         elif old is None or old.claims.judge != judge_cfg or getattr(self, "judge", None) is None:
             self.judge = LLMJudge.from_config(judge_cfg, client=self._alert_client)
         self.dedup = Deduplicator(
