@@ -148,8 +148,10 @@ def status(ctx: click.Context, as_json: bool) -> None:
         alerts = store.alert_counts()
         channels = store.channel_health()
         heartbeat = store.get_meta("heartbeat")
+        judge_meta = store.get_meta("claims_judge") if cfg.claims.judge else None
     finally:
         store.close()
+    judge = json.loads(judge_meta) if judge_meta else None
     configured = {f.name: f for f in cfg.feeds}
     for f in feeds:
         f["in_config"] = f["name"] in configured
@@ -157,7 +159,13 @@ def status(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         click.echo(
             json.dumps(
-                {"feeds": feeds, "alerts": alerts, "channels": channels, "heartbeat": heartbeat},
+                {
+                    "feeds": feeds,
+                    "alerts": alerts,
+                    "channels": channels,
+                    "claims_judge": judge,
+                    "heartbeat": heartbeat,
+                },
                 indent=2,
             )
         )
@@ -192,6 +200,13 @@ def status(ctx: click.Context, as_json: bool) -> None:
         if ch["state"] != "ok" and ch["last_error"]:
             line += f", last error: {ch['last_error']}"
         console.print(line, markup=False, highlight=False)
+    if judge:
+        line = (
+            f"claims judge {judge['model']}: {judge['state']} since {_short_time(judge['since'])}"
+        )
+        if judge["state"] != "ok" and judge["error"]:
+            line += f", last error: {judge['error']} (the built-in verdicts stand)"
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     if heartbeat:
         console.print(f"daemon heartbeat: {heartbeat}")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -354,7 +355,26 @@ class Pipeline:
             claims = {k: v for k, v in claims.items() if k not in out}
             if claims:
                 out.update(await judge.judge_many(claims, article.title or "", article.text or ""))
+        self._record_judge_state(judge)
         return out
+
+    def _record_judge_state(self, judge: LLMJudge) -> None:
+        """Keep the judge's health where `monitor status` reads it (on a change only)."""
+        state = "failing" if judge.failing else "ok"
+        if state == getattr(self, "_judge_state", None):
+            return
+        self._judge_state = state
+        self.store.set_meta(
+            "claims_judge",
+            json.dumps(
+                {
+                    "model": judge.model,
+                    "state": state,
+                    "since": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "error": judge.failing,
+                }
+            ),
+        )
 
     def _store_article(
         self,

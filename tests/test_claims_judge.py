@@ -324,3 +324,22 @@ def test_declared_claim_on_an_article_quoting_both_sides(
         (ledger,) = poll_in_order(load_config(path), receiver, [LEDGER])
         assert fake.claims_asked() == [DECLARED]
     assert sorted(p["type"] for p in ledger) == alerted
+
+
+def test_status_shows_a_failing_judge(tmp_path, corpus, receiver, secret) -> None:
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    cfg = judged_config(tmp_path, corpus, receiver, url)
+    poll_in_order(cfg, receiver, [LEDGER, HARBOUR])
+    runner = CliRunner()
+    out = runner.invoke(cli, ["--config", str(cfg.path), "status", "--json"])
+    assert out.exit_code == 0, out.output
+    judge = json.loads(out.output)["claims_judge"]
+    assert judge["model"] == "test-model" and judge["state"] == "failing"
+    assert "cannot reach" in judge["error"]
+    out = runner.invoke(cli, ["--config", str(cfg.path), "status"])
+    assert "claims judge test-model: failing since" in out.output
+    assert "the built-in verdicts stand" in out.output
