@@ -343,3 +343,24 @@ def test_status_shows_a_failing_judge(tmp_path, corpus, receiver, secret) -> Non
     out = runner.invoke(cli, ["--config", str(cfg.path), "status"])
     assert "claims judge test-model: failing since" in out.output
     assert "the built-in verdicts stand" in out.output
+
+
+def test_oversized_and_malformed_answers_are_refused() -> None:
+    big = b'{"choices": [{"message": {"content": "' + b"x" * 1_200_000 + b'"}}]}'
+    answers = iter([(200, big, 0), (200, {"result": "confirms"}, 0), (200, b"<html>", 0)])
+    with FakeChat(lambda body: next(answers)) as fake:
+        judge = LLMJudge(fake.url, "m", cooldown=0)
+
+        async def go():  # type: ignore[no-untyped-def]
+            errors = []
+            try:
+                for _ in range(3):
+                    assert await judge.judge_many({1: "a"}, "", "text") == {}
+                    errors.append(judge.failing)
+            finally:
+                await judge.aclose()
+            return errors
+
+        errors = asyncio.run(go())
+    assert "larger than 1000000 bytes" in errors[0]
+    assert "not an OpenAI-style chat completion" in errors[1] == errors[2]

@@ -180,19 +180,27 @@ class LLMJudge:
             self._client = httpx.AsyncClient(timeout=self._timeout, trust_env=False)
         async with self._sem:
             try:
-                r = await self._client.post(
-                    self.endpoint, json=payload, headers=self._headers, timeout=self._timeout
-                )
+                async with self._client.stream(
+                    "POST",
+                    self.endpoint,
+                    json=payload,
+                    headers=self._headers,
+                    timeout=self._timeout,
+                    follow_redirects=False,
+                ) as r:
+                    if r.status_code != 200:
+                        raise JudgeError(f"{self.endpoint} answered HTTP {r.status_code}")
+                    body = bytearray()
+                    async for chunk in r.aiter_bytes():
+                        body += chunk
+                        if len(body) > MAX_RESPONSE:
+                            raise JudgeError(f"the answer is larger than {MAX_RESPONSE} bytes")
             except httpx.TimeoutException:
                 raise JudgeError(f"no answer within {self._timeout.read:g} s") from None
             except httpx.HTTPError as e:
                 raise JudgeError(f"cannot reach {self.endpoint}: {e}") from None
-        if r.status_code != 200:
-            raise JudgeError(f"{self.endpoint} answered HTTP {r.status_code}")
-        if len(r.content) > MAX_RESPONSE:
-            raise JudgeError(f"the answer is larger than {MAX_RESPONSE} bytes")
         try:
-            content = r.json()["choices"][0]["message"]["content"]
+            content = json.loads(bytes(body))["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError):
             raise JudgeError("the answer is not an OpenAI-style chat completion") from None
         if not isinstance(content, str):
