@@ -364,3 +364,39 @@ def test_oversized_and_malformed_answers_are_refused() -> None:
         errors = asyncio.run(go())
     assert "larger than 1000000 bytes" in errors[0]
     assert "not an OpenAI-style chat completion" in errors[1] == errors[2]
+
+
+def test_a_config_reload_adds_changes_and_removes_the_judge(tmp_path, corpus, receiver, secret):
+    from monitor.pipeline import Pipeline
+
+    plain = load_config(claims_config(tmp_path, corpus, receiver))
+    with_judge = judged_config(tmp_path, corpus, receiver, "http://127.0.0.1:9/v1")
+    other_model = with_judge.model_copy(
+        update={
+            "claims": with_judge.claims.model_copy(
+                update={"judge": with_judge.claims.judge.model_copy(update={"model": "other"})}
+            )
+        }
+    )
+
+    async def go():  # type: ignore[no-untyped-def]
+        store = Store.open(plain.database_path())
+        pipeline = Pipeline(plain, store)
+        try:
+            seen = [pipeline.judge]
+            pipeline.reconfigure(with_judge)
+            first = pipeline.judge
+            pipeline.reconfigure(with_judge)  # unchanged: the same judge (and its state) stays
+            seen += [first, pipeline.judge is first]
+            pipeline.reconfigure(other_model)
+            seen.append(pipeline.judge.model)
+            pipeline.reconfigure(plain)
+            seen.append(pipeline.judge)
+            return seen
+        finally:
+            await pipeline.aclose()
+            store.close()
+
+    before, first, kept, model, after = asyncio.run(go())
+    assert before is None and first is not None and first.model == "test-model"
+    assert kept is True and model == "other" and after is None
