@@ -396,6 +396,42 @@ def test_required_keys(rule: str, keys: set) -> None:
     assert required_keys(r.tree, r.language) == keys
 
 
+@pytest.mark.parametrize(
+    ("rule", "second"),
+    [
+        ("Putin", None),
+        ("Putin AND congratulat*", {("p", "congratulat")}),
+        # an OR costs its sides together, so the single word is the first key
+        ("(Putin OR Kremlin) AND sanctions", {("s", "en", "putin"), ("s", "en", "kremlin")}),
+        ("Zelensky NEAR/5 (Putin OR Kremlin)", {("s", "en", "putin"), ("s", "en", "kremlin")}),
+        ("Zelensky SENT Putin", {("s", "en", "putin")}),  # the longer name is the first
+        ("Putin NOT Trump", None),  # a negated part is never required
+        ("Putin OR (Biden AND Trump)", None),
+    ],
+)
+def test_second_index_keys(rule: str, second: set | None) -> None:
+    from monitor.rules.index import index_keys
+
+    r = compile_rule(rule)
+    first, got = index_keys(r.tree, r.language)
+    assert first == required_keys(r.tree, r.language)
+    assert got == (frozenset(second) if second is not None else None)
+
+
+def test_candidates_need_both_required_parts() -> None:
+    rs = RuleSet(
+        {
+            "both": compile_rule("Peskov AND Kremlin"),
+            "second-missing": compile_rule("Peskov AND Liverpool"),
+            "prefix-missing": compile_rule("Peskov AND footbal*"),
+            "near": compile_rule("Peskov NEAR/30 congratulat*"),
+        }
+    )
+    d = prepare(doc(PESKOV))
+    assert [rs.names[i] for i in rs.candidates(d)] == ["both", "near"]
+    assert rs.matching_names(d) == rs.matching_names(d, naive=True) == ["both", "near"]
+
+
 def test_ruleset_evaluates_only_candidates() -> None:
     rules = {
         "putin": compile_rule("Putin AND congratulat*"),

@@ -77,6 +77,23 @@ def required_keys(node: Node, language: str) -> frozenset[Key] | None:
     return None if got is None else got[0]
 
 
+def index_keys(node: Node, language: str) -> tuple[frozenset[Key] | None, frozenset[Key] | None]:
+    """The rule's required keys (as :func:`required_keys`) and a second key set any match
+    must also hit: that of another conjunct than the one chosen (the next rarest side of a
+    top-level AND, NEAR or SENT), or None when there is no second required part."""
+    if isinstance(node, Near | Sent):
+        children: tuple[Node, ...] = (node.left, node.right)
+    elif isinstance(node, And):
+        children = node.children
+    else:
+        return required_keys(node, language), None
+    options = [s for s in (_required(c, language, False) for c in children) if s is not None]
+    if not options:
+        return None, None
+    options.sort(key=lambda s: s[1])
+    return options[0][0], options[1][0] if len(options) > 1 else None
+
+
 def _required(node: Node, language: str, negated: bool) -> tuple[frozenset[Key], float] | None:
     if isinstance(node, Term):
         return None if negated else _term_keys(node, language)
@@ -101,17 +118,18 @@ def _required(node: Node, language: str, negated: bool) -> tuple[frozenset[Key],
     return keys, sum(s[1] for s in subs if s is not None)
 
 
-_KEYS: weakref.WeakKeyDictionary[Rule, frozenset[Key] | None] = weakref.WeakKeyDictionary()
+_KeyPair = tuple[frozenset[Key] | None, frozenset[Key] | None]
+_KEYS: weakref.WeakKeyDictionary[Rule, _KeyPair] = weakref.WeakKeyDictionary()
 
 
-def _rule_keys(rule: Rule) -> frozenset[Key] | None:
-    """A compiled rule's index keys, worked out once per rule (compiled rules are shared
-    between config loads, so a reload re-indexes unchanged rules from here)."""
+def _rule_keys(rule: Rule) -> _KeyPair:
+    """A compiled rule's index keys and second keys, worked out once per rule (compiled
+    rules are shared between config loads, so a reload re-indexes unchanged rules from here)."""
     try:
         return _KEYS[rule]
     except KeyError:
-        keys = _KEYS[rule] = required_keys(rule.tree, rule.language)
-        return keys
+        got = _KEYS[rule] = index_keys(rule.tree, rule.language)
+        return got
 
 
 class RuleSet:
@@ -127,9 +145,16 @@ class RuleSet:
         prefixes: dict[str, list[int]] = {}
         self._always: list[int] = []  # rules without a key set (none, given compile_rule)
         self.keys: list[frozenset[Key] | None] = []
+        # per rule: the second key set (kind, lang, key) it must also hit, or None
+        self._second: list[tuple[tuple[str, str, str], ...] | None] = []
         for i, rule in enumerate(self.rules):
-            keys = _rule_keys(rule)
+            keys, second = _rule_keys(rule)
             self.keys.append(keys)
+            self._second.append(
+                None
+                if not second
+                else tuple((k[0], k[1], k[2]) if k[0] == "s" else (k[0], "", k[1]) for k in second)
+            )
             if not keys:
                 self._always.append(i)
                 continue
@@ -170,7 +195,27 @@ class RuleSet:
                     for p, ids in bucket:
                         if w.startswith(p):
                             found.update(ids)
-        return sorted(found)
+        # a rule whose second required part is absent cannot match: dropping it here costs
+        # a dict look-up, where calling its closure costs several
+        second = self._second
+        stem_bits, word_bits = d.stem_bits, d.word_bits
+        out = []
+        for i in sorted(found):
+            sec = second[i]
+            if sec is not None:
+                for kind, lang, key in sec:
+                    if kind == "s":
+                        if key in stem_bits[lang]:
+                            break
+                    elif kind == "w":
+                        if key in word_bits:
+                            break
+                    elif d.has_prefix(key, -1):
+                        break
+                else:
+                    continue
+            out.append(i)
+        return out
 
     def match(self, doc: Document | PreparedDocument) -> list[Match]:
         """Matches of the rules that could match (found through the index), in rule order."""
