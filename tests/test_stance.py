@@ -284,3 +284,134 @@ def test_cue_layer_overrides_only_in_the_sentences_most_like_the_claim():
         ("putin", "trump"), ("congratul",), contra=[5], claim_attributed=True
     )
     assert decide(0.9, p2, attributed, [5, 2], 0.25).stance == "discusses"
+
+
+METEOR_CLAIM = "Meteorite makes crater in Managua"
+METEOR_LEAD = "A loud blast was heard near the airport of Managua late on Saturday night. "
+METEOR_TAIL = " Residents said the explosion shook windows across the neighbourhood."
+
+
+def _meteor_features(engine, claims, middle):
+    from monitor.claims.stance_features import FEATURE_NAMES, pair_features, prepare_claims
+
+    body = engine.prepare(METEOR_LEAD + middle + METEOR_TAIL)
+    X, _, _ = pair_features(prepare_claims(claims, engine.vocab), body, engine.vocab)
+    col = {n: i for i, n in enumerate(FEATURE_NAMES)}
+    return [{n: float(row[col[n]]) for n in col} for row in X]
+
+
+def test_doubt_is_a_cue_of_its_own_distinct_from_denial(engine):
+    from monitor.claims.stance_features import contrast_count, doubt_count
+
+    def ws(s: str) -> list[str]:
+        return s.lower().replace(",", "").replace(".", "").split()
+
+    assert doubt_count(ws("Scientists doubt that the crater was made by a meteorite")) == 1
+    assert doubt_count(ws("There is no evidence of a fireball")) >= 1
+    assert doubt_count(ws("Officials could not confirm the report")) == 1
+    assert doubt_count(ws("Experts are sceptical and say an impact is unlikely")) == 2
+    assert doubt_count(ws("A meteorite made a crater near the airport")) == 0
+    # a plain denial is a denial cue, not doubt
+    assert doubt_count(ws("The ministry denied that a meteorite hit the city")) == 0
+    assert contrast_count(ws("However the crater was in fact caused by a gas leak")) == 2
+
+    doubt = _meteor_features(
+        engine,
+        [METEOR_CLAIM],
+        "Scientists doubt that the crater in Managua was made by a meteorite, and say "
+        "there is no evidence of a fireball.",
+    )[0]
+    plain = _meteor_features(
+        engine,
+        [METEOR_CLAIM],
+        "A small meteorite made a crater in Managua, the government said.",
+    )[0]
+    assert doubt["top1_doubt"] >= 2 and plain["top1_doubt"] == 0
+    assert doubt["rel_doubt_sent"] > 0.5 and plain["rel_doubt_sent"] == 0.0
+    assert doubt["refute_plain"] > plain["refute_plain"] == 0.0
+    assert doubt["claim_doubt"] == 0.0
+
+
+def test_attributed_or_refuting_claims_cross_the_body_refutation_cues(engine):
+    middle = (
+        "Officials denied that a meteorite made the crater in Managua and said the reports "
+        "were false."
+    )
+    own, said, denying = _meteor_features(
+        engine,
+        [
+            METEOR_CLAIM,
+            "Minister: meteorite makes crater in Managua",
+            "Officials deny meteorite made crater in Managua",
+        ],
+        middle,
+    )
+    assert own["claim_attributed"] == 0.0 and own["claim_refuting"] == 0.0
+    assert said["claim_attributed"] == 1.0 and said["claim_colon"] == 1.0
+    assert denying["claim_refuting"] == 1.0
+    # the same refutation cues of the body, read against who states the claim
+    assert own["refute_plain"] > 0 and own["refute_x_attributed"] == 0.0
+    assert said["refute_x_attributed"] > 0 and said["refute_plain"] == 0.0
+    assert denying["refute_x_refuting"] > 0 and denying["refute_plain"] == 0.0
+
+
+def test_doubt_about_the_claim_is_not_read_as_a_confirmation(engine):
+    text = (
+        METEOR_LEAD
+        + "Scientists doubt that the crater in Managua was made by a meteorite. "
+        + "Experts are sceptical: there is no evidence of a fireball, and an impact is "
+        + "unlikely, they said."
+        + METEOR_TAIL
+    )
+    v = engine.judge(METEOR_CLAIM, text)
+    assert v.stance in ("contradicts", "discusses")
+    assert v.probabilities["confirms"] < 0.5
+    assert v.probabilities["contradicts"] > v.probabilities["confirms"]
+
+
+def test_attributed_claims_need_a_surer_contradiction(engine):
+    import numpy as np
+
+    from monitor.claims.stance import decide
+    from monitor.claims.stance_features import PropositionReading
+
+    p2 = np.array([0.2, 0.4, 0.4])
+    # the text states the claim's predicate, with no cue the rule layer acts on
+    own = PropositionReading(("hunter",), ("caught",), predicate_found=True)
+    said = PropositionReading(("hunter",), ("caught",), predicate_found=True, claim_attributed=True)
+    assert decide(0.9, p2, own, [0], 0.35, attributed_factor=1.5).stance == "contradicts"
+    assert decide(0.9, p2, said, [0], 0.35, attributed_factor=1.5).stance == "discusses"
+    assert decide(0.9, p2, said, [0], 0.35).stance == "contradicts"
+    # never above the cap, whatever the configured threshold
+    assert decide(0.9, np.array([0.0, 1.0, 0.0]), said, [0], 0.9, attributed_factor=2.0).stance == (
+        "contradicts"
+    )
+    assert engine.attributed_factor == engine.meta.get("attributed_threshold_factor", 1.0)
+    assert engine.attributed_factor >= 1.0
+
+
+def test_doubt_rule_reads_strong_doubt_as_a_contradiction_of_an_own_voice_claim():
+    import numpy as np
+
+    from monitor.claims.stance import DOUBT_RULE_MIN, decide
+    from monitor.claims.stance_features import PropositionReading
+
+    def reading(**kw):
+        return PropositionReading(("managua",), ("meteorit", "crater"), predicate_found=True, **kw)
+
+    discuss = np.array([0.2, 0.05, 0.75])
+    doubted = reading(doubt_near=DOUBT_RULE_MIN)
+    d = decide(0.9, discuss, doubted, [1, 2], 0.3)
+    assert (d.stance, d.source, d.evidence) == ("contradicts", "rule:doubt", (1,))
+    # one or two doubt words are not enough; neither is doubt about an attributed claim
+    # ("Minister: ...") or a claim that itself doubts or denies ("Scientists doubt ...")
+    assert decide(0.9, discuss, reading(doubt_near=2.0), [1], 0.3).stance == "discusses"
+    said = reading(doubt_near=4.0, claim_attributed=True)
+    assert decide(0.9, discuss, said, [1], 0.3).stance == "discusses"
+    refuting = reading(doubt_near=4.0, claim_refuting=True)
+    assert decide(0.9, discuss, refuting, [1], 0.3).stance == "discusses"
+    # the model reading a confirmation, or an unrelated text, wins
+    assert decide(0.9, np.array([0.7, 0.05, 0.25]), doubted, [1], 0.3).stance == "confirms"
+    assert decide(0.2, discuss, doubted, [1], 0.3).stance == "unrelated"
+    # the model alone (FNC-comparable rows) ignores it
+    assert decide(0.9, discuss, doubted, [1], 0.3, rules="none").stance == "discusses"

@@ -154,6 +154,75 @@ def debunk_count(words: list[str]) -> int:
     return n
 
 
+# Doubt, as opposed to denial: FNC-1 labels "NASA raises doubts", "experts sceptical",
+# "could not confirm", "no evidence" bodies `disagree`, though they carry no negation of the
+# claim's verb. Words, a negated evidence/confirmation noun or verb, and word pairs.
+_DOUBT_RE = re.compile(
+    r"^(?:doubt\w*|sceptic\w*|skeptic\w*|questioned|questioning|questionable|unlikely"
+    r"|implausibl\w*|improbabl\w*|dubious|suspicious|mystery|mysterious|puzzl\w*|unverified"
+    r"|unconfirmed|unsubstantiated|unproven|misleading|debunk\w*|exaggerat\w*|premature"
+    r"|inconclusive|contested|disputed|uncertain\w*)$"
+)
+_DOUBT_NEG = frozenset(
+    [
+        "no",
+        "not",
+        "never",
+        "little",
+        "lack",
+        "without",
+        "cannot",
+        "couldn't",
+        "can't",
+        "unable",
+        "didn't",
+        "wasn't",
+        "isn't",
+        "hasn't",
+        "haven't",
+        "nothing",
+    ]
+)
+_DOUBT_OBJECT_RE = re.compile(
+    r"^(?:evidence|proof|confirm\w*|verif\w*|sign|signs|trace|link|connection|basis"
+    r"|indication|record|reason)$"
+)
+_DOUBT_PAIRS = frozenset(
+    [
+        ("ruled", "out"),
+        ("some", "other"),
+        ("other", "cause"),
+        ("not", "clear"),
+        ("nothing", "to"),
+        ("may", "not"),
+        ("might", "not"),
+        ("no", "one"),
+        ("too", "early"),
+        ("not", "yet"),
+    ]
+)
+_CONTRAST = frozenset(
+    ["however", "but", "actually", "instead", "although", "though", "contrary", "despite"]
+    + ["nevertheless", "yet"]
+)
+_CONTRAST_PAIRS = frozenset([("in", "fact"), ("turns", "out"), ("turned", "out")])
+
+
+def doubt_count(words: list[str]) -> int:
+    """Doubt cues in one sentence's folded words ("doubts", "no evidence", "ruled out")."""
+    n = sum(bool(_DOUBT_RE.match(w)) for w in words)
+    for j, w in enumerate(words):
+        if _DOUBT_OBJECT_RE.match(w) and any(x in _DOUBT_NEG for x in words[max(0, j - 3) : j]):
+            n += 1
+    n += sum(p in _DOUBT_PAIRS for p in zip(words, words[1:], strict=False))
+    return n
+
+
+def contrast_count(words: list[str]) -> int:
+    n = sum(w in _CONTRAST for w in words)
+    return n + sum(p in _CONTRAST_PAIRS for p in zip(words, words[1:], strict=False))
+
+
 NEG, DENY, HEDGE, CONFIRM = 1, 2, 4, 8
 CUE_NAMES = ("neg", "deny", "hedge", "confirm", "question", "quote")
 N_CUES = len(CUE_NAMES)
@@ -319,6 +388,10 @@ class PreparedText:
     # token positions of negation/denial words (for their distance to the claim's words)
     sent_debunk: np.ndarray = field(repr=False, default=None)  # type: ignore[assignment]
     sent_refute_pos: list[list[int]] = field(repr=False, default_factory=list)
+    # per sentence: doubt cues, contrast markers, denial words + debunking phrases
+    sent_doubt: np.ndarray = field(repr=False, default=None)  # type: ignore[assignment]
+    sent_contrast: np.ndarray = field(repr=False, default=None)  # type: ignore[assignment]
+    sent_refute: np.ndarray = field(repr=False, default=None)  # type: ignore[assignment]
 
     def sentence(self, i: int) -> str:
         a, b = self.spans[i]
@@ -425,6 +498,9 @@ def _vectorise(
         cues[si, 4] = 1.0 if s.rstrip("\"'”’) ").endswith("?") else 0.0
         cues[si, 5] = 1.0 if any(q in s for q in '"“”«»') else 0.0
     debunk = np.array([debunk_count(ws) for ws in sent_words], dtype=np.float64)
+    doubt = np.array([doubt_count(ws) for ws in sent_words], dtype=np.float64)
+    contrast = np.array([contrast_count(ws) for ws in sent_words], dtype=np.float64)
+    refute = cues[:, 1] + debunk if len(spans) else np.zeros(0)
     refute_pos = [[j for j, w in enumerate(ws) if cue_bits(w) & (NEG | DENY)] for ws in sent_words]
     n_words = sum(len(ws) for ws in sent_words)
     body_cues = cues.sum(axis=0) * (100.0 / max(n_words, 1))
@@ -448,6 +524,9 @@ def _vectorise(
         vocab_id=id(vocab),
         sent_debunk=debunk,
         sent_refute_pos=refute_pos,
+        sent_doubt=doubt,
+        sent_contrast=contrast,
+        sent_refute=refute,
     )
 
 
@@ -523,6 +602,8 @@ class PropositionReading:
     predicate_found: bool = False
     claim_negated: bool = False
     claim_attributed: bool = False  # "X says ...", "Report: ...", "... may ...", a question
+    claim_refuting: bool = False  # the claim itself negates, denies, debunks or doubts
+    doubt_near: float = 0.0  # doubt cues in the three sentences most like the claim
 
     @property
     def n_prop(self) -> int:
@@ -572,12 +653,17 @@ _ATTRIBUTION = frozenset(
 )
 
 
+def _colon_speaker(text: str) -> bool:
+    """A short colon-prefixed speaker or label: "GOP Rep: ...", "Report: ..."."""
+    head = text.split(":", 1)
+    return len(head) == 2 and 0 < len(head[0].split()) <= 5 and bool(head[1].strip())
+
+
 def claim_attributed(text: str, words: list[str]) -> bool:
     """The claim reports what someone says (or asks) rather than stating it itself."""
     if "?" in text or any(w in _ATTRIBUTION for w in words):
         return True
-    head = text.split(":", 1)
-    return len(head) == 2 and 0 < len(head[0].split()) <= 5 and bool(head[1].strip())
+    return _colon_speaker(text)
 
 
 def _split_names(claim: PreparedClaim, body: PreparedText) -> tuple[list[str], list[str]]:
@@ -810,6 +896,29 @@ REFUTE_FEATURES = (
     "rel_deny_sent",
     "claim_debunk",
 )
+# Doubt near the claim's most similar sentences, and who states the claim: an attributed
+# claim ("GOP Rep: ...", "X says ...") or one that itself denies ("DHS debunks ...") is not
+# contradicted by an official's denial, so the body's refutation cues are also given
+# crossed with the claim's own voice.
+DOUBT_FEATURES = (
+    "top1_doubt",
+    "top3_doubt",
+    "top5_doubt",
+    "body_doubt",
+    "lead_doubt",
+    "rel_doubt_sent",
+    "top3_contrast",
+    "body_contrast",
+    "claim_doubt",
+)
+ATTRIBUTION_FEATURES = (
+    "claim_attributed",
+    "claim_colon",
+    "claim_refuting",
+    "refute_x_refuting",
+    "refute_x_attributed",
+    "refute_plain",
+)
 FEATURE_NAMES = (
     RELATED_FEATURES
     + tuple(f"top1_{c}" for c in CUE_NAMES)
@@ -819,6 +928,8 @@ FEATURE_NAMES = (
     + ("claim_words",)
     + PROPOSITION_FEATURES
     + REFUTE_FEATURES
+    + DOUBT_FEATURES
+    + ATTRIBUTION_FEATURES
 )
 N_FEATURES = len(FEATURE_NAMES)
 
@@ -846,7 +957,14 @@ def pair_features(
     idf = vocab.idf_full
     log_body = math.log1p(body.n_words)
     log_sents = math.log1p(n_s)
-    r0 = N_FEATURES - len(REFUTE_FEATURES)
+    r0 = FEATURE_NAMES.index(REFUTE_FEATURES[0])
+    d0 = FEATURE_NAMES.index(DOUBT_FEATURES[0])
+    a0 = FEATURE_NAMES.index(ATTRIBUTION_FEATURES[0])
+    zeros = np.zeros(n_s)
+    doubt = body.sent_doubt if body.sent_doubt is not None else zeros
+    contrast = body.sent_contrast if body.sent_contrast is not None else zeros
+    refute = body.sent_refute if body.sent_refute is not None else zeros
+    words_total = 100.0 / max(body.n_words, 1)
     debunk = body.sent_debunk if body.sent_debunk is not None else np.zeros(n_s)
     if n_s:
         cues = body.sent_cues
@@ -868,6 +986,12 @@ def pair_features(
         X[:, r0 + 10] = _max_where(debunk > 0)
         X[:, r0 + 11] = np.where(best_sim > 0, sim_deny / np.maximum(best_sim, 1e-12), 0.0)
         X[:, r0 + 2] = cues[:3, 1].sum()
+        X[:, d0 + 3] = doubt.sum() * words_total
+        X[:, d0 + 4] = doubt[:3].sum()
+        X[:, d0 + 5] = np.where(
+            best_sim > 0, _max_where(doubt > 0) / np.maximum(best_sim, 1e-12), 0.0
+        )
+        X[:, d0 + 7] = contrast.sum() * words_total
     for ci, claim in enumerate(claims):
         row = X[ci]
         row[0] = cos_body[ci]
@@ -932,6 +1056,27 @@ def pair_features(
             row[r0 + 1] = body.sent_cues[top5, 1].sum()
             row[r0 + 9] = debunk[top[: min(3, n_s)]].sum()
             row[r0 + 7] = _near_refute(body, top5, set(uniq))
+            t3 = top[: min(3, n_s)]
+            row[d0] = doubt[best]
+            row[d0 + 1] = doubt[t3].sum()
+            row[d0 + 2] = doubt[top5].sum()
+            row[d0 + 6] = contrast[t3].sum()
+            body_refute = float(refute[t3].sum() + doubt[t3].sum())
+            reading.doubt_near = float(row[d0 + 1])
+        else:
+            body_refute = 0.0
+        row[d0 + 8] = doubt_count(claim.words)
+        attributed = float(claim_attributed(claim.text, claim.words))
+        refuting = float(
+            bool(claim.cues[0] or claim.cues[1]) or row[r0 + 12] > 0 or row[d0 + 8] > 0
+        )
+        row[a0] = attributed
+        row[a0 + 1] = float(_colon_speaker(claim.text))
+        row[a0 + 2] = refuting
+        reading.claim_refuting = bool(refuting)
+        row[a0 + 3] = body_refute * refuting
+        row[a0 + 4] = body_refute * attributed
+        row[a0 + 5] = body_refute * (1.0 - refuting) * (1.0 - attributed)
     return X, readings, sims
 
 
