@@ -22,6 +22,7 @@ from monitor import schedule
 from monitor.alerts import Outbox, article_matched, make_channels
 from monitor.alerts.events import ClaimRef, Evidence, claim_related, story_updated
 from monitor.alerts.outbox import DeliveryReport
+from monitor.claims.extract import PreparedArticle, prepare_article
 from monitor.claims.judge import JudgeVerdict, LLMJudge
 from monitor.claims.track import ClaimEvent, ClaimTracker, polarity_word
 from monitor.config import Config, FeedConfig, WatchConfig
@@ -145,6 +146,15 @@ def apply_dedup(store: Store, article: Article, decision: DedupDecision) -> tupl
         fp.key_terms,
     )
     return article_id, story_id
+
+
+@dataclass
+class ClaimsPrepass:
+    """What asking the [claims.judge] worked out for an article, reused to store it."""
+
+    matches: list[Match] | None = None
+    prepared: dict[str, PreparedArticle] = field(default_factory=dict)  # by language
+    judged: dict[int, JudgeVerdict] = field(default_factory=dict)  # claim id → verdict
 
 
 class Pipeline:
@@ -286,8 +296,8 @@ class Pipeline:
         report.new_entries = len(new_entries)
         articles = await asyncio.gather(*(self._article(feed, e) for e in new_entries))
         for entry, article in zip(new_entries, articles, strict=True):
-            judged = await self._judge_claims(feed, article) if self.judge is not None else {}
-            matches, alerts = self._store_article(feed, state.id, entry, article, judged)
+            pre = await self._judge_claims(feed, article) if self.judge is not None else None
+            matches, alerts = self._store_article(feed, state.id, entry, article, pre)
             report.articles += 1
             report.matches += matches
             report.alerts += alerts
@@ -336,27 +346,34 @@ class Pipeline:
             m for m in matches if m.watch in self.watches and in_scope(self.watches[m.watch], feed)
         ]
 
-    async def _judge_claims(self, feed: FeedConfig, article: Article) -> dict[int, JudgeVerdict]:
+    async def _judge_claims(self, feed: FeedConfig, article: Article) -> ClaimsPrepass | None:
         """The [claims.judge] model's reading of the stored claims this article could
         confirm or contradict; asked before the article's transaction, so the database is
-        never held while the model thinks. Empty when the judge is resting or failing."""
+        never held while the model thinks. None when the judge is resting. The matches and
+        prepared claim texts it needed are kept for storing the article."""
         judge = self.judge
         assert judge is not None
         if not judge.available():
-            return {}
+            return None
         cfg = self.config.claims.judge
         assert cfg is not None
-        out: dict[int, JudgeVerdict] = {}
-        for m in self._match(feed, article):
+        pre = ClaimsPrepass(matches=self._match(feed, article))
+        for m in pre.matches or ():
             watch = self.watches[m.watch]
             if not watch.track_claims:
                 continue
-            claims = self.claims.judge_candidates(self.store, article, m, watch, cfg.max_claims)
-            claims = {k: v for k, v in claims.items() if k not in out}
+            prep = pre.prepared.get(watch.language)
+            if prep is None:
+                prep = pre.prepared[watch.language] = prepare_article(article, watch.language)
+            claims = self.claims.judge_candidates(
+                self.store, article, m, watch, cfg.max_claims, prepared=prep
+            )
+            claims = {k: v for k, v in claims.items() if k not in pre.judged}
             if claims:
-                out.update(await judge.judge_many(claims, article.title or "", article.text or ""))
+                got = await judge.judge_many(claims, article.title or "", article.text or "")
+                pre.judged.update(got)
         self._record_judge_state(judge)
-        return out
+        return pre
 
     def _record_judge_state(self, judge: LLMJudge) -> None:
         """Keep the judge's health where `monitor status` reads it (on a change only)."""
@@ -382,7 +399,7 @@ class Pipeline:
         feed_id: int,
         entry: Entry,
         article: Article,
-        judged: dict[int, JudgeVerdict] | None = None,
+        pre: ClaimsPrepass | None = None,
     ) -> tuple[int, int]:
         """Dedup, match and store one article with its alerts, in one transaction."""
         decision = self.dedup.decide(article, urls=(entry.link,))
@@ -392,7 +409,7 @@ class Pipeline:
                 apply_dedup(self.store, article, decision)
                 self.store.link_entry(feed_id, entry.guid, decision.article_id)
             return 0, 0
-        matches = self._match(feed, article)
+        matches = pre.matches if pre and pre.matches is not None else self._match(feed, article)
         n_alerts = 0
         with self.store.transaction():
             article_id, story_id = apply_dedup(self.store, article, decision)
@@ -409,7 +426,7 @@ class Pipeline:
                 # claims stage: decision.is_revision / decision.previous_article_id (the old
                 # text: store.article_revision(id, decision.revision - 1)), decision.kind
                 # == "near-duplicate" / decision.duplicate_of for copies.
-                for event in self._track_claims(article, article_id, m, watch, judged):
+                for event in self._track_claims(article, article_id, m, watch, pre):
                     n_alerts += self.store.enqueue_alert(event)
         return len(matches), n_alerts
 
@@ -517,12 +534,20 @@ class Pipeline:
         article_id: int,
         match: Match,
         watch: WatchConfig,
-        judged: dict[int, JudgeVerdict] | None = None,
+        pre: ClaimsPrepass | None = None,
     ) -> list[AlertEvent]:
         """The claims stage for one match (inside the article's transaction): its alerts."""
         if not watch.track_claims:
             return []
-        outcome = self.claims.process(self.store, article, article_id, match, watch, judged=judged)
+        outcome = self.claims.process(
+            self.store,
+            article,
+            article_id,
+            match,
+            watch,
+            judged=pre.judged if pre else None,
+            prepared=pre.prepared.get(watch.language) if pre else None,
+        )
         return [e for ev in outcome.events for e in claim_alerts(article, ev, watch.alerts)]
 
     # -- a whole cycle --------------------------------------------------------------------

@@ -252,13 +252,20 @@ class ClaimTracker:
         return run.outcome
 
     def judge_candidates(
-        self, store: ClaimStore, article: Article, match: Match, watch: WatchLike, limit: int
+        self,
+        store: ClaimStore,
+        article: Article,
+        match: Match,
+        watch: WatchLike,
+        limit: int,
+        *,
+        prepared: PreparedArticle | None = None,
     ) -> dict[int, str]:
         """The stored claims this article could confirm or contradict (id → statement), for
         the ``[claims.judge]`` model to read before the article is stored: those sharing a
         predicate with a claim the article makes, and the declared ones; declared first,
         then the newest, at most ``limit``."""
-        prep = prepare_article(article, watch.language)
+        prep = prepared or prepare_article(article, watch.language)
         records = [r for r in extract_claims(article, match, watch.language, prep) if r.assertive]
         keys = {r.proposition.predicate_key for r in records}
         claims = load_claims(store, watch.name, keys)

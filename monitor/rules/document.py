@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import weakref
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, KeysView
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import count
 from urllib.parse import urlsplit
@@ -46,6 +46,17 @@ def _codes(n: int) -> Iterable[str]:
     if n <= len(_CODE_CACHE):
         return _CODE_CACHE
     return map(chr, count(_CODE_BASE))
+
+
+def _occurrences(codes: str, sub: str) -> list[int]:
+    """Every place where ``sub`` starts in ``codes`` (str.find in C, overlaps included)."""
+    out: list[int] = []
+    find = codes.find
+    i = find(sub)
+    while i >= 0:
+        out.append(i)
+        i = find(sub, i + 1)
+    return out
 
 
 @dataclass(frozen=True)
@@ -153,13 +164,6 @@ class PreparedField:
 
     # ---- words
 
-    def word_set(self) -> frozenset[str]:
-        """The distinct folded words of the field."""
-        return frozenset(self.words)
-
-    def has_word(self, word: str) -> bool:
-        return bool(self.document().word_bits.get(word, 0) & self.bit)
-
     def word_positions(self, word: str) -> list[int]:
         """Positions of a folded word, in order."""
         got = self._word_pos.get(word)
@@ -207,12 +211,7 @@ class PreparedField:
         return pos if self._pos is None else self.token_index(pos)
 
     def _find(self, codes: str, code: str) -> list[int]:
-        out: list[int] = []
-        find = codes.find
-        i = find(code)
-        while i >= 0:
-            out.append(i)
-            i = find(code, i + 1)
+        out = _occurrences(codes, code)
         if self._pos is not None:
             out = [self._pos[i] for i in out]
         return out
@@ -220,28 +219,9 @@ class PreparedField:
     def find_sequence(self, codes: str, seq: str) -> list[int] | None:
         """Positions where a run of codes (a phrase) starts; None for a field whose words
         are not consecutive positions (tags: a phrase must not span two tags)."""
-        if self._pos is not None:
-            return None
-        out: list[int] = []
-        find = codes.find
-        i = find(seq)
-        while i >= 0:
-            out.append(i)
-            i = find(seq, i + 1)
-        return out
-
-    def positions(self) -> Iterable[int]:
-        return self._pos if self._pos is not None else range(len(self.words))
+        return None if self._pos is not None else _occurrences(codes, seq)
 
     # ---- stems
-
-    def stem_set(self, lang: str) -> frozenset[str]:
-        """The distinct stems of the field."""
-        table = self.document().stem_table(lang)
-        return frozenset(map(table.__getitem__, self.words))
-
-    def has_stem(self, lang: str, stem: str) -> bool:
-        return bool(self.document().stem_bits[lang].get(stem, 0) & self.bit)
 
     def stem_positions(self, lang: str, stem: str) -> list[int]:
         """Positions of the words with this stem, in order."""
@@ -256,9 +236,6 @@ class PreparedField:
         return got
 
     # ---- prefixes
-
-    def has_prefix(self, prefix: str) -> bool:
-        return self.document().has_prefix(prefix, self.bit)
 
     def prefix_positions(self, prefix: str) -> list[int]:
         """Positions of the words starting with a prefix, in order."""
@@ -407,13 +384,6 @@ class PreparedDocument:
                 self.stem_bits[lang]  # noqa: B018 - built now, with the document
                 self._code_lang = self._code_lang or lang
 
-    def field(self, name: str) -> PreparedField:
-        return self.fields[name]
-
-    def all_words(self) -> KeysView[str]:
-        """Every distinct folded word of every field."""
-        return self.word_bits.keys()
-
     def stem_table(self, lang: str) -> dict[str, str]:
         """word → stem for every distinct word of the document."""
         table = self._stem_tables.get(lang)
@@ -435,9 +405,6 @@ class PreparedDocument:
                     s = table[w]
                     bits[s] = get(s, 0) | b
         return bits
-
-    def all_stems(self, lang: str) -> KeysView[str]:
-        return self.stem_bits[lang].keys()
 
     def code_language(self) -> str | None:
         """The language whose stems code the fields' positions (None: no stemmer; words)."""

@@ -57,13 +57,6 @@ class WordTest(NamedTuple):
     key: str
     lang: str = ""
 
-    def present(self, f: PreparedField) -> bool:
-        if self.kind == "stem":
-            return f.has_stem(self.lang, self.key)
-        if self.kind == "word":
-            return f.has_word(self.key)
-        return f.has_prefix(self.key)
-
     def positions(self, f: PreparedField) -> list[int]:
         if self.kind == "stem":
             return f.stem_positions(self.lang, self.key)
@@ -106,20 +99,12 @@ def _phrase_starts(
     if len(kinds) == 1 and tests[0].kind != "prefix":
         # all stems (or all exact words): the phrase is a substring of the field's codes
         if tests[0].kind == "stem":
-            lang = tests[0].lang
-            code = d.stem_code(lang)
-            if all(t.key in code for t in tests):
-                seq = "".join([code[t.key] for t in tests])
-                got = fd.find_sequence(fd.stem_codes(lang), seq)
-            else:
-                return []
+            code, codes = d.stem_code(tests[0].lang), fd.stem_codes(tests[0].lang)
         else:
-            code = d.word_code()
-            if all(t.key in code for t in tests):
-                seq = "".join([code[t.key] for t in tests])
-                got = fd.find_sequence(fd.word_codes(), seq)
-            else:
-                return []
+            code, codes = d.word_code(), fd.word_codes()
+        if not all(t.key in code for t in tests):
+            return []
+        got = fd.find_sequence(codes, "".join([code[t.key] for t in tests]))
         if got is not None:
             return got
     rest = []
@@ -469,7 +454,7 @@ def compile_rule(text: str, *, language: str = "en") -> Rule:
 
 @functools.lru_cache(maxsize=50_000)
 def _compile_cached(text: str, language: str) -> Rule:
-    if not isinstance(language, str) or not re.fullmatch(r"[a-z]{2,3}", language):
+    if not re.fullmatch(r"[a-z]{2,3}", language):
         raise RuleError(
             f"unknown language {language!r}: use a two-letter code such as en, de, fr",
             text,
