@@ -43,6 +43,7 @@ from courlan.clean import normalize_url, scrub_url
 from datasketch import MinHash
 
 from monitor.models import Article
+from monitor.store.rows import KnownArticle, SketchRecord, SketchRow, StoryRow
 from monitor.text import STOPWORDS_EN, get_stemmer, stemmer_languages, words
 
 __all__ = [
@@ -372,27 +373,12 @@ class StoredSketch:
     terms: tuple[tuple[int, float], ...]
 
 
-@dataclass(frozen=True)
-class KnownArticle:
-    """A stored article found by URL identity or content hash."""
-
-    article_id: int
-    content_hash: str
-    text_source: str
-    revision: int
-    story_id: int | None
-    site: str
-
-
 class DedupState(Protocol):
-    """The read-only part of the store the deduplicator uses (monitor.store.Store has it).
+    """The read-only part of the store the deduplicator uses (monitor.store.Store has it)."""
 
-    Rows are plain dicts with the keys of the store's ``dedup_*`` queries.
-    """
+    def dedup_known(self, url_hashes: Sequence[int]) -> KnownArticle | None: ...
 
-    def dedup_known(self, url_hashes: Sequence[int]) -> dict[str, Any] | None: ...
-
-    def dedup_by_hash(self, content_hash: str) -> list[dict[str, Any]]: ...
+    def dedup_by_hash(self, content_hash: str) -> list[KnownArticle]: ...
 
     def dedup_band_candidates(self, bands: Sequence[int], limit: int) -> list[int]: ...
 
@@ -400,31 +386,20 @@ class DedupState(Protocol):
         self, keys: Sequence[int], start: int, end: int, per_key: int
     ) -> list[int]: ...
 
-    def dedup_sketches(self, article_ids: Sequence[int]) -> list[dict[str, Any]]: ...
+    def dedup_sketches(self, article_ids: Sequence[int]) -> list[SketchRow]: ...
 
     def story_sites(self, story_id: int) -> set[str]: ...
 
 
-def _known(row: dict[str, Any]) -> KnownArticle:
-    return KnownArticle(
-        article_id=int(row["article_id"]),
-        content_hash=row["content_hash"],
-        text_source=row["text_source"],
-        revision=int(row["revision"] or 1),
-        story_id=row["story_id"],
-        site=row["site"] or "",
-    )
-
-
-def _stored(row: dict[str, Any]) -> StoredSketch:
+def _stored(row: SketchRow) -> StoredSketch:
     return StoredSketch(
-        article_id=int(row["article_id"]),
-        story_id=row["story_id"],
-        duplicate_of=row["duplicate_of"],
-        site=row["site"],
-        when=datetime.fromtimestamp(row["t"], UTC),
-        minhash=row["minhash"],
-        terms=unpack_terms(row["terms"]),
+        article_id=int(row.article_id),
+        story_id=row.story_id,
+        duplicate_of=row.duplicate_of,
+        site=row.site,
+        when=datetime.fromtimestamp(row.t, UTC),
+        minhash=row.minhash,
+        terms=unpack_terms(row.terms),
     )
 
 
@@ -519,9 +494,8 @@ class Deduplicator:
         fp = fingerprint or self.sketch(article, urls)
         st = self.state
         # 1. identity by URL
-        row = st.dedup_known([url_hash(k) for k in fp.url_keys])
-        if row is not None:
-            known = _known(row)
+        known = st.dedup_known([url_hash(k) for k in fp.url_keys])
+        if known is not None:
             if known.content_hash == fp.content_hash:
                 return _same(fp, known, "same URL", similarity=1.0)
             if _SOURCE_RANK.get(article.text_source, 0) < _SOURCE_RANK.get(known.text_source, 0):
@@ -538,7 +512,7 @@ class Deduplicator:
             )
         # 2. identical text
         if fp.n_words:
-            for k in map(_known, st.dedup_by_hash(fp.content_hash)):
+            for k in st.dedup_by_hash(fp.content_hash):
                 if k.site == fp.site:
                     return _same(fp, k, "same text on the same site", similarity=1.0)
         # 3. near-duplicates by LSH
@@ -626,54 +600,54 @@ def fingerprint_row(
     story_id: int | None,
     seen: datetime,
     duplicate_of: int | None = None,
-) -> dict[str, Any]:
+) -> SketchRecord:
     """The stored form of a fingerprint (the store's dedup_sketches row)."""
-    return {
-        "article_id": article_id,
-        "seen": int(seen.timestamp()),
-        "t": int(fp.when.timestamp()),
-        "story_id": story_id,
-        "duplicate_of": duplicate_of,
-        "site": fp.site,
-        "content_hash": fp.content_hash,
-        "minhash": fp.minhash,
-        "terms": pack_terms(fp.terms),
-    }
+    return SketchRecord(
+        article_id=article_id,
+        seen=int(seen.timestamp()),
+        t=int(fp.when.timestamp()),
+        story_id=story_id,
+        duplicate_of=duplicate_of,
+        site=fp.site,
+        content_hash=fp.content_hash,
+        minhash=fp.minhash,
+        terms=pack_terms(fp.terms),
+    )
 
 
 # -- reading stories back (monitor stories) --------------------------------------------------
 
 
 class StoryReader(Protocol):
-    def stories(self, limit: int = 50, watch: str | None = None) -> list[dict[str, Any]]: ...
+    def stories(self, limit: int = 50, watch: str | None = None) -> list[StoryRow]: ...
 
-    def story(self, story_id: int) -> dict[str, Any] | None: ...
+    def story(self, story_id: int) -> StoryRow | None: ...
 
 
-def _story_json(row: dict[str, Any]) -> dict[str, Any]:
+def _story_json(row: StoryRow) -> dict[str, Any]:
     reports = [
         {
-            "article_id": a["id"],
-            "title": a["title"],
-            "url": a["url"],
-            "outlet": a["outlet"],
-            "published": a["published"],
-            "fetched_at": a["fetched_at"],
-            "feeds": a["feeds"],
-            "copy_of": a["duplicate_of"],
-            "revision": a["revision"],
+            "article_id": a.id,
+            "title": a.title,
+            "url": a.url,
+            "outlet": a.outlet,
+            "published": a.published,
+            "fetched_at": a.fetched_at,
+            "feeds": list(a.feeds),
+            "copy_of": a.duplicate_of,
+            "revision": a.revision,
         }
-        for a in row.get("article_list", [])
+        for a in row.article_list
     ]
     return {
-        "id": row["id"],
-        "title": row["title"],
-        "articles": row["articles"],
-        "outlets": row.get("outlets", []),
-        "watches": row.get("watches", []),
-        "first_seen": row["first_seen"],
-        "last_seen": row["last_seen"],
-        "updated_at": row["updated_at"],
+        "id": row.id,
+        "title": row.title,
+        "articles": row.articles,
+        "outlets": list(row.outlets),
+        "watches": list(row.watches),
+        "first_seen": row.first_seen,
+        "last_seen": row.last_seen,
+        "updated_at": row.updated_at,
         "reports": reports,
     }
 
@@ -683,7 +657,7 @@ def stories_overview(
 ) -> list[dict[str, Any]]:
     """Stories, latest activity first, as JSON-ready dicts."""
     rows = store.stories(limit=limit, watch=watch)
-    return [_story_json(r) for r in rows if r["articles"] >= min_articles]
+    return [_story_json(r) for r in rows if r.articles >= min_articles]
 
 
 def story_detail(store: StoryReader, story_id: int) -> dict[str, Any] | None:

@@ -22,9 +22,12 @@ import logging
 import os
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+
+JUDGE_META = "claims_judge"  # the meta key that holds health_change()'s value
 
 log = logging.getLogger("monitor.claims.judge")
 
@@ -135,6 +138,7 @@ class LLMJudge:
         self._sem = asyncio.Semaphore(concurrency)
         self._resting_until = 0.0
         self.failing: str | None = None  # the last error, while the endpoint is failing
+        self._reported: str | None = None  # the state health_change() last returned
 
     @classmethod
     def from_config(cls, cfg: Any, *, client: httpx.AsyncClient | None = None) -> LLMJudge:
@@ -154,6 +158,22 @@ class LLMJudge:
             concurrency=cfg.concurrency,
             cooldown=cfg.cooldown,
             client=client,
+        )
+
+    def health_change(self) -> str | None:
+        """The judge's health as ``monitor status`` reads it (the ``claims_judge`` meta
+        value, JSON) when it changed since the last call, else None."""
+        state = "failing" if self.failing else "ok"
+        if state == self._reported:
+            return None
+        self._reported = state
+        return json.dumps(
+            {
+                "model": self.model,
+                "state": state,
+                "since": datetime.now(UTC).isoformat(timespec="seconds"),
+                "error": self.failing,
+            }
         )
 
     def available(self) -> bool:

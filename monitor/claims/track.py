@@ -1,10 +1,13 @@
 """The claims stage: extract claim records from a matched article, relate them to the
-watch's stored claims, store what was decided, and hand back the events to alert.
+watch's stored claims, and hand back what to store and the events to alert.
 
-The pipeline calls :meth:`ClaimTracker.process` for each (article, match) of a watch
-with ``track_claims = true``, inside the transaction that stores the article, so the
-claims, their evidence and the alert rows commit together. The store is passed in; this
-module never imports another stage.
+The pipeline calls :meth:`ClaimTracker.decide` for each (article, match) of a watch
+with ``track_claims = true`` before the article's transaction; it only reads the store.
+The :class:`ClaimDecision` it returns (new claims, evidence, relations, events) is
+written by ``monitor.apply`` in the transaction that stores the article, so the claims,
+their evidence and the alert rows commit together. Claims the decision creates carry
+provisional ids (:func:`is_provisional`) until then. This module never imports another
+stage.
 
 Rules that decide what is alerted (each relation once):
 
@@ -29,7 +32,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from monitor.claims.extract import (
@@ -49,6 +52,7 @@ from monitor.claims.relate import (
     relate,
 )
 from monitor.models import Article, Match
+from monitor.store.rows import ClaimEvidenceRow, ClaimRow, NewClaim, NewEvidence
 from monitor.text import get_stemmer, tokenize
 
 log = logging.getLogger("monitor.claims")
@@ -57,20 +61,24 @@ MIN_CONFIRM = 0.5  # confidence a confirmation needs to alert
 DEFAULT_CONTRADICTS = 0.5  # confidence a contradiction needs, unless [claims] sets one
 
 
-class ClaimStore(Protocol):
-    """What the stage needs of the store (monitor.store.Store provides it)."""
+# Claims a decision creates are numbered from here until the apply step stores them: above
+# every stored id, in the order they were made, as their stored ids will be.
+PROVISIONAL = 1 << 62
 
-    def insert_claim(self, fields: dict[str, Any]) -> int: ...
+
+def is_provisional(claim_id: int) -> bool:
+    return claim_id >= PROVISIONAL
+
+
+class ClaimStore(Protocol):
+    """What the stage reads of the store (monitor.store.Store provides it)."""
+
     def declared_claim_id(self, watch: str, config_text: str) -> int | None: ...
     def claims_of_watch(
         self, watch: str, predicate_keys: Iterable[str] | None = None
-    ) -> list[dict[str, Any]]: ...
-    def add_claim_evidence(self, fields: dict[str, Any]) -> int: ...
-    def claim_evidence(self, claim_ids: Iterable[int]) -> list[dict[str, Any]]: ...
+    ) -> list[ClaimRow]: ...
+    def claim_evidence(self, claim_ids: Iterable[int]) -> list[ClaimEvidenceRow]: ...
     def has_claim_relation(self, a: int, b: int) -> bool: ...
-    def add_claim_relation(
-        self, older: int, newer: int, relation: str, confidence: float, evidence_id: int | None
-    ) -> bool: ...
 
 
 class WatchLike(Protocol):
@@ -96,15 +104,62 @@ class ClaimEvent:
         return "claim.confirmed" if self.relation == "confirms" else "claim.contradicted"
 
 
+@dataclass(frozen=True)
+class NewRelation:
+    older: int
+    newer: int
+    relation: str
+    confidence: float
+
+
 @dataclass
-class ClaimOutcome:
+class ClaimDecision:
+    """What the stage decided for one (article, watch): what to store, what to alert.
+
+    Ids of claims it creates are provisional (see :func:`is_provisional`); an evidence's
+    or new claim's article id None stands for the article being stored. The apply step
+    writes it and returns a copy with the stored ids (:meth:`resolved`).
+    """
+
+    watch: str = ""
     records: list[ClaimRecord] = field(default_factory=list)
-    new_claims: list[int] = field(default_factory=list)
-    evidence: list[int] = field(default_factory=list)
+    new_claims: dict[int, NewClaim] = field(default_factory=dict)  # provisional id → claim
+    evidence: list[NewEvidence] = field(default_factory=list)
+    relations: list[NewRelation] = field(default_factory=list)
     events: list[ClaimEvent] = field(default_factory=list)
     copy: bool = False  # the article re-runs reports already on file
     # (claim id, relation the sentence reader found, what the [claims.judge] model read)
     overruled: list[tuple[int, str, str]] = field(default_factory=list)
+
+    def resolved(self, ids: Mapping[int, int], article_id: int) -> ClaimDecision:
+        """This decision with provisional claim ids (``ids``) and the article's id filled in."""
+
+        def cid(i: int) -> int:
+            return ids.get(i, i)
+
+        def claim(c: StoredClaim) -> StoredClaim:
+            first = c.first_article_id
+            if c.id in ids and first is None:
+                first = article_id
+            return replace(c, id=cid(c.id), first_article_id=first)
+
+        return replace(
+            self,
+            new_claims={
+                cid(k): replace(v, first_article_id=v.first_article_id or article_id)
+                for k, v in self.new_claims.items()
+            },
+            evidence=[
+                replace(e, claim_id=cid(e.claim_id), article_id=e.article_id or article_id)
+                for e in self.evidence
+            ],
+            relations=[replace(r, older=cid(r.older), newer=cid(r.newer)) for r in self.relations],
+            events=[
+                replace(e, claim=claim(e.claim), evidence_claim_id=cid(e.evidence_claim_id))
+                for e in self.events
+            ],
+            overruled=[(cid(i), a, b) for i, a, b in self.overruled],
+        )
 
 
 def polarity_word(polarity: str) -> str:
@@ -121,35 +176,35 @@ def load_claims(
 ) -> list[StoredClaim]:
     """A watch's stored claims with what is known of their evidence."""
     rows = store.claims_of_watch(watch, predicate_keys)
-    claims = {r["id"]: _stored(r) for r in rows}
+    claims = {r.id: _stored(r) for r in rows}
     for e in store.claim_evidence(claims):
-        c = claims[e["claim_id"]]
-        if e["role"] == "discusses":
+        c = claims[e.claim_id]
+        if e.role == "discusses":
             continue
-        c.source_keys.extend(k for k in e["source_keys"] if k not in c.source_keys)
-        if e["outlet"] and e["outlet"] not in c.outlets:
-            c.outlets.append(e["outlet"])
-        c.quotes.append(e["quote"])
-        if e["article_id"] is not None:
-            c.articles.append(e["article_id"])
+        c.source_keys.extend(k for k in e.source_keys if k not in c.source_keys)
+        if e.outlet and e.outlet not in c.outlets:
+            c.outlets.append(e.outlet)
+        c.quotes.append(e.quote)
+        if e.article_id is not None:
+            c.articles.append(e.article_id)
     return list(claims.values())
 
 
-def _stored(r: dict[str, Any]) -> StoredClaim:
+def _stored(r: ClaimRow) -> StoredClaim:
     return StoredClaim(
-        id=r["id"],
-        watch=r["watch"],
-        origin=r["origin"],
-        statement=r["statement"],
-        proposition=Proposition.from_dict(json.loads(r["proposition"])),
-        polarity=r["polarity"],
-        modality=r["modality"],
-        first_source=r["first_source"],
-        first_outlet=r["first_outlet"],
-        first_url=r["first_url"],
-        first_title=r["first_title"],
-        first_published=r["first_published"],
-        first_article_id=r["first_article_id"],
+        id=r.id,
+        watch=r.watch,
+        origin=r.origin,
+        statement=r.statement,
+        proposition=Proposition.from_dict(json.loads(r.proposition)),
+        polarity=r.polarity,
+        modality=r.modality,
+        first_source=r.first_source,
+        first_outlet=r.first_outlet,
+        first_url=r.first_url,
+        first_title=r.first_title,
+        first_published=r.first_published,
+        first_article_id=r.first_article_id,
     )
 
 
@@ -184,48 +239,51 @@ class ClaimTracker:
         return self._engine
 
     # -- declared claims ------------------------------------------------------------------------
-    def sync_declared(self, store: ClaimStore, watches: Sequence[Any]) -> list[int]:
-        """Store the ``[[watches.claims]]`` of claim-tracking watches; returns new claim ids."""
-        new: list[int] = []
+    def declared_claims(self, store: ClaimStore, watches: Sequence[Any]) -> list[NewClaim]:
+        """The ``[[watches.claims]]`` of claim-tracking watches not stored yet (to store)."""
+        new: list[NewClaim] = []
+        seen: set[tuple[str, str]] = set()
         for w in watches:
             if not getattr(w, "track_claims", False):
                 continue
             for c in getattr(w, "claims", ()):
                 text = " ".join(c.text.split())
-                if store.declared_claim_id(w.name, text) is not None:
+                if (w.name, text) in seen or store.declared_claim_id(w.name, text) is not None:
                     continue
+                seen.add((w.name, text))
                 rec = read_statement(text, getattr(w, "language", "en"))
                 prop = rec.proposition if rec else Proposition("", "", "", "", "", "")
                 new.append(
-                    store.insert_claim(
-                        {
-                            "watch": w.name,
-                            "origin": "config",
-                            "statement": text,
-                            "proposition": json.dumps(prop.to_dict()),
-                            "predicate_key": prop.predicate_key,
-                            "polarity": rec.polarity if rec else "asserted",
-                            "modality": rec.modality if rec else "stated",
-                            "config_text": text,
-                            "first_source": "declared in the config",
-                        }
+                    NewClaim(
+                        watch=w.name,
+                        origin="config",
+                        statement=text,
+                        proposition=json.dumps(prop.to_dict()),
+                        predicate_key=prop.predicate_key,
+                        polarity=rec.polarity if rec else "asserted",
+                        modality=rec.modality if rec else "stated",
+                        config_text=text,
+                        first_source="declared in the config",
                     )
                 )
         return new
 
     # -- one article --------------------------------------------------------------------------
-    def process(
+    def decide(
         self,
         store: ClaimStore,
         article: Article,
-        article_id: int,
+        article_id: int | None,
         match: Match,
         watch: WatchLike,
         *,
         prepared: PreparedArticle | None = None,
         judged: Mapping[int, Any] | None = None,
-    ) -> ClaimOutcome:
-        """Extract, relate and store the claims of one matched article (inside a transaction).
+    ) -> ClaimDecision:
+        """Extract and relate the claims of one matched article; what to store and alert.
+
+        ``article_id``: the stored article (a revision), None for an article not stored
+        yet. The store is only read.
 
         ``judged``: what the ``[claims.judge]`` model read in this article about stored
         claims (claim id → ``JudgeVerdict``, see :meth:`judge_candidates`). A confirmation
@@ -236,6 +294,7 @@ class ClaimTracker:
         records = extract_claims(article, match, watch.language, prep)
         run = _ArticleRun(self, store, article, article_id, watch.name, prep)
         run.judged = judged or {}
+        run.outcome.watch = watch.name
         run.outcome.records = records
         keys = {r.proposition.predicate_key for r in records}
         run.claims = load_claims(store, watch.name, keys)
@@ -283,7 +342,7 @@ class _ArticleRun:
         tracker: ClaimTracker,
         store: ClaimStore,
         article: Article,
-        article_id: int,
+        article_id: int | None,
         watch: str,
         prep: PreparedArticle,
     ) -> None:
@@ -295,7 +354,10 @@ class _ArticleRun:
         self.prep = prep
         self.claims: list[StoredClaim] = []
         self.copy = False
-        self.outcome = ClaimOutcome()
+        self.outcome = ClaimDecision()
+        self.pairs: set[tuple[int, int]] = set()  # relations this decision records
+        # claims a report of this (not yet stored) article went to
+        self.new_article_reported: set[int] = set()
         self.created: dict[int, ClaimRecord] = {}  # claims this article created → first record
         self.confirmed: set[int] = set()  # claims this article already confirmed (alerted)
         self.touched: set[int] = set()  # claims this article reported on
@@ -366,31 +428,30 @@ class _ArticleRun:
 
     def _evidence(
         self, claim: StoredClaim, rec: ClaimRecord, role: str, conf: float, *, alerted: bool
-    ) -> int:
+    ) -> None:
         a = self.article
         attr = rec.attribution
-        eid = self.store.add_claim_evidence(
-            {
-                "claim_id": claim.id,
-                "article_id": self.article_id,
-                "role": role,
-                "quote": rec.quote,
-                "statement": rec.statement,
-                "field": rec.field,
-                "attribution": attr.text if attr else None,
-                "source_keys": list(attr.keys) if attr else [],
-                "outlet": _outlet(a),
-                "url": a.url,
-                "title": a.title,
-                "published": a.published,
-                "polarity": rec.polarity,
-                "modality": rec.modality,
-                "confidence": conf,
-                "copy": int(self.copy),
-                "alerted": int(alerted),
-            }
+        self.outcome.evidence.append(
+            NewEvidence(
+                claim_id=claim.id,
+                article_id=self.article_id,
+                role=role,
+                quote=rec.quote,
+                statement=rec.statement,
+                field=rec.field,
+                attribution=attr.text if attr else None,
+                source_keys=tuple(attr.keys) if attr else (),
+                outlet=_outlet(a),
+                url=a.url,
+                title=a.title,
+                published=a.published,
+                polarity=rec.polarity,
+                modality=rec.modality,
+                confidence=conf,
+                copy=int(self.copy),
+                alerted=int(alerted),
+            )
         )
-        self.outcome.evidence.append(eid)
         if role != "discusses":
             self.touched.add(claim.id)
             if attr:
@@ -398,8 +459,10 @@ class _ArticleRun:
             if _outlet(a) not in claim.outlets:
                 claim.outlets.append(_outlet(a))
             claim.quotes.append(rec.quote)
-            claim.articles.append(self.article_id)
-        return eid
+            if self.article_id is not None:
+                claim.articles.append(self.article_id)
+            else:
+                self.new_article_reported.add(claim.id)
 
     def _confirm(self, claim: StoredClaim, rec: ClaimRecord, rel: Relation, conf: float) -> None:
         fresh_outlet = _outlet(self.article) not in claim.outlets
@@ -408,6 +471,7 @@ class _ArticleRun:
             and claim.id not in self.created
             and claim.id not in self.confirmed
             and self.article_id not in claim.articles
+            and claim.id not in self.new_article_reported
             and fresh_outlet
             and not is_copy(rec.quote, claim.quotes)
             and conf >= MIN_CONFIRM
@@ -426,22 +490,23 @@ class _ArticleRun:
         a = self.article
         attr = rec.attribution
         prop = rec.proposition
-        fields = {
-            "watch": self.watch,
-            "origin": "article",
-            "statement": rec.statement,
-            "proposition": json.dumps(prop.to_dict()),
-            "predicate_key": prop.predicate_key,
-            "polarity": rec.polarity,
-            "modality": rec.modality,
-            "first_article_id": self.article_id,
-            "first_source": attr.text if attr else None,
-            "first_outlet": _outlet(a),
-            "first_url": a.url,
-            "first_title": a.title,
-            "first_published": a.published,
-        }
-        cid = self.store.insert_claim(fields)
+        new = NewClaim(
+            watch=self.watch,
+            origin="article",
+            statement=rec.statement,
+            proposition=json.dumps(prop.to_dict()),
+            predicate_key=prop.predicate_key,
+            polarity=rec.polarity,
+            modality=rec.modality,
+            first_article_id=self.article_id,
+            first_source=attr.text if attr else None,
+            first_outlet=_outlet(a),
+            first_url=a.url,
+            first_title=a.title,
+            first_published=a.published,
+        )
+        cid = PROVISIONAL + len(self.outcome.new_claims)
+        self.outcome.new_claims[cid] = new
         claim = StoredClaim(
             id=cid,
             watch=self.watch,
@@ -450,8 +515,8 @@ class _ArticleRun:
             proposition=prop,
             polarity=rec.polarity,
             modality=rec.modality,
-            first_source=fields["first_source"],
-            first_outlet=fields["first_outlet"],
+            first_source=new.first_source,
+            first_outlet=new.first_outlet,
             first_url=a.url,
             first_title=a.title,
             first_published=a.published.isoformat() if a.published else None,
@@ -459,7 +524,6 @@ class _ArticleRun:
         )
         self.claims.append(claim)
         self.created[cid] = rec
-        self.outcome.new_claims.append(cid)
         self._evidence(claim, rec, "origin", 1.0, alerted=False)
         return claim
 
@@ -476,13 +540,15 @@ class _ArticleRun:
             conf = confidence if confidence is not None else self._weigh(other, rel)
             if conf < self.t.contradicts_threshold:
                 continue
-            if self.judged and not self.store.has_claim_relation(other.id, claim.id):
+            if self.judged and not self._has_relation(other.id, claim.id):
                 # a new pair involving a claim on file: the judge must read it too
                 on_file = other if other.id not in self.created else claim
                 if not self._judge_allows(on_file, "contradicts"):
                     continue
-            if not self.store.add_claim_relation(other.id, claim.id, "contradicts", conf, None):
+            if self._has_relation(other.id, claim.id):
                 continue
+            self.pairs.add((min(other.id, claim.id), max(other.id, claim.id)))
+            self.outcome.relations.append(NewRelation(other.id, claim.id, "contradicts", conf))
             if self.copy:
                 continue  # recorded, but a syndicated re-run does not alert
             # name the older claim as the stored one, the newer one's report as the evidence
@@ -493,6 +559,14 @@ class _ArticleRun:
             self.outcome.events.append(
                 ClaimEvent("contradicts", self.watch, stored, evidence, ev_claim, conf, False)
             )
+
+    def _has_relation(self, a: int, b: int) -> bool:
+        """Recorded already: by this decision, or on file (pairs of stored claims only)."""
+        if (min(a, b), max(a, b)) in self.pairs:
+            return True
+        if is_provisional(a) or is_provisional(b):
+            return False
+        return self.store.has_claim_relation(a, b)
 
     # -- the engine's verdicts on declared claims that no sentence reached
     def declared_by_engine(self) -> None:
@@ -541,51 +615,51 @@ def relate_props(a: StoredClaim, b: StoredClaim) -> bool:
 # -- reading back: `monitor claims` --------------------------------------------------------------
 def claims_overview(store: Any, watch: str | None = None) -> list[dict[str, Any]]:
     """Tracked claims with counts and sources of confirming and contradicting reports."""
-    rows = store.claims(watch)
-    ids = [r["id"] for r in rows]
-    evidence = store.claim_evidence(ids)
-    by_claim: dict[int, list[dict[str, Any]]] = {}
+    rows: list[ClaimRow] = store.claims(watch)
+    ids = [r.id for r in rows]
+    evidence: list[ClaimEvidenceRow] = store.claim_evidence(ids)
+    by_claim: dict[int, list[ClaimEvidenceRow]] = {}
     for e in evidence:
-        by_claim.setdefault(e["claim_id"], []).append(e)
+        by_claim.setdefault(e.claim_id, []).append(e)
     opposed: dict[int, set[int]] = {i: set() for i in ids}
     for rel in store.claim_relations(ids):
-        if rel["relation"] == "contradicts":
-            opposed.setdefault(rel["claim_a"], set()).add(rel["claim_b"])
-            opposed.setdefault(rel["claim_b"], set()).add(rel["claim_a"])
+        if rel.relation == "contradicts":
+            opposed.setdefault(rel.claim_a, set()).add(rel.claim_b)
+            opposed.setdefault(rel.claim_b, set()).add(rel.claim_a)
     out = []
     for r in rows:
-        own = [e for e in by_claim.get(r["id"], []) if e["role"] != "discusses"]
-        against = [e for o in sorted(opposed.get(r["id"], ())) for e in by_claim.get(o, [])]
-        against = [e for e in against if e["role"] != "discusses"]
+        own = [e for e in by_claim.get(r.id, []) if e.role != "discusses"]
+        against = [e for o in sorted(opposed.get(r.id, ())) for e in by_claim.get(o, [])]
+        against = [e for e in against if e.role != "discusses"]
         out.append(
             {
-                "id": r["id"],
-                "watch": r["watch"],
-                "origin": r["origin"],
-                "statement": r["statement"],
-                "proposition": Proposition.from_dict(json.loads(r["proposition"])).text(),
-                "polarity": r["polarity"],
-                "modality": r["modality"],
+                "id": r.id,
+                "watch": r.watch,
+                "origin": r.origin,
+                "statement": r.statement,
+                "proposition": Proposition.from_dict(json.loads(r.proposition)).text(),
+                "polarity": r.polarity,
+                "modality": r.modality,
                 "first_seen": {
-                    "source": r["first_source"],
-                    "outlet": r["first_outlet"],
-                    "url": r["first_url"],
-                    "published": r["first_published"],
+                    "source": r.first_source,
+                    "outlet": r.first_outlet,
+                    "url": r.first_url,
+                    "published": r.first_published,
                 },
                 "confirming": _side(own),
                 "contradicting": _side(against),
-                "contradicted_by": sorted(opposed.get(r["id"], ())),
-                "discussing": sum(1 for e in by_claim.get(r["id"], []) if e["role"] == "discusses"),
+                "contradicted_by": sorted(opposed.get(r.id, ())),
+                "discussing": sum(1 for e in by_claim.get(r.id, []) if e.role == "discusses"),
             }
         )
     return out
 
 
-def _side(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    articles = {e["article_id"] for e in rows}
-    copies = {e["article_id"] for e in rows if e["copy"]}
-    sources = list(dict.fromkeys(e["attribution"] for e in rows if e["attribution"]))
-    outlets = list(dict.fromkeys(e["outlet"] for e in rows if e["outlet"]))
+def _side(rows: list[ClaimEvidenceRow]) -> dict[str, Any]:
+    articles = {e.article_id for e in rows}
+    copies = {e.article_id for e in rows if e.copy}
+    sources = list(dict.fromkeys(e.attribution for e in rows if e.attribution))
+    outlets = list(dict.fromkeys(e.outlet for e in rows if e.outlet))
     return {
         "reports": len(articles - copies),
         "copies": len(copies - (articles - copies)),
@@ -602,26 +676,27 @@ def claim_timeline(store: Any, claim_id: int) -> dict[str, Any] | None:
     claim = overview[0]
     ids = [claim_id, *claim["contradicted_by"]]
     events = []
+    e: ClaimEvidenceRow
     for e in store.claim_evidence(ids):
-        side = "for" if e["claim_id"] == claim_id else "against"
-        if e["role"] == "discusses":
+        side = "for" if e.claim_id == claim_id else "against"
+        if e.role == "discusses":
             side = "discusses"
         events.append(
             {
-                "when": e["published"] or e["created_at"],
+                "when": e.published or e.created_at,
                 "side": side,
-                "claim_id": e["claim_id"],
-                "role": e["role"],
-                "outlet": e["outlet"],
-                "attribution": e["attribution"],
-                "polarity": e["polarity"],
-                "modality": e["modality"],
-                "confidence": e["confidence"],
-                "copy": bool(e["copy"]),
-                "alerted": bool(e["alerted"]),
-                "quote": e["quote"],
-                "url": e["url"],
-                "title": e["title"],
+                "claim_id": e.claim_id,
+                "role": e.role,
+                "outlet": e.outlet,
+                "attribution": e.attribution,
+                "polarity": e.polarity,
+                "modality": e.modality,
+                "confidence": e.confidence,
+                "copy": bool(e.copy),
+                "alerted": bool(e.alerted),
+                "quote": e.quote,
+                "url": e.url,
+                "title": e.title,
             }
         )
     events.sort(key=lambda x: x["when"] or "")
@@ -683,8 +758,8 @@ def format_timeline(claim: dict[str, Any]) -> str:
 
 
 __all__ = [
+    "ClaimDecision",
     "ClaimEvent",
-    "ClaimOutcome",
     "ClaimTracker",
     "claim_timeline",
     "claims_overview",

@@ -1,0 +1,138 @@
+"""Articles, their earlier revisions, and the watches' matches on them."""
+
+from __future__ import annotations
+
+import json
+
+from monitor.errors import StoreError
+from monitor.models import Article, Match
+from monitor.store.db import Database, utcnow
+from monitor.store.rows import ArticleRevisionRow, ArticleRow, iso
+
+
+class ArticlesRepo(Database):
+    def article_id_for_url(self, *urls: str | None) -> int | None:
+        for u in urls:
+            if not u:
+                continue
+            row = self.db.execute(
+                "SELECT id FROM articles WHERE url = ? OR canonical_url = ? LIMIT 1", [u, u]
+            ).fetchone()
+            if row:
+                return int(row[0])
+        return None
+
+    def get_article(self, article_id: int) -> ArticleRow | None:
+        rows = list(self.db.query("SELECT * FROM articles WHERE id = ?", [article_id]))
+        return ArticleRow.from_row(rows[0]) if rows else None
+
+    def article_count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+
+    def articles_without_urls(self) -> list[int]:
+        """Articles with no URL identity in the dedup index (stored before dedup existed)."""
+        return [
+            r[0]
+            for r in self.db.execute(
+                "SELECT id FROM articles a WHERE NOT EXISTS"
+                " (SELECT 1 FROM article_urls u WHERE u.article_id = a.id) ORDER BY a.id"
+            )
+        ]
+
+    def insert_article(self, article: Article, content_hash: str) -> int:
+        """Insert an article row (call inside :meth:`transaction`)."""
+        return self._insert(
+            "articles",
+            {
+                "url": article.url,
+                "canonical_url": article.canonical_url,
+                "title": article.title,
+                "author": article.author,
+                "published": iso(article.published),
+                "site_name": article.site_name,
+                "fetched_at": iso(article.fetched_at or utcnow()),
+                "text": article.text,
+                "text_source": article.text_source,
+                "content_hash": content_hash,
+                "revision": 1,
+            },
+        )
+
+    def revise_article(self, article_id: int, article: Article, content_hash: str) -> int:
+        """Archive the stored text and put the new one in its place; the new revision."""
+        old = self.get_article(article_id)
+        if old is None:
+            raise StoreError(f"article {article_id} does not exist")
+        self.db.execute(
+            "INSERT OR REPLACE INTO article_revisions (article_id, revision, title, text,"
+            " content_hash, fetched_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [article_id, old.revision, old.title, old.text, old.content_hash, old.fetched_at],
+        )
+        revision = int(old.revision) + 1
+        self.db.execute(
+            "UPDATE articles SET title = ?, text = ?, text_source = ?, content_hash = ?,"
+            " author = COALESCE(?, author), revision = ?, updated_at = ? WHERE id = ?",
+            [
+                article.title,
+                article.text,
+                article.text_source,
+                content_hash,
+                article.author,
+                revision,
+                iso(article.fetched_at or utcnow()),
+                article_id,
+            ],
+        )
+        return revision
+
+    def article_revision(self, article_id: int, revision: int) -> ArticleRevisionRow | None:
+        """An earlier text of a revised article (the current one is in ``articles``)."""
+        rows = list(
+            self.db.query(
+                "SELECT * FROM article_revisions WHERE article_id = ? AND revision = ?",
+                [article_id, revision],
+            )
+        )
+        return ArticleRevisionRow(**rows[0]) if rows else None
+
+    # -- matches ----------------------------------------------------------------------------
+    def insert_match(self, article_id: int, match: Match) -> bool:
+        """Store a match; False if this watch already matched this article."""
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO matches (watch, article_id, terms, hits, snippets, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                match.watch,
+                article_id,
+                json.dumps(list(match.terms)),
+                json.dumps([h.__dict__ for h in match.hits][:200]),
+                json.dumps(list(match.snippets)),
+                iso(utcnow()),
+            ],
+        )
+        return cur.rowcount > 0
+
+    def watch_matched(self, watch: str, article_id: int) -> bool:
+        """Has the watch matched this article already (an earlier revision of it)?"""
+        row = self.db.execute(
+            "SELECT 1 FROM matches WHERE watch = ? AND article_id = ?", [watch, article_id]
+        ).fetchone()
+        return row is not None
+
+    def watch_matched_story(self, watch: str, story_id: int, besides: int) -> bool:
+        """Has the watch matched another article of the story already?"""
+        row = self.db.execute(
+            "SELECT 1 FROM matches m JOIN articles a ON a.id = m.article_id"
+            " WHERE m.watch = ? AND a.story_id = ? AND a.id != ? LIMIT 1",
+            [watch, story_id, besides],
+        ).fetchone()
+        return row is not None
+
+    def watch_matched_copy(self, watch: str, original: int, besides: int) -> bool:
+        """Has the watch matched the original or another copy of it?"""
+        row = self.db.execute(
+            "SELECT 1 FROM matches m JOIN articles a ON a.id = m.article_id"
+            " WHERE m.watch = ? AND (a.id = ? OR a.duplicate_of = ?) AND a.id != ? LIMIT 1",
+            [watch, original, original, besides],
+        ).fetchone()
+        return row is not None

@@ -1,0 +1,112 @@
+"""Feeds: their polling state, and the entries each one listed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from monitor.models import FeedState
+from monitor.store.db import Database, utcnow
+from monitor.store.rows import FeedStatusRow, from_iso, iso
+
+
+class FeedsRepo(Database):
+    def sync_feed(self, name: str, config_url: str) -> FeedState:
+        """Make sure a configured feed has a row; a changed config URL resets its state."""
+        row = self.db.execute("SELECT id, config_url FROM feeds WHERE name = ?", [name]).fetchone()
+        with self.db.atomic():
+            if row is None:
+                self._insert(
+                    "feeds",
+                    {
+                        "name": name,
+                        "config_url": config_url,
+                        "url": config_url,
+                        "failures": 0,
+                        "created_at": iso(utcnow()),
+                    },
+                )
+            elif row[1] != config_url:
+                self.db.execute(
+                    "UPDATE feeds SET config_url = ?, url = ?, etag = NULL, last_modified = NULL,"
+                    " failures = 0, next_poll = NULL, disabled_reason = NULL, last_error = NULL"
+                    " WHERE id = ?",
+                    [config_url, config_url, row[0]],
+                )
+        state = self.feed_state(name)
+        assert state is not None
+        return state
+
+    def feed_state(self, name: str) -> FeedState | None:
+        rows = list(self.db.query("SELECT * FROM feeds WHERE name = ?", [name]))
+        return _feed_state(rows[0]) if rows else None
+
+    def update_feed(self, name: str, **fields: Any) -> None:
+        values = {k: iso(v) if isinstance(v, datetime) else v for k, v in fields.items()}
+        with self.db.atomic():
+            sets = ", ".join(f"{k} = ?" for k in values)
+            self.db.execute(f"UPDATE feeds SET {sets} WHERE name = ?", [*values.values(), name])
+
+    def feed_status(self) -> list[FeedStatusRow]:
+        """Per-feed health for `monitor status`."""
+        return [
+            FeedStatusRow(**r)
+            for r in self.db.query(
+                """
+                SELECT f.name, f.url, f.config_url, f.title, f.last_poll, f.last_status,
+                       f.last_error, f.failures, f.next_poll, f.disabled_reason,
+                       (SELECT COUNT(DISTINCT article_id) FROM feed_entries e
+                         WHERE e.feed_id = f.id AND e.article_id IS NOT NULL) AS articles
+                FROM feeds f ORDER BY f.name
+                """
+            )
+        ]
+
+    # -- entries ----------------------------------------------------------------------------
+    def unseen_guids(self, feed_id: int, guids: Iterable[str]) -> set[str]:
+        guids = list(dict.fromkeys(guids))
+        seen: set[str] = set()
+        for i in range(0, len(guids), 500):
+            chunk = guids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            seen.update(
+                r[0]
+                for r in self.db.execute(
+                    f"SELECT guid FROM feed_entries WHERE feed_id = ? AND guid IN ({marks})",
+                    [feed_id, *chunk],
+                )
+            )
+        return set(guids) - seen
+
+    def link_entry(self, feed_id: int, guid: str, article_id: int | None) -> None:
+        """Record a feed entry as processed (call inside :meth:`transaction`)."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO feed_entries (feed_id, guid, article_id, first_seen)"
+            " VALUES (?, ?, ?, COALESCE((SELECT first_seen FROM feed_entries"
+            " WHERE feed_id = ? AND guid = ?), ?))",
+            [feed_id, guid, article_id, feed_id, guid, iso(utcnow())],
+        )
+
+    def article_in_feed(self, article_id: int, feed_id: int | None) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM feed_entries WHERE article_id = ? AND feed_id = ? LIMIT 1",
+            [article_id, feed_id],
+        ).fetchone()
+        return row is not None
+
+
+def _feed_state(r: dict[str, Any]) -> FeedState:
+    return FeedState(
+        id=r["id"],
+        url=r["url"],
+        name=r["name"],
+        etag=r["etag"],
+        last_modified=r["last_modified"],
+        last_poll=from_iso(r["last_poll"]),
+        last_status=r["last_status"],
+        last_error=r["last_error"],
+        failures=r["failures"],
+        next_poll=from_iso(r["next_poll"]),
+        disabled_reason=r["disabled_reason"],
+    )
