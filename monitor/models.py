@@ -2,7 +2,7 @@
 
 Data flows one way::
 
-    config → scheduler → fetch → parse → extract → dedup → match → claims → store → alerts
+    config → daemon → fetch → parse → extract → dedup → match → claims → store → alerts
 
 Every stage takes some of these in and hands some of these out; no stage hands a
 library object (a feedparser dict, an httpx response, a sqlite row) to the next one.

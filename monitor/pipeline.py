@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 
 import httpx
 
-from monitor import schedule
 from monitor.alerts import Outbox, article_matched, make_channels
 from monitor.alerts.events import ClaimRef, Evidence, claim_related, story_updated
 from monitor.alerts.outbox import DeliveryReport
@@ -36,10 +35,11 @@ from monitor.dedup import (
     window_start,
 )
 from monitor.errors import FeedParseError
-from monitor.extract import Extractor, build_article
-from monitor.fetch import PAGE_ACCEPT, Fetcher
+from monitor.feeds import schedule
+from monitor.feeds.extract import Extractor, build_article
+from monitor.feeds.fetch import PAGE_ACCEPT, Fetcher
+from monitor.feeds.parse import parse_feed
 from monitor.models import AlertEvent, Article, Entry, Match
-from monitor.parse import parse_feed
 from monitor.rules import RuleSet, document_from_article, prepare
 from monitor.store import Store, from_iso
 

@@ -6,7 +6,7 @@ import pytest
 
 from monitor.config import FetchConfig
 from monitor.demo.server import CorpusServer, Response, repeat_bytes
-from monitor.fetch import Fetcher, is_public_address
+from monitor.feeds.fetch import Fetcher, is_public_address
 
 RSS = "<rss version='2.0'><channel><title>t</title></channel></rss>"
 

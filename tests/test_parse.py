@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import pytest
 
 from monitor.errors import FeedParseError
-from monitor.parse import parse_feed
+from monitor.feeds.parse import parse_feed
 
 RSS = b"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">

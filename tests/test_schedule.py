@@ -3,9 +3,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.fetch import parse_max_age, parse_retry_after
+from monitor.feeds.fetch import parse_max_age, parse_retry_after
+from monitor.feeds.schedule import backoff_delay, next_poll
 from monitor.models import FetchResult
-from monitor.schedule import backoff_delay, next_poll
 
 NOW = datetime(2026, 11, 5, 12, 0, tzinfo=UTC)
 OK = FetchResult(requested_url="u", url="u", status=200)

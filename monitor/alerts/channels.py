@@ -16,7 +16,7 @@ import httpx
 
 from monitor.alerts.render import hits_plain, one_line
 from monitor.config import ChannelConfig
-from monitor.fetch import parse_retry_after
+from monitor.feeds.fetch import parse_retry_after
 from monitor.models import AlertEvent
 
 log = logging.getLogger("monitor.alert")

@@ -188,7 +188,7 @@ SYNONYMS = {
 
 def _corpus_articles() -> dict[str, dict[str, str]]:
     from monitor.demo import corpus_root, demo_articles
-    from monitor.extract import extract_page
+    from monitor.feeds.extract import extract_page
 
     out = {}
     for a in demo_articles():

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from monitor.models import Article, Entry, TextSource
 
-log = logging.getLogger("monitor.extract")
+log = logging.getLogger("monitor.feeds.extract")
 
 # A page text shorter than this, when the feed carries more, loses to the feed's text.
 MIN_PAGE_TEXT = 200

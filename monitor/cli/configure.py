@@ -1,0 +1,38 @@
+"""`monitor check-config` and `monitor import-opml`: the config file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from monitor.cli.base import CliState, pass_state
+
+
+@click.command("check-config")
+@pass_state
+def check_config(state: CliState) -> None:
+    """Validate the config file (rules included) and summarise it."""
+    cfg = state.config()
+    enabled = sum(1 for f in cfg.feeds if f.enabled)
+    click.echo(
+        f"{cfg.path}: OK — {len(cfg.feeds)} feeds ({enabled} enabled), {len(cfg.watches)} watches,"
+        f" {len(cfg.alerts)} alert channels; database {cfg.database_path()}"
+    )
+    from monitor.alerts import channel_problems
+
+    for problem in channel_problems(cfg.alerts):
+        click.echo(f"warning: {problem}", err=True)
+
+
+@click.command("import-opml")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_state
+def import_opml_cmd(state: CliState, file: Path) -> None:
+    """Add the feeds of an OPML export to the config file (comments kept)."""
+    from monitor.feeds.opml import import_opml
+
+    added, skipped = import_opml(file, state.config_path)
+    for f in added:
+        click.echo(f"added {f.name} <{f.url}>")
+    click.echo(f"{len(added)} feeds added, {len(skipped)} already present")
