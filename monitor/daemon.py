@@ -21,8 +21,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config import Config, FeedConfig, load_config
 from monitor.errors import ConfigError
-from monitor.pipeline import Pipeline
-from monitor.store import Store
+from monitor.pipeline import Pipeline, open_pipeline
 
 log = logging.getLogger("monitor.daemon")
 
@@ -54,8 +53,11 @@ class Daemon:
         self._stop.set()
 
     async def run(self) -> int:
-        store = Store.open(self.config.database_path())
-        self.pipeline = Pipeline(self.config, store)
+        async with open_pipeline(self.config) as pipeline:
+            self.pipeline = pipeline
+            return await self._serve(pipeline)
+
+    async def _serve(self, pipeline: Pipeline) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
@@ -89,7 +91,7 @@ class Daemon:
             "news-monitor running: %d feeds, %d watches, database %s",
             len(enabled),
             len(self.config.watches),
-            store.path,
+            pipeline.store.path,
         )
         try:
             await self._stop.wait()
@@ -98,8 +100,6 @@ class Daemon:
             self.scheduler.shutdown(wait=False)
             if self._inflight:
                 await asyncio.wait(list(self._inflight), timeout=SHUTDOWN_GRACE)
-            await self.pipeline.aclose()
-            store.close()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
         log.info("stopped")

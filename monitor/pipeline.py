@@ -1,6 +1,10 @@
 """The one module that composes the stages, for one feed and for one cycle.
 
-    fetch → parse → (fetch page → extract) → dedup → match → claims → store → alerts
+    fetch → parse → (fetch page → extract) → dedup → match → claims → apply → alerts
+
+The stages decide (dedup, matching, the claims tracker); :func:`monitor.apply.apply_article`
+writes one article's decisions in one transaction. :func:`open_pipeline` is the one way
+to open the store and build the pipeline (CLI, daemon, demo and tests use it).
 
 Every failure of a feed or a page becomes a value (the feed's last error, the text
 source of an article); nothing here raises to the daemon for bad input.
@@ -9,39 +13,30 @@ source of an article); nothing here raises to the daemon for bad input.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import httpx
 
-from monitor.alerts import Outbox, article_matched, make_channels
-from monitor.alerts.events import ClaimRef, Evidence, claim_related, story_updated
+from monitor.alerts import Outbox, make_channels
 from monitor.alerts.outbox import DeliveryReport
+from monitor.apply import ArticleDecisions, WatchDecision, apply_article, apply_declared_claims
 from monitor.claims.extract import PreparedArticle, prepare_article
-from monitor.claims.judge import JudgeVerdict, LLMJudge
-from monitor.claims.track import ClaimEvent, ClaimTracker, polarity_word
+from monitor.claims.judge import JUDGE_META, JudgeVerdict, LLMJudge
+from monitor.claims.track import ClaimTracker
 from monitor.config import Config, FeedConfig, WatchConfig
-from monitor.dedup import (
-    DedupDecision,
-    Deduplicator,
-    DedupSettings,
-    fingerprint_row,
-    url_hash,
-    url_key,
-    window_start,
-)
+from monitor.dedup import Deduplicator, DedupSettings, url_hash, url_key, window_start
 from monitor.errors import FeedParseError
 from monitor.feeds import schedule
 from monitor.feeds.extract import Extractor, build_article
-from monitor.feeds.fetch import PAGE_ACCEPT, Fetcher
+from monitor.feeds.fetch import PAGE_ACCEPT, FetchResult, Fetcher
 from monitor.feeds.parse import parse_feed
-from monitor.models import AlertEvent, Article, Entry, Match
+from monitor.models import Article, Entry, FeedState, Match
 from monitor.rules import RuleSet, document_from_article, prepare
-from monitor.store import Store, from_iso
+from monitor.store import Backfill, Store
 
 log = logging.getLogger("monitor.pipeline")
 
@@ -71,81 +66,40 @@ class CycleReport:
         return [f for f in self.feeds if f.status == "error"]
 
 
-def content_hash(article: Article) -> str:
-    body = " ".join(article.text.split())
-    return hashlib.sha256(f"{article.title}\n{body}".encode()).hexdigest()
-
-
 def in_scope(watch: WatchConfig, feed: FeedConfig) -> bool:
     if watch.feeds and feed.name not in watch.feeds:
         return False
     return not (watch.tags and not set(watch.tags) & set(feed.tags))
 
 
-def claim_alerts(article: Article, ev: ClaimEvent, channels: list[str]) -> list[AlertEvent]:
-    """The claims stage's decision as alert events (one per channel)."""
-    c, rec = ev.claim, ev.record
-    attr = rec.attribution
-    return claim_related(
-        ev.relation,
-        article,
-        ClaimRef(
-            id=c.id,
-            text=c.statement,
-            polarity=polarity_word(c.polarity),
-            first_outlet=c.first_outlet,
-            first_url=c.first_url,
-            first_title=c.first_title,
-            first_published=datetime.fromisoformat(c.first_published)
-            if c.first_published
-            else None,
-            first_source=c.first_source,
-            origin=c.origin,
-            proposition=c.proposition.text(),
-        ),
-        Evidence(
-            quote=rec.quote,
-            attribution=attr.text if attr else None,
-            polarity=polarity_word(rec.polarity),
-            modality=rec.modality,
-            claim_id=ev.evidence_claim_id,
-        ),
-        ev.confidence,
-        ev.watch,
-        channels,
+def dedup_settings(config: Config) -> DedupSettings:
+    return DedupSettings(
+        near_duplicate=config.dedup.near_duplicate,
+        story=config.dedup.story_similarity,
+        story_window=config.dedup.story_window,
     )
 
 
-def apply_dedup(store: Store, article: Article, decision: DedupDecision) -> tuple[int, int]:
-    """Write what dedup decided about a new or revised article (inside a transaction).
-
-    Returns (article id, story id). A "same" decision writes nothing but the URLs.
-    """
-    fp = decision.fingerprint
-    url_hashes = [url_hash(k) for k in fp.url_keys]
-    if decision.kind == "same":
-        assert decision.article_id is not None
-        store.dedup_add_urls(decision.article_id, url_hashes)
-        return decision.article_id, decision.story_id or 0
-    story_id = decision.story_id
-    if decision.kind == "revision":
-        assert decision.article_id is not None
-        article_id = decision.article_id
-        store.revise_article(article_id, article, fp.content_hash)
-    else:
-        article_id = store.insert_article(article, fp.content_hash)
-    if story_id is None:
-        story_id = store.create_story(article.title, article_id, fp.when)
-    elif decision.kind != "revision":
-        store.join_story(story_id, article_id, fp.when, decision.duplicate_of)
-    seen = article.fetched_at or datetime.now(UTC)
-    store.dedup_record(
-        fingerprint_row(article_id, fp, story_id, seen, decision.duplicate_of),
-        url_hashes,
-        fp.bands,
-        fp.key_terms,
+def open_store(config: Config) -> Store:
+    """The writer's store, upgraded (with the dedup backfill of an old file) if needed."""
+    return Store.open(
+        config.database_path(),
+        backfill=Backfill(dedup_settings(config), config.storage.fingerprint_window),
     )
-    return article_id, story_id
+
+
+@asynccontextmanager
+async def open_pipeline(config: Config) -> AsyncIterator[Pipeline]:
+    """Open the store, build the pipeline; close both on the way out."""
+    store = open_store(config)
+    try:
+        pipeline = Pipeline(config, store)
+        try:
+            yield pipeline
+        finally:
+            await pipeline.aclose()
+    finally:
+        store.close()
 
 
 @dataclass
@@ -169,7 +123,6 @@ class Pipeline:
         )
         self._busy: set[str] = set()
         self.reconfigure(config)
-        self._backfill_dedup()
 
     def reconfigure(self, config: Config) -> None:
         """Swap in a new validated config (rules compiled, channels rebuilt)."""
@@ -189,16 +142,8 @@ class Pipeline:
             self.judge = None  # (no watch tracks claims: nothing to ask about)
         elif old is None or old.claims.judge != judge_cfg or getattr(self, "judge", None) is None:
             self.judge = LLMJudge.from_config(judge_cfg, client=self._alert_client)
-        self.dedup = Deduplicator(
-            self.store,
-            DedupSettings(
-                near_duplicate=config.dedup.near_duplicate,
-                story=config.dedup.story_similarity,
-                story_window=config.dedup.story_window,
-            ),
-        )
-        with self.store.transaction():
-            self.claims.sync_declared(self.store, config.watches)
+        self.dedup = Deduplicator(self.store, dedup_settings(config))
+        apply_declared_claims(self.store, self.claims.declared_claims(self.store, config.watches))
         for feed in config.feeds:
             self.store.sync_feed(feed.name, feed.url)
 
@@ -231,7 +176,6 @@ class Pipeline:
         state = self.store.sync_feed(feed.name, feed.url)
         if state.disabled_reason:
             return FeedReport(feed.name, "disabled", error=state.disabled_reason)
-        interval = cfg.feed_interval(feed)
         result = await self.fetcher.fetch(
             state.url, etag=state.etag, last_modified=state.last_modified
         )
@@ -240,26 +184,35 @@ class Pipeline:
         if result.permanent_url and result.permanent_url != state.url:
             log.info("feed %s moved permanently to %s", feed.name, result.permanent_url)
             updates["url"] = result.permanent_url
+        report, ttl = await self._read_feed(feed, state, result, updates)
+        failures = state.failures + 1 if report.status == "error" else 0
+        updates["failures"] = failures
+        updates["next_poll"] = schedule.next_poll(
+            now,
+            cfg.feed_interval(feed),
+            result,
+            failures,
+            max_backoff=cfg.fetch.max_backoff,
+            ttl=ttl,
+            jitter=cfg.fetch.jitter,
+        )
+        self.store.update_feed(feed.name, **updates)
+        return report
 
-        def fail(message: str, disable: str | None = None) -> FeedReport:
-            failures = state.failures + 1
-            updates.update(
-                last_error=message,
-                failures=failures,
-                next_poll=schedule.next_poll(
-                    now,
-                    interval,
-                    result,
-                    failures,
-                    max_backoff=cfg.fetch.max_backoff,
-                    jitter=cfg.fetch.jitter,
-                ),
-            )
+    async def _read_feed(
+        self, feed: FeedConfig, state: FeedState, result: FetchResult, updates: dict[str, object]
+    ) -> tuple[FeedReport, float | None]:
+        """Parse a fetched feed and store its new entries; the report and the feed's TTL.
+
+        ``updates``: the feed's state to record, filled in here.
+        """
+
+        def fail(message: str, disable: str | None = None) -> tuple[FeedReport, None]:
+            updates["last_error"] = message
             if disable:
                 updates["disabled_reason"] = disable
-            self.store.update_feed(feed.name, **updates)
             log.warning("feed %s: %s", feed.name, message)
-            return FeedReport(feed.name, "error", error=message)
+            return FeedReport(feed.name, "error", error=message), None
 
         if not result.ok:
             if result.error_kind == "gone":
@@ -267,20 +220,8 @@ class Pipeline:
                 return fail(msg, disable=msg)
             return fail(result.error or "fetch failed")
         if result.not_modified:
-            updates.update(
-                failures=0,
-                last_error=None,
-                next_poll=schedule.next_poll(
-                    now,
-                    interval,
-                    result,
-                    0,
-                    max_backoff=cfg.fetch.max_backoff,
-                    jitter=cfg.fetch.jitter,
-                ),
-            )
-            self.store.update_feed(feed.name, **updates)
-            return FeedReport(feed.name, "not-modified")
+            updates["last_error"] = None
+            return FeedReport(feed.name, "not-modified"), None
         try:
             parsed = parse_feed(result.content, result.url, result.content_type)
         except FeedParseError as e:
@@ -297,28 +238,19 @@ class Pipeline:
         articles = await asyncio.gather(*(self._article(feed, e) for e in new_entries))
         for entry, article in zip(new_entries, articles, strict=True):
             pre = await self._judge_claims(feed, article) if self.judge is not None else None
-            matches, alerts = self._store_article(feed, state.id, entry, article, pre)
+            applied = apply_article(
+                self.store, self._decide(feed, state.id, entry, article, pre), self.config.alerts
+            )
             report.articles += 1
-            report.matches += matches
-            report.alerts += alerts
+            report.matches += applied.matches
+            report.alerts += applied.alerts
         updates.update(
             etag=result.etag,
             last_modified=result.last_modified,
-            failures=0,
             last_error=parsed.warning,
             title=parsed.title,
-            next_poll=schedule.next_poll(
-                now,
-                interval,
-                result,
-                0,
-                max_backoff=cfg.fetch.max_backoff,
-                ttl=parsed.ttl_seconds,
-                jitter=cfg.fetch.jitter,
-            ),
         )
-        self.store.update_feed(feed.name, **updates)
-        return report
+        return report, parsed.ttl_seconds
 
     async def _article(self, feed: FeedConfig, entry: Entry) -> Article:
         """Fetch and extract the entry's page; fall back to the feed's text."""
@@ -328,7 +260,7 @@ class Pipeline:
             # dedup: a page we have is not fetched again, unless this feed lists it under
             # a new guid (an update, likely): then it is fetched to look for a revision
             known = self.store.dedup_known([url_hash(url_key(entry.link))])
-            if known is None or self._listed_in(feed, known["article_id"]):
+            if known is None or self._listed_in(feed, known.article_id):
                 r = await self.fetcher.fetch(entry.link, accept=PAGE_ACCEPT)
                 if r.ok and r.content:
                     page_url = r.url
@@ -338,6 +270,10 @@ class Pipeline:
         return build_article(
             entry, feed_name=feed.name, feed_tags=tuple(feed.tags), page_url=page_url, page=page
         )
+
+    def _listed_in(self, feed: FeedConfig, article_id: int) -> bool:
+        state = self.store.feed_state(feed.name)
+        return state is not None and self.store.article_in_feed(article_id, state.id)
 
     def _match(self, feed: FeedConfig, article: Article) -> list[Match]:
         doc = prepare(document_from_article(article), self.languages)
@@ -372,183 +308,45 @@ class Pipeline:
             if claims:
                 got = await judge.judge_many(claims, article.title or "", article.text or "")
                 pre.judged.update(got)
-        self._record_judge_state(judge)
+        health = judge.health_change()
+        if health is not None:  # where `monitor status` reads it
+            self.store.set_meta(JUDGE_META, health)
         return pre
 
-    def _record_judge_state(self, judge: LLMJudge) -> None:
-        """Keep the judge's health where `monitor status` reads it (on a change only)."""
-        state = "failing" if judge.failing else "ok"
-        if state == getattr(self, "_judge_state", None):
-            return
-        self._judge_state = state
-        self.store.set_meta(
-            "claims_judge",
-            json.dumps(
-                {
-                    "model": judge.model,
-                    "state": state,
-                    "since": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "error": judge.failing,
-                }
-            ),
-        )
-
-    def _store_article(
+    def _decide(
         self,
         feed: FeedConfig,
         feed_id: int,
         entry: Entry,
         article: Article,
         pre: ClaimsPrepass | None = None,
-    ) -> tuple[int, int]:
-        """Dedup, match and store one article with its alerts, in one transaction."""
+    ) -> ArticleDecisions:
+        """Dedup, match and (for claim-tracking watches) the claims stage: the decisions."""
         decision = self.dedup.decide(article, urls=(entry.link,))
         if decision.kind == "same":
-            assert decision.article_id is not None
-            with self.store.transaction():
-                apply_dedup(self.store, article, decision)
-                self.store.link_entry(feed_id, entry.guid, decision.article_id)
-            return 0, 0
+            return ArticleDecisions(feed_id, entry.guid, article, decision)
         matches = pre.matches if pre and pre.matches is not None else self._match(feed, article)
-        n_alerts = 0
-        with self.store.transaction():
-            article_id, story_id = apply_dedup(self.store, article, decision)
-            self.store.link_entry(feed_id, entry.guid, article_id)
-            story = self._story_ref(story_id) if matches else {}
-            for m in matches:
-                # a revision that the watch matched before: insert_match is False, no alert
-                if not self.store.insert_match(article_id, m):
-                    continue
-                watch = self.watches[m.watch]
-                for event in self._match_alerts(article, article_id, m, watch, decision, story):
-                    n_alerts += self.store.enqueue_alert(event)
-                # Claim events go out whatever the story folding decided. Hook for the
-                # claims stage: decision.is_revision / decision.previous_article_id (the old
-                # text: store.article_revision(id, decision.revision - 1)), decision.kind
-                # == "near-duplicate" / decision.duplicate_of for copies.
-                for event in self._track_claims(article, article_id, m, watch, pre):
-                    n_alerts += self.store.enqueue_alert(event)
-        return len(matches), n_alerts
-
-    def _backfill_dedup(self) -> None:
-        """Index the articles stored before the dedup stage existed (once, at start).
-
-        All get their URL identities; those fetched within the fingerprint window are also
-        sketched and grouped into stories.
-        """
-        ids = self.store.dedup_backfill_pending()
-        cutoff = window_start(datetime.now(UTC), self.config.storage.fingerprint_window)
-        for aid in ids:
-            r = self.store.get_article(aid)
-            if r is None:
-                continue
-            article = Article(
-                url=r["url"],
-                title=r["title"],
-                text=r["text"],
-                text_source=r["text_source"],
-                feed_name="",
-                guid="",
-                published=from_iso(r["published"]),
-                site_name=r["site_name"],
-                canonical_url=r["canonical_url"],
-                fetched_at=from_iso(r["fetched_at"]),
-            )
-            seen = article.fetched_at or datetime.now(UTC)
-            decision = self.dedup.decide(article)
-            fp = decision.fingerprint
-            with self.store.transaction():
-                if seen < cutoff:
-                    self.store.dedup_add_urls(aid, [url_hash(k) for k in fp.url_keys])
-                    continue
-                if decision.kind in ("near-duplicate", "story") and decision.story_id:
-                    story_id = decision.story_id
-                    self.store.join_story(story_id, aid, fp.when, decision.duplicate_of)
-                else:
-                    story_id = self.store.create_story(article.title, aid, fp.when)
-                self.store.dedup_record(
-                    fingerprint_row(aid, fp, story_id, seen, decision.duplicate_of),
-                    [url_hash(k) for k in fp.url_keys],
-                    fp.bands,
-                    fp.key_terms,
+        stored_id = decision.article_id if decision.kind == "revision" else None
+        watches = []
+        for m in matches:
+            watch = self.watches[m.watch]
+            if stored_id is not None and self.store.watch_matched(m.watch, stored_id):
+                continue  # a revision the watch matched before: no new match, no alert
+            claims = None
+            if watch.track_claims:
+                claims = self.claims.decide(
+                    self.store,
+                    article,
+                    stored_id,
+                    m,
+                    watch,
+                    judged=pre.judged if pre else None,
+                    prepared=pre.prepared.get(watch.language) if pre else None,
                 )
-        if ids or self.store.get_meta("dedup_backfill") == "pending":
-            self.store.set_meta("dedup_backfill", "done")
-
-    def _listed_in(self, feed: FeedConfig, article_id: int) -> bool:
-        state = self.store.feed_state(feed.name)
-        return state is not None and self.store.article_in_feed(article_id, state.id)
-
-    def _story_ref(self, story_id: int) -> dict[str, object]:
-        """The story as alert payloads carry it."""
-        s = self.store.story(story_id)
-        if s is None:
-            return {"id": story_id}
-        return {
-            "id": story_id,
-            "title": s["title"],
-            "articles": s["articles"],
-            "outlets": s["outlets"],
-            "first_seen": s["first_seen"],
-        }
-
-    def _match_alerts(
-        self,
-        article: Article,
-        article_id: int,
-        match: Match,
-        watch: WatchConfig,
-        decision: DedupDecision,
-        story: dict[str, object],
-    ) -> list[AlertEvent]:
-        """article.matched, or story.updated when the watch's dedup folds this article.
-
-        dedup = "story": one article.matched per story; "article": one per distinct
-        article (copies of one fold); "off": every stored article. A folded article sends
-        story.updated to the watch's webhook channels only, and only when it brings a new
-        outlet to the story.
-        """
-        if watch.dedup == "off":
-            fold = False
-        elif watch.dedup == "article":
-            fold = decision.duplicate_of is not None and self.store.watch_matched_copy(
-                watch.name, decision.duplicate_of, article_id
-            )
-        else:
-            sid = story.get("id")
-            fold = isinstance(sid, int) and self.store.watch_matched_story(
-                watch.name, sid, article_id
-            )
-        if not fold:
-            return article_matched(article, match, watch.alerts, story=story)
-        if not decision.new_outlet:
-            return []
-        alerts = self.config.alerts
-        hooks = [c for c in watch.alerts if c in alerts and alerts[c].type == "webhook"]
-        relation = "copy" if decision.kind == "near-duplicate" else "report"
-        return story_updated(article, match, story, hooks, relation=relation)
-
-    def _track_claims(
-        self,
-        article: Article,
-        article_id: int,
-        match: Match,
-        watch: WatchConfig,
-        pre: ClaimsPrepass | None = None,
-    ) -> list[AlertEvent]:
-        """The claims stage for one match (inside the article's transaction): its alerts."""
-        if not watch.track_claims:
-            return []
-        outcome = self.claims.process(
-            self.store,
-            article,
-            article_id,
-            match,
-            watch,
-            judged=pre.judged if pre else None,
-            prepared=pre.prepared.get(watch.language) if pre else None,
+            watches.append(WatchDecision(m, watch, claims))
+        return ArticleDecisions(
+            feed_id, entry.guid, article, decision, tuple(watches), matched=len(matches)
         )
-        return [e for ev in outcome.events for e in claim_alerts(article, ev, watch.alerts)]
 
     # -- a whole cycle --------------------------------------------------------------------
     async def run_cycle(

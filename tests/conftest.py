@@ -10,8 +10,7 @@ import pytest
 
 from monitor.config import Config, load_config
 from monitor.demo.server import CorpusServer
-from monitor.pipeline import CycleReport, Pipeline
-from monitor.store import Store
+from monitor.pipeline import CycleReport, open_pipeline, open_store
 from tests.servers import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,19 +100,10 @@ alerts = {alerts}
 
 def run_cycle(cfg: Config) -> CycleReport:
     async def go() -> CycleReport:
-        store = Store.open(cfg.database_path())
-        pipeline = Pipeline(cfg, store)
-        try:
+        async with open_pipeline(cfg) as pipeline:
             return await pipeline.run_cycle()
-        finally:
-            await pipeline.aclose()
-            store.close()
 
     return asyncio.run(go())
-
-
-def open_store(cfg: Config) -> Store:
-    return Store.open(cfg.database_path())
 
 
 __all__ = ["ROOT", "basic_config", "load_config", "open_store", "run_cycle", "write_config"]

@@ -22,7 +22,7 @@ from monitor.dedup import (
 )
 from monitor.demo import demo_articles, demo_feeds
 from monitor.models import Article
-from monitor.pipeline import Pipeline, apply_dedup
+from monitor.apply import apply_dedup
 from monitor.store import Store
 from tests.conftest import basic_config, open_store, run_cycle
 
@@ -165,8 +165,9 @@ def test_revision_archives_the_old_text(store):
     with store.transaction():
         assert apply_dedup(store, art(p["b"]), d) == (aid, sid)
     row = store.get_article(aid)
-    assert row["revision"] == 2 and row["text"] == p["b"]["text"]
-    assert store.article_revision(aid, 1)["text"] == p["a"]["text"]
+    assert row is not None and row.revision == 2 and row.text == p["b"]["text"]
+    rev = store.article_revision(aid, 1)
+    assert rev is not None and rev.text == p["a"]["text"]
     assert store.article_count() == 1
     # the same revision again is the same article
     assert Deduplicator(store).decide(art(p["b"])).kind == "same"
@@ -194,7 +195,7 @@ def test_copy_of_a_copy_points_at_the_original(store):
     d = pair("syndicated", "syndicated")
     aid, sid = put(store, art(d["a"]))
     bid, bsid = put(store, art(d["b"]))
-    assert bsid == sid and store.get_article(bid)["duplicate_of"] == aid
+    assert bsid == sid and store.get_article(bid).duplicate_of == aid  # type: ignore[union-attr]
     third = art(d["b"]).replace(url="https://third.example/x", site_name="Third")
     dec = Deduplicator(store).decide(third)
     assert dec.kind == "near-duplicate" and dec.duplicate_of == aid and dec.story_id == sid
@@ -297,7 +298,8 @@ def test_revision_alerts_only_when_it_newly_matches(tmp_path, corpus, receiver, 
     try:
         (row,) = s.db.query("SELECT id, revision, text FROM articles")
         assert row["revision"] == 3 and row["text"] == third
-        assert s.article_revision(row["id"], 1)["text"] == first
+        rev = s.article_revision(row["id"], 1)
+        assert rev is not None and rev.text == first
     finally:
         s.close()
 
@@ -357,7 +359,7 @@ def test_story_updated_only_for_a_new_outlet(tmp_path, corpus, receiver, monkeyp
     s = open_store(cfg)
     try:
         (story,) = s.stories()
-        assert story["articles"] == 2
+        assert story.articles == 2
     finally:
         s.close()
 
@@ -372,12 +374,13 @@ def test_backfill_of_articles_stored_before_dedup(tmp_path, corpus):
         ids = [s.insert_article(art(x, fetched_at=now), "old-hash") for x in (d["a"], d["b"])]
         old_id = s.insert_article(old, "old-hash")
     s.set_meta("dedup_backfill", "pending")
-    Pipeline(cfg, s)  # backfills on start
+    s.close()
+    s = open_store(cfg)  # the writer's open finishes the upgrade with the backfill
     try:
         (story,) = s.stories()
-        assert story["articles"] == 2 and s.get_meta("dedup_backfill") == "done"
-        assert [a["id"] for a in story["article_list"]] == ids
-        assert story["article_list"][1]["duplicate_of"] == ids[0]
+        assert story.articles == 2 and s.get_meta("dedup_backfill") == "done"
+        assert [a.id for a in story.article_list] == ids
+        assert story.article_list[1].duplicate_of == ids[0]
         assert s.db.execute("SELECT COUNT(*) FROM dedup_sketches").fetchone()[0] == 2
         # the old article is known by its URL, without a sketch
         assert Deduplicator(s).decide(old).article_id == old_id

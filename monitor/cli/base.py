@@ -4,7 +4,6 @@ context object (config path, verbosity, the loaded `Config`), read-only store ac
 from __future__ import annotations
 
 import logging
-import sqlite3
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -87,17 +86,14 @@ def cli(ctx: click.Context, config_path: Path, verbose: bool) -> None:
 pass_state = click.make_pass_decorator(CliState)
 
 
-def read_store(state: CliState, fn: Callable[[Store], T], empty: str) -> T:
-    """Run ``fn(store)`` on a read-only store; ``empty`` explains a database without the tables."""
+def read_store(state: CliState, fn: Callable[[Store], T]) -> T:
+    """Run ``fn(store)`` on a read-only store (opening checks the schema: a missing or
+    outdated database is a clear error, see :mod:`monitor.store.db`)."""
     from monitor.store import Store
 
     store = Store.open(state.config().database_path(), readonly=True)
     try:
         return fn(store)
-    except sqlite3.OperationalError as e:
-        if "no such table" in str(e):
-            raise MonitorError(empty) from None
-        raise
     finally:
         store.close()
 

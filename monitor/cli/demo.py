@@ -49,16 +49,10 @@ def demo(keep: Path | None) -> None:
 
 
 async def _demo_cycle(cfg: Config) -> CycleReport:
-    from monitor.pipeline import Pipeline
-    from monitor.store import Store
+    from monitor.pipeline import open_pipeline
 
-    store = Store.open(cfg.database_path())
-    pipeline = Pipeline(cfg, store)
-    try:
+    async with open_pipeline(cfg) as pipeline:
         return await pipeline.run_cycle()
-    finally:
-        await pipeline.aclose()
-        store.close()
 
 
 def _print_demo(report: CycleReport, cfg: Config) -> None:

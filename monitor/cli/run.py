@@ -35,13 +35,10 @@ def run(ctx: click.Context, state: CliState, once: bool) -> None:
 
 
 async def _run_once(cfg: Config, progress: bool) -> int:
-    from monitor.pipeline import Pipeline
-    from monitor.store import Store
+    from monitor.pipeline import open_pipeline
 
-    store = Store.open(cfg.database_path())
-    pipeline = Pipeline(cfg, store)
     feeds = [f for f in cfg.feeds if f.enabled]
-    try:
+    async with open_pipeline(cfg) as pipeline:
         if progress and feeds:
             from rich.progress import Progress
 
@@ -50,9 +47,6 @@ async def _run_once(cfg: Config, progress: bool) -> int:
                 report = await pipeline.run_cycle(on_feed_done=lambda r: bar.advance(task))
         else:
             report = await pipeline.run_cycle()
-    finally:
-        await pipeline.aclose()
-        store.close()
     for f in report.feeds:
         if f.status == "error":
             click.echo(f"feed {f.name}: {f.error}", err=True)

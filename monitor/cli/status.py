@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from monitor.cli.base import CliState, pass_state, short_time
+from monitor.store.rows import ChannelHealthRow, FeedStatusRow
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -21,13 +22,21 @@ if TYPE_CHECKING:
     from monitor.config import Config
 
 
+@dataclass(frozen=True)
+class FeedLine(FeedStatusRow):
+    """A feed's stored health, and whether the config still has (and enables) it."""
+
+    in_config: bool = False
+    enabled: bool = False
+
+
 @dataclass
 class StatusReport:
     """Everything `monitor status` shows."""
 
-    feeds: list[dict[str, Any]]
+    feeds: list[FeedLine]
     alerts: dict[str, int]
-    channels: list[dict[str, Any]]
+    channels: list[ChannelHealthRow]
     claims_judge: dict[str, Any] | None
     heartbeat: str | None
 
@@ -35,6 +44,7 @@ class StatusReport:
 def read_status(cfg: Config) -> StatusReport:
     """Per-feed health (marked with whether the config still has the feed), alert counts,
     channel health, the claims judge's state and the daemon's heartbeat."""
+    from monitor.claims.judge import JUDGE_META
     from monitor.store import Store
 
     store = Store.open(cfg.database_path(), readonly=True)
@@ -43,15 +53,20 @@ def read_status(cfg: Config) -> StatusReport:
         alerts = store.alert_counts()
         channels = store.channel_health()
         heartbeat = store.get_meta("heartbeat")
-        judge_meta = store.get_meta("claims_judge") if cfg.claims.judge else None
+        judge_meta = store.get_meta(JUDGE_META) if cfg.claims.judge else None
     finally:
         store.close()
     configured = {f.name: f for f in cfg.feeds}
-    for f in feeds:
-        f["in_config"] = f["name"] in configured
-        f["enabled"] = configured[f["name"]].enabled if f["name"] in configured else False
+    lines = [
+        FeedLine(
+            **asdict(f),
+            in_config=f.name in configured,
+            enabled=configured[f.name].enabled if f.name in configured else False,
+        )
+        for f in feeds
+    ]
     judge = json.loads(judge_meta) if judge_meta else None
-    return StatusReport(feeds, alerts, channels, judge, heartbeat)
+    return StatusReport(lines, alerts, channels, judge, heartbeat)
 
 
 def render_status(report: StatusReport, console: Console) -> None:
@@ -62,15 +77,15 @@ def render_status(report: StatusReport, console: Console) -> None:
     for col in ("feed", "last poll", "status", "failures", "next poll", "articles", "error"):
         table.add_column(col)
     for f in report.feeds:
-        state = "disabled" if f["disabled_reason"] else str(f["last_status"] or "-")
+        state = "disabled" if f.disabled_reason else str(f.last_status or "-")
         table.add_row(
-            f["name"] + ("" if f["in_config"] else " (not in config)"),
-            short_time(f["last_poll"]),
+            f.name + ("" if f.in_config else " (not in config)"),
+            short_time(f.last_poll),
             state,
-            str(f["failures"]),
-            short_time(f["next_poll"]),
-            str(f["articles"]),
-            f["disabled_reason"] or f["last_error"] or "",
+            str(f.failures),
+            short_time(f.next_poll),
+            str(f.articles),
+            f.disabled_reason or f.last_error or "",
         )
     console.print(table)
     alerts = report.alerts
@@ -78,12 +93,12 @@ def render_status(report: StatusReport, console: Console) -> None:
         "alerts: " + ", ".join(f"{k} {v}" for k, v in alerts.items()) if alerts else "alerts: none"
     )
     for ch in report.channels:
-        if ch["state"] == "ok" and not ch["pending"] and not ch["failed"]:
+        if ch.state == "ok" and not ch.pending and not ch.failed:
             continue
-        state = ch["state"] + (f" since {short_time(ch['since'])}" if ch["since"] else "")
-        line = f"channel {ch['channel']}: {state}, {ch['pending']} pending, {ch['failed']} failed"
-        if ch["state"] != "ok" and ch["last_error"]:
-            line += f", last error: {ch['last_error']}"
+        state = ch.state + (f" since {short_time(ch.since)}" if ch.since else "")
+        line = f"channel {ch.channel}: {state}, {ch.pending} pending, {ch.failed} failed"
+        if ch.state != "ok" and ch.last_error:
+            line += f", last error: {ch.last_error}"
         console.print(line, markup=False, highlight=False)
     judge = report.claims_judge
     if judge:

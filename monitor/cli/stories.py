@@ -9,11 +9,6 @@ import click
 from monitor.cli.base import CliState, pass_state, read_store
 from monitor.errors import MonitorError
 
-_NO_CLAIMS = (
-    "this database has no claims yet (run 'monitor run --once' with a watch that"
-    " has track_claims = true)"
-)
-_NO_STORIES = "this database has no stories yet (run 'monitor run --once')"
 
 
 @click.group("claims", invoke_without_command=True)
@@ -27,7 +22,7 @@ def claims_cmd(ctx: click.Context, state: CliState, watch: str | None, as_json: 
         return
     from monitor.claims.track import claims_overview, format_overview
 
-    rows = read_store(state, lambda store: claims_overview(store, watch), _NO_CLAIMS)
+    rows = read_store(state, lambda store: claims_overview(store, watch))
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
     else:
@@ -42,7 +37,7 @@ def claims_show(state: CliState, claim_id: int, as_json: bool) -> None:
     """The timeline of evidence on one claim (and on the claims that contradict it)."""
     from monitor.claims.track import claim_timeline, format_timeline
 
-    claim = read_store(state, lambda store: claim_timeline(store, claim_id), _NO_CLAIMS)
+    claim = read_store(state, lambda store: claim_timeline(store, claim_id))
     if claim is None:
         raise MonitorError(f"no claim #{claim_id} (list them with 'monitor claims')")
     if as_json:
@@ -65,7 +60,7 @@ def stories_cmd(
         return
     from monitor.dedup import format_stories, stories_overview
 
-    rows = read_store(state, lambda store: stories_overview(store, watch, limit), _NO_STORIES)
+    rows = read_store(state, lambda store: stories_overview(store, watch, limit))
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
     else:
@@ -80,7 +75,7 @@ def stories_show(state: CliState, story_id: int, as_json: bool) -> None:
     """One story with every report in it (copies and revisions marked)."""
     from monitor.dedup import format_story, story_detail
 
-    story = read_store(state, lambda store: story_detail(store, story_id), _NO_STORIES)
+    story = read_store(state, lambda store: story_detail(store, story_id))
     if story is None:
         raise MonitorError(f"no story #{story_id} (list them with 'monitor stories')")
     if as_json:
