@@ -304,15 +304,15 @@ def test_backoff_dead_letter_and_health_logged_once(store, tmp_path, caplog):
             (h,) = ro.channel_health()
         finally:
             ro.close()
-        assert h["channel"] == "hook" and h["state"] == "failing" and h["failed"] == 3
-        assert "HTTP 500" in h["last_error"] and h["failures"] >= 5
+        assert h.channel == "hook" and h.state == "failing" and h.failed == 3
+        assert "HTTP 500" in (h.last_error or "") and h.failures >= 5
         # recovery: retried by hand, delivered, one "recovered" line
         answers["status"] = 200
         assert store.retry_alerts() == 3
         asyncio.run(rounds(store, cfg, clock=clock))
         assert store.alert_counts() == {"delivered": 3}
         assert sum("recovered" in m for m in caplog.messages) == 1
-        assert store.channel_health()[0]["state"] == "ok"
+        assert store.channel_health()[0].state == "ok"
     finally:
         r.stop()
 
@@ -361,7 +361,7 @@ def test_receiver_down_then_503_then_back_loses_nothing(store):
                 await box.deliver_due()
                 await asyncio.sleep(0.1)
             assert store.alert_counts() == {"pending": 6}
-            assert "ConnectError" in store.channel_health()[0]["last_error"]
+            assert "ConnectError" in (store.channel_health()[0].last_error or "")
             r = WebhookReceiver(port=port, responder=flaky).start()
             started = time.monotonic()
             deadline = started + 15

@@ -227,6 +227,7 @@ def test_stance_verdict_reaches_a_declared_claim_no_sentence_reached(tmp_path) -
     packaged model is there: it says the text confirms the claim, citing one sentence."""
     from dataclasses import dataclass
 
+    from monitor.apply import apply_claims, apply_declared_claims
     from monitor.claims.track import ClaimTracker
     from monitor.config import ClaimConfig, WatchConfig
     from monitor.models import Article, Hit, Match
@@ -252,20 +253,21 @@ def test_stance_verdict_reaches_a_declared_claim_no_sentence_reached(tmp_path) -
         name="w", rule="Putin", track_claims=True, claims=[ClaimConfig(text=BASE.rstrip("."))]
     )
     tracker = ClaimTracker(engine=Engine())
-    with store.transaction():
-        tracker.sync_declared(store, [watch])
-        tracker.sync_declared(store, [watch])  # idempotent
+    apply_declared_claims(store, tracker.declared_claims(store, [watch]))
+    assert tracker.declared_claims(store, [watch]) == []  # stored: nothing more to store
     text = "The Kremlin confirmed that Putin hailed Trump's win in a private note."
     art = Article(
         url="http://x/1", title="Note", text=text, text_source="page", feed_name="f", guid="1"
     )
+    m = Match("w", ("Putin",), (Hit("Putin", "Putin", "text", 27, 32),))
+    decision = tracker.decide(store, art, None, m, watch)
+    assert len(store.claims()) == 1  # deciding wrote nothing (the declared claim only)
     with store.transaction():
         aid = store.insert_article(art, "h")
-        m = Match("w", ("Putin",), (Hit("Putin", "Putin", "text", 27, 32),))
-        out = tracker.process(store, art, aid, m, watch)
+        out = apply_claims(store, decision, aid)
     # the sentence itself is a claim of its own (Putin / hail / Trump), not the declared one
     rows = store.claims()
-    assert [(r["origin"], r["predicate_key"]) for r in rows] == [
+    assert [(r.origin, r.predicate_key) for r in rows] == [
         ("config", "congratul"),
         ("article", "hail"),
     ]

@@ -280,11 +280,9 @@ def test_judge_disagreeing_holds_the_alert_back(tmp_path, corpus, receiver, secr
     assert "no plans" not in harbour[0]["claim"]["text"]
     store = Store.open(cfg.database_path(), readonly=True)
     try:
-        denied = next(c for c in store.claims() if c["polarity"] == "denied")
+        denied = next(c for c in store.claims() if c.polarity == "denied")
         roles = {
-            e["role"]
-            for e in store.claim_evidence([denied["id"]])
-            if e["outlet"] == "Harbour Street Journal"
+            e.role for e in store.claim_evidence([denied.id]) if e.outlet == "Harbour Street Journal"
         }
         assert roles == {"discusses"}  # kept, read the model's way, never alerted
     finally:
@@ -367,7 +365,7 @@ def test_oversized_and_malformed_answers_are_refused() -> None:
 
 
 def test_a_config_reload_adds_changes_and_removes_the_judge(tmp_path, corpus, receiver, secret):
-    from monitor.pipeline import Pipeline
+    from monitor.pipeline import open_pipeline
 
     plain = load_config(claims_config(tmp_path, corpus, receiver))
     with_judge = judged_config(tmp_path, corpus, receiver, "http://127.0.0.1:9/v1")
@@ -380,9 +378,7 @@ def test_a_config_reload_adds_changes_and_removes_the_judge(tmp_path, corpus, re
     )
 
     async def go():  # type: ignore[no-untyped-def]
-        store = Store.open(plain.database_path())
-        pipeline = Pipeline(plain, store)
-        try:
+        async with open_pipeline(plain) as pipeline:
             seen = [pipeline.judge]
             pipeline.reconfigure(with_judge)
             first = pipeline.judge
@@ -393,9 +389,6 @@ def test_a_config_reload_adds_changes_and_removes_the_judge(tmp_path, corpus, re
             pipeline.reconfigure(plain)
             seen.append(pipeline.judge)
             return seen
-        finally:
-            await pipeline.aclose()
-            store.close()
 
     before, first, kept, model, after = asyncio.run(go())
     assert before is None and first is not None and first.model == "test-model"

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from monitor.alerts.schemas import validate as validate_payload
 from monitor.cli import cli
 from monitor.config import Config, load_config
-from monitor.pipeline import Pipeline
+from monitor.pipeline import Pipeline, open_pipeline
 from monitor.store import Store
 from tests.conftest import basic_config
 
@@ -37,10 +37,8 @@ def poll_in_order(cfg: Config, receiver, feed_paths: list[str]) -> list[list[dic
     """Poll the feeds one after another; the claim events the webhook got after each."""
 
     async def go() -> list[list[dict]]:
-        store = Store.open(cfg.database_path())
-        pipeline = Pipeline(cfg, store)
         out = []
-        try:
+        async with open_pipeline(cfg) as pipeline:
             for path in feed_paths:
                 feed = next(f for f in cfg.feeds if f.url.endswith(path))
                 before = len(receiver.payloads())
@@ -48,9 +46,6 @@ def poll_in_order(cfg: Config, receiver, feed_paths: list[str]) -> list[list[dic
                 assert not report.errors, [f.error for f in report.errors]
                 new = receiver.payloads()[before:]
                 out.append([p for p in new if p["type"].startswith("claim.")])
-        finally:
-            await pipeline.aclose()
-            store.close()
         return out
 
     return asyncio.run(go())
@@ -79,15 +74,15 @@ def test_scenario_contradiction_then_confirmations_then_silence(tmp_path, corpus
     try:
         claims = store.claims("putin-congratulates")
         assert len(claims) == 2
-        by_pol = {r["polarity"]: r for r in claims}
+        by_pol = {r.polarity: r for r in claims}
         assert set(by_pol) == {"asserted", "denied"}
         denied, asserted = by_pol["denied"], by_pol["asserted"]
-        assert asserted["modality"] == "reported"
-        ev = store.claim_evidence([denied["id"]])
-        ledger_sources = {e["attribution"] for e in ev if e["outlet"] == "The Northern Ledger"}
+        assert asserted.modality == "reported"
+        ev = store.claim_evidence([denied.id])
+        ledger_sources = {e.attribution for e in ev if e.outlet == "The Northern Ledger"}
         assert ledger_sources == {"Kremlin", "Kremlin spokesman Dmitry Peskov"}
-        ev = store.claim_evidence([asserted["id"]])
-        assert {e["attribution"] for e in ev if e["outlet"] == "The Northern Ledger"} == {
+        ev = store.claim_evidence([asserted.id])
+        assert {e.attribution for e in ev if e.outlet == "The Northern Ledger"} == {
             "independent outlet Verstka"
         }
         assert len(store.claim_relations()) == 1
@@ -97,15 +92,15 @@ def test_scenario_contradiction_then_confirmations_then_silence(tmp_path, corpus
     # Harbour, a day later, carries both (spelling the outlet Vyorstka): it confirms both
     # stored claims, creates none, and does not contradict the known pair again
     assert sorted(p["type"] for p in harbour) == ["claim.confirmed", "claim.confirmed"]
-    assert {p["claim"]["id"] for p in harbour} == {denied["id"], asserted["id"]}
+    assert {p["claim"]["id"] for p in harbour} == {denied.id, asserted.id}
     for p in harbour:
         assert p["evidence"]["outlet"] == "Harbour Street Journal"
         assert p["article"]["published"].startswith("2024-11-07")
         assert p["claim"]["first_seen"]["outlet"] == "The Northern Ledger"
         assert p["confidence"] >= 0.5
-    on_asserted = next(p for p in harbour if p["claim"]["id"] == asserted["id"])
+    on_asserted = next(p for p in harbour if p["claim"]["id"] == asserted.id)
     assert "Vyorstka" in on_asserted["evidence"]["attribution"]
-    on_denied = next(p for p in harbour if p["claim"]["id"] == denied["id"])
+    on_denied = next(p for p in harbour if p["claim"]["id"] == denied.id)
     assert "Peskov" in on_denied["evidence"]["attribution"]
     assert on_denied["evidence"]["polarity"] == "negative"
 
@@ -115,8 +110,8 @@ def test_scenario_contradiction_then_confirmations_then_silence(tmp_path, corpus
     store = Store.open(cfg.database_path(), readonly=True)
     try:
         assert len(store.claims()) == 2 and len(store.claim_relations()) == 1
-        copies = [e for e in store.claim_evidence([denied["id"], asserted["id"]]) if e["copy"]]
-        assert copies and {e["outlet"] for e in copies} == {"The Lakeshore Courier"}
+        copies = [e for e in store.claim_evidence([denied.id, asserted.id]) if e.copy]
+        assert copies and {e.outlet for e in copies} == {"The Lakeshore Courier"}
     finally:
         store.close()
 
@@ -131,19 +126,19 @@ def test_scenario_contradiction_then_confirmations_then_silence(tmp_path, corpus
     out = runner.invoke(cli, ["--config", str(cfg.path), "claims", "--json"])
     assert out.exit_code == 0, out.output
     listed = {c["id"]: c for c in json.loads(out.output)}
-    d = listed[denied["id"]]
+    d = listed[denied.id]
     assert d["confirming"]["reports"] == 2 and d["confirming"]["copies"] == 1
     assert d["contradicting"]["reports"] == 2
     assert "Kremlin spokesman Dmitry Peskov" in d["confirming"]["sources"]
     assert any("Vyorstka" in s for s in d["contradicting"]["sources"])
-    assert d["contradicted_by"] == [asserted["id"]]
+    assert d["contradicted_by"] == [asserted.id]
     text = runner.invoke(
         cli, ["--config", str(cfg.path), "claims", "--watch", "putin-congratulates"]
     )
     assert (
         text.exit_code == 0 and "DENIED" in text.output and "Harbour Street Journal" in text.output
     )
-    shown = runner.invoke(cli, ["--config", str(cfg.path), "claims", "show", str(denied["id"])])
+    shown = runner.invoke(cli, ["--config", str(cfg.path), "claims", "show", str(denied.id)])
     assert shown.exit_code == 0, shown.output
     lines = shown.output.splitlines()
     # the timeline is in date order: Ledger (6 Nov), Courier copy, Harbour (7 Nov)
@@ -163,10 +158,10 @@ def test_declared_claim_is_tracked_from_the_start(tmp_path, corpus, receiver):
     try:
         Pipeline(cfg, store)  # reconfigure() syncs the declared claims
         rows = store.claims()
-        assert [(r["origin"], r["statement"], r["polarity"]) for r in rows] == [
+        assert [(r.origin, r.statement, r.polarity) for r in rows] == [
             ("config", DECLARED, "asserted")
         ]
-        declared_id = rows[0]["id"]
+        declared_id = rows[0].id
     finally:
         store.close()
 
@@ -186,7 +181,7 @@ def test_declared_claim_is_tracked_from_the_start(tmp_path, corpus, receiver):
     assert again == []
     store = Store.open(cfg.database_path(), readonly=True)
     try:
-        assert sum(r["origin"] == "config" for r in store.claims()) == 1
+        assert sum(r.origin == "config" for r in store.claims()) == 1
     finally:
         store.close()
 
@@ -231,7 +226,7 @@ def test_questions_and_conditionals_never_alert(tmp_path, corpus, receiver):
     store = Store.open(cfg.database_path(), readonly=True)
     try:
         roles = {
-            (e["title"], e["role"]) for e in store.claim_evidence([r["id"] for r in store.claims()])
+            (e.title, e.role) for e in store.claim_evidence([r.id for r in store.claims()])
         }
         assert ("Will Putin congratulate Trump?", "confirms") not in roles
         assert ("Will Putin congratulate Trump?", "discusses") in roles

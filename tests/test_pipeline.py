@@ -74,8 +74,8 @@ def test_scenario_alerts_once_with_full_payload(tmp_path, corpus, receiver, monk
         assert any(a["text_source"] == "feed-content" for a in arts)
         # webhook: all three; log channel: the article.matched only
         assert store.alert_counts() == {"delivered": len(payloads) + 1}
-        (story,) = [s for s in store.stories() if s["id"] == story_id]
-        assert story["articles"] == 3 and story["watches"] == ["putin-congratulates"]
+        (story,) = [s for s in store.stories() if s.id == story_id]
+        assert story.articles == 3 and story.watches == ("putin-congratulates",)
     finally:
         store.close()
 
@@ -164,14 +164,14 @@ def test_failures_stay_visible_and_others_go_on(tmp_path, corpus, receiver):
     }
     store = open_store(cfg)
     try:
-        rows = {r["name"]: r for r in store.feed_status()}
+        rows = {r.name: r for r in store.feed_status()}
     finally:
         store.close()
     for name, text in expected.items():
         assert by_name[name].status == "error"
-        assert text in rows[name]["last_error"], (name, rows[name]["last_error"])
-        assert rows[name]["failures"] == 1 and rows[name]["next_poll"]
-    assert rows["feed5"]["failures"] == 0 and rows["feed5"]["last_error"] is None
+        assert text in (rows[name].last_error or ""), (name, rows[name].last_error)
+        assert rows[name].failures == 1 and rows[name].next_poll
+    assert rows["feed5"].failures == 0 and rows["feed5"].last_error is None
 
 
 def test_status_command_shows_errors(tmp_path, corpus):
