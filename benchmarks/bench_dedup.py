@@ -60,7 +60,7 @@ from monitor.dedup import (  # noqa: E402
     url_hash,
 )
 from monitor.models import Article  # noqa: E402
-from monitor.pipeline import apply_dedup  # noqa: E402
+from monitor.apply import apply_dedup  # noqa: E402
 from monitor.store import Store  # noqa: E402
 
 PAIRS = ROOT / "tests" / "data" / "dedup_pairs.json"
