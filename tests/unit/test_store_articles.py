@@ -1,0 +1,69 @@
+"""Store, articles domain: articles, revisions, matches."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from monitor.errors import StoreError
+from monitor.models import Hit, Match
+from monitor.store.rows import ArticleRevisionRow, ArticleRow
+from tests.unit.conftest import article
+
+
+def test_insert_and_read_back_typed(store):
+    published = datetime(2024, 11, 6, 9, 30, tzinfo=UTC)
+    a = article(1, author="E. Marsh", published=published, canonical_url="https://c.example/1")
+    with store.transaction():
+        aid = store.insert_article(a, "hash-1")
+    row = store.get_article(aid)
+    assert isinstance(row, ArticleRow)
+    assert (row.url, row.title, row.author, row.published) == (
+        a.url,
+        a.title,
+        "E. Marsh",
+        "2024-11-06T09:30:00+00:00",
+    )
+    assert (row.content_hash, row.revision, row.story_id, row.duplicate_of) == (
+        "hash-1",
+        1,
+        None,
+        None,
+    )
+    assert store.get_article(aid + 1) is None
+    assert store.article_count() == 1
+    assert store.article_id_for_url(None, "https://c.example/1") == aid  # canonical URL
+    assert store.article_id_for_url("https://nowhere.example/") is None
+
+
+def test_revision_archives_the_old_text(store):
+    with store.transaction():
+        aid = store.insert_article(article(1), "h1")
+        assert store.revise_article(aid, article(1, text="New text.", author="B"), "h2") == 2
+    row = store.get_article(aid)
+    assert row is not None and (row.text, row.revision, row.author) == ("New text.", 2, "B")
+    assert row.updated_at is not None
+    old = store.article_revision(aid, 1)
+    assert old == ArticleRevisionRow(aid, 1, "Title 1", "Body of article 1.", "h1", old.fetched_at)
+    assert store.article_revision(aid, 2) is None  # the current text lives in articles
+    with pytest.raises(StoreError, match="article 99 does not exist"):
+        store.revise_article(99, article(2), "h")
+
+
+def test_matches_once_per_watch_and_article(store):
+    m = Match("w", ("Putin",), (Hit("Putin", "Putin", "text", 0, 5),), ("[[Putin]] said",))
+    with store.transaction():
+        a = store.insert_article(article(1), "h1")
+        b = store.insert_article(article(2), "h2")
+        store.db.execute("UPDATE articles SET story_id = 7 WHERE id IN (?, ?)", [a, b])
+        store.db.execute("UPDATE articles SET duplicate_of = ? WHERE id = ?", [a, b])
+        assert store.insert_match(a, m)
+        assert not store.insert_match(a, m)
+        assert store.insert_match(a, Match("other", ("x",)))
+    assert store.watch_matched("w", a) and not store.watch_matched("w", b)
+    # b's story and b's original were matched by w, through a
+    assert store.watch_matched_story("w", 7, besides=b)
+    assert not store.watch_matched_story("w", 7, besides=a)
+    assert store.watch_matched_copy("w", a, besides=b)
+    assert not store.watch_matched_copy("nobody", a, besides=b)
