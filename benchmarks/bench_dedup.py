@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from monitor.apply import apply_dedup  # noqa: E402
 from monitor.dedup import (  # noqa: E402
     _STOPWORDS,
     BANDS,
@@ -60,7 +61,6 @@ from monitor.dedup import (  # noqa: E402
     url_hash,
 )
 from monitor.models import Article  # noqa: E402
-from monitor.apply import apply_dedup  # noqa: E402
 from monitor.store import Store  # noqa: E402
 
 PAIRS = ROOT / "tests" / "data" / "dedup_pairs.json"

@@ -59,9 +59,7 @@ class Applied:
     claims: tuple[ClaimDecision, ...] = ()  # with their stored ids
 
 
-def apply_article(
-    store: Store, d: ArticleDecisions, channels: Mapping[str, Any]
-) -> Applied:
+def apply_article(store: Store, d: ArticleDecisions, channels: Mapping[str, Any]) -> Applied:
     """Write one article's decisions in one transaction; ``channels``: the [alerts] config."""
     with store.transaction():
         article_id, story_id = apply_dedup(store, d.article, d.dedup)

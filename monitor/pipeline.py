@@ -32,7 +32,7 @@ from monitor.dedup import Deduplicator, DedupSettings, url_hash, url_key, window
 from monitor.errors import FeedParseError
 from monitor.feeds import schedule
 from monitor.feeds.extract import Extractor, build_article
-from monitor.feeds.fetch import PAGE_ACCEPT, FetchResult, Fetcher
+from monitor.feeds.fetch import PAGE_ACCEPT, Fetcher, FetchResult
 from monitor.feeds.parse import parse_feed
 from monitor.models import Article, Entry, FeedState, Match
 from monitor.rules import RuleSet, document_from_article, prepare

@@ -282,7 +282,9 @@ def test_judge_disagreeing_holds_the_alert_back(tmp_path, corpus, receiver, secr
     try:
         denied = next(c for c in store.claims() if c.polarity == "denied")
         roles = {
-            e.role for e in store.claim_evidence([denied.id]) if e.outlet == "Harbour Street Journal"
+            e.role
+            for e in store.claim_evidence([denied.id])
+            if e.outlet == "Harbour Street Journal"
         }
         assert roles == {"discusses"}  # kept, read the model's way, never alerted
     finally:

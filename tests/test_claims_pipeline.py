@@ -225,9 +225,7 @@ def test_questions_and_conditionals_never_alert(tmp_path, corpus, receiver):
     assert events[0]["article"]["title"] == "Putin has not congratulated Trump"
     store = Store.open(cfg.database_path(), readonly=True)
     try:
-        roles = {
-            (e.title, e.role) for e in store.claim_evidence([r.id for r in store.claims()])
-        }
+        roles = {(e.title, e.role) for e in store.claim_evidence([r.id for r in store.claims()])}
         assert ("Will Putin congratulate Trump?", "confirms") not in roles
         assert ("Will Putin congratulate Trump?", "discusses") in roles
     finally:

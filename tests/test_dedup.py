@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from monitor.apply import apply_dedup
 from monitor.config import load_config
 from monitor.dedup import (
     NEAR_DUPLICATE_THRESHOLD,
@@ -22,7 +23,6 @@ from monitor.dedup import (
 )
 from monitor.demo import demo_articles, demo_feeds
 from monitor.models import Article
-from monitor.apply import apply_dedup
 from monitor.store import Store
 from tests.conftest import basic_config, open_store, run_cycle
 

@@ -10,7 +10,6 @@ from monitor.cli.base import CliState, pass_state, read_store
 from monitor.errors import MonitorError
 
 
-
 @click.group("claims", invoke_without_command=True)
 @click.option("--watch", "watch", default=None, help="Only this watch's claims.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

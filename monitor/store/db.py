@@ -106,9 +106,7 @@ class Database:
         try:
             if "meta" not in self.db.table_names():
                 return 0
-            row = self.db.execute(
-                "SELECT value FROM meta WHERE key = 'schema_version'"
-            ).fetchone()
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.DatabaseError as e:
             raise StoreError(f"{self.path}: not a usable SQLite database: {e}") from None
         return int(row[0]) if row else 0

@@ -51,7 +51,9 @@ def test_claims_evidence_and_relations(store):
         declared = store.insert_claim(
             new_claim("w", "congratul", origin="config", config_text="Putin congratulated Trump")
         )
-        c1 = store.insert_claim(new_claim("w", "congratul", first_article_id=aid, first_published=first))
+        c1 = store.insert_claim(
+            new_claim("w", "congratul", first_article_id=aid, first_published=first)
+        )
         c2 = store.insert_claim(new_claim("w", "hail"))
         other = store.insert_claim(new_claim("v", "congratul"))
         store.add_claim_evidence(evidence(c1, aid))

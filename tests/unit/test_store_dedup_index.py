@@ -50,7 +50,9 @@ def test_prune_forgets_sketches_fetched_before(store):
     with store.transaction():
         ids = [store.insert_article(article(n), f"h{n}") for n in (1, 2, 3)]
         for aid, seen in zip(ids, (100, 200, 300), strict=True):
-            store.dedup_record(sketch(aid, seen=seen, t=seen, story=None, chash=f"h{aid}"), [], [aid], [])
+            store.dedup_record(
+                sketch(aid, seen=seen, t=seen, story=None, chash=f"h{aid}"), [], [aid], []
+            )
     assert store.prune_fingerprints(datetime.fromtimestamp(250, UTC)) == 2
     assert [r.article_id for r in store.dedup_sketches(ids)] == [ids[2]]
     assert store.prune_fingerprints(datetime.fromtimestamp(250, UTC)) == 0

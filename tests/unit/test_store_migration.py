@@ -121,8 +121,7 @@ def make_v1(path: Path, now: datetime) -> None:
             [aid, url, title, site, fetched, fetched, text, f"v1-hash-{aid}"],
         )
         conn.execute(
-            "INSERT INTO feed_entries (feed_id, guid, article_id, first_seen)"
-            " VALUES (1, ?, ?, ?)",
+            "INSERT INTO feed_entries (feed_id, guid, article_id, first_seen) VALUES (1, ?, ?, ?)",
             [f"g{aid}", aid, fetched],
         )
     conn.execute(
@@ -179,8 +178,10 @@ def test_v1_file_upgrades_with_its_rows_and_is_backfilled(tmp_path, now):
         assert s.get_meta("dedup_backfill") == "done"
         # the rows are all there, read back as typed rows, with the new columns
         a1 = s.get_article(1)
-        assert a1 is not None and a1.title == "Kremlin says no plans" and a1.site_name == (
-            "The Ledger"
+        assert (
+            a1 is not None
+            and a1.title == "Kremlin says no plans"
+            and a1.site_name == ("The Ledger")
         )
         assert a1.revision == 1 and a1.text == TEXT
         feed = s.feed_state("ledger")

@@ -15,8 +15,12 @@ def test_stories_with_reports_outlets_and_watches(store):
     t2 = datetime(2024, 11, 7, 9, tzinfo=UTC)
     with store.transaction():
         a = store.insert_article(article(1), "h1")
-        b = store.insert_article(article(2, site_name=None, url="https://www.courier.example/2"), "h2")
-        c = store.insert_article(article(3, site_name=None, url="https://www.other.example/3"), "h3")
+        b = store.insert_article(
+            article(2, site_name=None, url="https://www.courier.example/2"), "h2"
+        )
+        c = store.insert_article(
+            article(3, site_name=None, url="https://www.other.example/3"), "h3"
+        )
         store.link_entry(feed.id, "g2", b)
         sid = store.create_story("Title 1", a, t2)
         store.join_story(sid, b, t1, duplicate_of=a)
