@@ -114,25 +114,22 @@ class ArticlesRepo(Database):
 
     def watch_matched(self, watch: str, article_id: int) -> bool:
         """Has the watch matched this article already (an earlier revision of it)?"""
-        row = self.db.execute(
+        return self._exists(
             "SELECT 1 FROM matches WHERE watch = ? AND article_id = ?", [watch, article_id]
-        ).fetchone()
-        return row is not None
+        )
 
     def watch_matched_story(self, watch: str, story_id: int, besides: int) -> bool:
         """Has the watch matched another article of the story already?"""
-        row = self.db.execute(
+        return self._exists(
             "SELECT 1 FROM matches m JOIN articles a ON a.id = m.article_id"
             " WHERE m.watch = ? AND a.story_id = ? AND a.id != ? LIMIT 1",
             [watch, story_id, besides],
-        ).fetchone()
-        return row is not None
+        )
 
     def watch_matched_copy(self, watch: str, original: int, besides: int) -> bool:
         """Has the watch matched the original or another copy of it?"""
-        row = self.db.execute(
+        return self._exists(
             "SELECT 1 FROM matches m JOIN articles a ON a.id = m.article_id"
             " WHERE m.watch = ? AND (a.id = ? OR a.duplicate_of = ?) AND a.id != ? LIMIT 1",
             [watch, original, original, besides],
-        ).fetchone()
-        return row is not None
+        )

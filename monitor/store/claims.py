@@ -90,10 +90,9 @@ class ClaimsRepo(Database):
     def has_claim_relation(self, a: int, b: int) -> bool:
         """Whether a relation between two claims is on file (either order)."""
         lo, hi = min(a, b), max(a, b)
-        row = self.db.execute(
+        return self._exists(
             "SELECT 1 FROM claim_relations WHERE claim_a = ? AND claim_b = ?", [lo, hi]
-        ).fetchone()
-        return row is not None
+        )
 
     def claim_relations(self, claim_ids: Iterable[int] | None = None) -> list[ClaimRelationRow]:
         sql, args = "SELECT * FROM claim_relations", []

@@ -93,6 +93,10 @@ class Database:
         with self.db.atomic():
             yield
 
+    def _exists(self, sql: str, args: list[Any]) -> bool:
+        """Whether the query finds a row."""
+        return self.db.execute(sql, args).fetchone() is not None
+
     def _insert(self, table: str, record: dict[str, Any]) -> int:
         cols = ", ".join(record)
         marks = ", ".join("?" * len(record))

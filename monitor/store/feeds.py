@@ -89,11 +89,10 @@ class FeedsRepo(Database):
         )
 
     def article_in_feed(self, article_id: int, feed_id: int | None) -> bool:
-        row = self.db.execute(
+        return self._exists(
             "SELECT 1 FROM feed_entries WHERE article_id = ? AND feed_id = ? LIMIT 1",
             [article_id, feed_id],
-        ).fetchone()
-        return row is not None
+        )
 
 
 def _feed_state(r: dict[str, Any]) -> FeedState:

@@ -12,7 +12,7 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Self
 
 from monitor.models import AlertEvent
 
@@ -35,6 +35,14 @@ def from_iso(s: str | None) -> datetime | None:
 def _pick(cls: type, r: dict[str, Any]) -> dict[str, Any]:
     names = {f.name for f in dataclasses.fields(cls)}
     return {k: v for k, v in r.items() if k in names}
+
+
+class _FromRow:
+    """Rows made from a query's dict by their field names (other columns are ignored)."""
+
+    @classmethod
+    def from_row(cls, r: dict[str, Any]) -> Self:
+        return cls(**_pick(cls, r))
 
 
 def as_dict(row: Any) -> dict[str, Any]:
@@ -62,7 +70,7 @@ class FeedStatusRow:
 
 # -- articles ------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class ArticleRow:
+class ArticleRow(_FromRow):
     id: int
     url: str
     canonical_url: str | None
@@ -78,10 +86,6 @@ class ArticleRow:
     revision: int
     updated_at: str | None
     duplicate_of: int | None
-
-    @classmethod
-    def from_row(cls, r: dict[str, Any]) -> ArticleRow:
-        return cls(**_pick(cls, r))
 
 
 @dataclass(frozen=True)
@@ -235,7 +239,7 @@ class ChannelHealthRow:
 
 # -- claims --------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class ClaimRow:
+class ClaimRow(_FromRow):
     id: int
     watch: str
     origin: str  # article | config
@@ -252,10 +256,6 @@ class ClaimRow:
     first_title: str | None
     first_published: str | None
     created_at: str
-
-    @classmethod
-    def from_row(cls, r: dict[str, Any]) -> ClaimRow:
-        return cls(**_pick(cls, r))
 
 
 @dataclass(frozen=True)

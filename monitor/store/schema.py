@@ -231,6 +231,17 @@ def _script(db: sqlite_utils.Database, sql: str) -> None:
 
 
 # -- the upgrades of files made by older versions (v1 is the first release's schema) ---------
+def _part(first: str, end: str | None = None) -> str:
+    """The statements of :data:`BASELINE` from the one starting ``first`` up to ``end``.
+
+    The upgrades create the tables a version added from the baseline's text, so each table
+    is written once; ``test_each_version_upgrades_to_the_baseline`` checks that every
+    older version still ends with the baseline's schema.
+    """
+    start = BASELINE.index(first)
+    return BASELINE[start : BASELINE.index(end) if end else None]
+
+
 def _to_v2(db: sqlite_utils.Database) -> None:
     """Dedup: URL identities, revisions, stories, similarity sketches (see monitor/dedup.py)."""
     _script(
@@ -239,59 +250,11 @@ def _to_v2(db: sqlite_utils.Database) -> None:
         ALTER TABLE articles ADD COLUMN duplicate_of INTEGER;
         CREATE INDEX articles_story ON articles(story_id);
         CREATE INDEX articles_duplicate ON articles(duplicate_of);
-        CREATE TABLE stories (
-            id INTEGER PRIMARY KEY,
-            title TEXT NOT NULL,
-            first_article_id INTEGER NOT NULL,
-            articles INTEGER NOT NULL DEFAULT 1,
-            first_seen TEXT NOT NULL,
-            last_seen TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL
-        );
-        CREATE INDEX stories_updated ON stories(updated_at);
-        CREATE TABLE article_urls (key INTEGER PRIMARY KEY, article_id INTEGER NOT NULL);
-        CREATE INDEX article_urls_article ON article_urls(article_id);
-        CREATE TABLE article_revisions (
-            article_id INTEGER NOT NULL,
-            revision INTEGER NOT NULL,
-            title TEXT NOT NULL,
-            text TEXT NOT NULL,
-            content_hash TEXT NOT NULL,
-            fetched_at TEXT,
-            PRIMARY KEY (article_id, revision)
-        );
-        CREATE TABLE dedup_sketches (
-            article_id INTEGER PRIMARY KEY,
-            seen INTEGER NOT NULL,
-            t INTEGER NOT NULL,
-            story_id INTEGER,
-            duplicate_of INTEGER,
-            site TEXT NOT NULL,
-            content_hash TEXT NOT NULL,
-            minhash BLOB NOT NULL,
-            terms BLOB NOT NULL,
-            bands BLOB NOT NULL,
-            keys BLOB NOT NULL
-        );
-        CREATE INDEX dedup_sketches_seen ON dedup_sketches(seen);
-        CREATE INDEX dedup_sketches_story ON dedup_sketches(story_id);
-        CREATE INDEX dedup_sketches_hash ON dedup_sketches(content_hash);
-        CREATE TABLE dedup_bands (
-            key INTEGER NOT NULL,
-            article_id INTEGER NOT NULL,
-            PRIMARY KEY (key, article_id)
-        ) WITHOUT ROWID;
-        CREATE TABLE dedup_terms (
-            key INTEGER NOT NULL,
-            t INTEGER NOT NULL,
-            article_id INTEGER NOT NULL,
-            PRIMARY KEY (key, t, article_id)
-        ) WITHOUT ROWID;
         INSERT OR REPLACE INTO meta (key, value)
             SELECT 'dedup_backfill', 'pending' WHERE EXISTS (SELECT 1 FROM articles);
         """,
     )
+    _script(db, _part("CREATE TABLE stories (", "CREATE TABLE claims ("))
 
 
 def _to_v3(db: sqlite_utils.Database) -> None:
@@ -303,23 +266,14 @@ def _to_v3(db: sqlite_utils.Database) -> None:
         ALTER TABLE alerts ADD COLUMN first_attempt TEXT;
         CREATE INDEX alerts_sent ON alerts(channel, delivered_at);
         CREATE INDEX alerts_channel_due ON alerts(channel, status, next_attempt);
-        CREATE TABLE alert_channels (
-            name TEXT PRIMARY KEY,
-            state TEXT NOT NULL,
-            since TEXT NOT NULL,
-            last_error TEXT,
-            last_success TEXT,
-            last_failure TEXT,
-            failures INTEGER NOT NULL DEFAULT 0
-        );
         """,
     )
+    _script(db, _part("CREATE TABLE alert_channels (", "CREATE TABLE stories ("))
 
 
 def _to_v4(db: sqlite_utils.Database) -> None:
     """Claims: tracked propositions, the reports on each, and contradictions between them."""
-    tables = BASELINE[BASELINE.index("CREATE TABLE claims (") :]
-    _script(db, tables)
+    _script(db, _part("CREATE TABLE claims ("))
 
 
 # UPGRADES[v] brings a file from version v to v + 1 (v >= 1; new files get BASELINE).
