@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from monitor.config import load_config
+from monitor.errors import StoreError
 from monitor.store import Store
 from tests.conftest import ROOT, basic_config
 from tests.servers import WebhookReceiver
@@ -61,11 +62,12 @@ def wait_for(cond, timeout: float, what: str, proc=None, log: Path | None = None
 
 
 def counts(db: Path) -> dict[str, int]:
-    if not db.exists():
-        return {}
-    s = Store.open(db, readonly=True)
     try:
-        return s.alert_counts() if "alerts" in s.db.table_names() else {}
+        s = Store.open(db, readonly=True)
+    except StoreError:  # no database yet, or the daemon is still creating its tables
+        return {}
+    try:
+        return s.alert_counts()
     finally:
         s.close()
 
