@@ -1,7 +1,7 @@
 """SQLite storage (one file, WAL) through sqlite-utils.
 
-:class:`Store` is the facade the rest of the program holds: one class made of one part per
-domain, each in its own module —
+:class:`Store` (:mod:`~monitor.store.facade`) is what the rest of the program holds: one
+class made of one part per domain, each in its own module —
 
 - :mod:`~monitor.store.db`: opening, transactions, ``meta``, the schema check;
 - :mod:`~monitor.store.schema`: the baseline schema and the upgrades of older files;
@@ -9,24 +9,34 @@ domain, each in its own module —
   :mod:`~monitor.store.dedup_index`, :mod:`~monitor.store.stories`,
   :mod:`~monitor.store.outbox`, :mod:`~monitor.store.claims`: the queries of each domain.
 
-Every read returns the typed rows of :mod:`monitor.store.rows`, never dicts.
+Every read returns the typed rows of :mod:`monitor.store.rows`, never dicts. The rows
+import nothing heavy; ``Store`` and the schema (sqlite-utils, which pulls in numpy) load
+on first use, so a module that only names rows keeps ``monitor --help`` fast.
 """
 
 from __future__ import annotations
 
-from monitor.store.articles import ArticlesRepo
-from monitor.store.claims import ClaimsRepo
-from monitor.store.db import utcnow
-from monitor.store.dedup_index import DedupIndexRepo
-from monitor.store.feeds import FeedsRepo
-from monitor.store.outbox import OutboxRepo
-from monitor.store.rows import StoredAlert, from_iso, iso
-from monitor.store.schema import SCHEMA_VERSION, Backfill
-from monitor.store.stories import StoriesRepo
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from monitor.store.rows import StoredAlert, from_iso, iso, utcnow
+
+if TYPE_CHECKING:
+    from monitor.store.facade import Store
+    from monitor.store.schema import SCHEMA_VERSION, Backfill
+
+_LAZY = {
+    "Store": "monitor.store.facade",
+    "SCHEMA_VERSION": "monitor.store.schema",
+    "Backfill": "monitor.store.schema",
+}
 
 
-class Store(FeedsRepo, ArticlesRepo, DedupIndexRepo, StoriesRepo, OutboxRepo, ClaimsRepo):
-    """The database. Open with :meth:`open`; one instance per writer."""
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'monitor.store' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
 
 
 __all__ = ["SCHEMA_VERSION", "Backfill", "Store", "StoredAlert", "from_iso", "iso", "utcnow"]

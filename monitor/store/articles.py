@@ -6,8 +6,8 @@ import json
 
 from monitor.errors import StoreError
 from monitor.models import Article, Match
-from monitor.store.db import Database, utcnow
-from monitor.store.rows import ArticleRevisionRow, ArticleRow, iso
+from monitor.store.db import Database
+from monitor.store.rows import ArticleRevisionRow, ArticleRow, iso, utcnow
 
 
 class ArticlesRepo(Database):

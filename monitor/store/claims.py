@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from monitor.store.db import Database, utcnow
+from monitor.store.db import Database
 from monitor.store.rows import (
     ClaimEvidenceRow,
     ClaimRelationRow,
@@ -16,6 +16,7 @@ from monitor.store.rows import (
     NewClaim,
     NewEvidence,
     iso,
+    utcnow,
 )
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
@@ -23,10 +22,6 @@ import sqlite_utils
 
 from monitor.errors import StoreError
 from monitor.store import schema
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Database:

@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from monitor.models import FeedState
-from monitor.store.db import Database, utcnow
-from monitor.store.rows import FeedStatusRow, from_iso, iso
+from monitor.store.db import Database
+from monitor.store.rows import FeedStatusRow, from_iso, iso, utcnow
 
 
 class FeedsRepo(Database):

@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from monitor.models import AlertEvent
-from monitor.store.db import Database, utcnow
-from monitor.store.rows import ChannelHealthRow, StoredAlert, from_iso, iso
+from monitor.store.db import Database
+from monitor.store.rows import ChannelHealthRow, StoredAlert, from_iso, iso, utcnow
 
 
 class OutboxRepo(Database):

@@ -17,6 +17,10 @@ from typing import Any, Self
 from monitor.models import AlertEvent
 
 
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 def iso(dt: datetime | None) -> str | None:
     if dt is None:
         return None

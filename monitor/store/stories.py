@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from monitor.store.db import Database, utcnow
-from monitor.store.rows import StoryArticleRow, StoryRow, iso
+from monitor.store.db import Database
+from monitor.store.rows import StoryArticleRow, StoryRow, iso, utcnow
 
 
 class StoriesRepo(Database):
