@@ -12,8 +12,9 @@ from click.testing import CliRunner
 from monitor.alerts.schemas import validate as validate_payload
 from monitor.cli import cli
 from monitor.config import Config, load_config
-from monitor.pipeline import Pipeline, open_pipeline
+from monitor.pipeline import open_pipeline
 from monitor.store import Store
+from monitor.store.rows import ClaimRow
 from tests.conftest import basic_config
 
 LEDGER, HARBOUR, COURIER = "/ledger/world.xml", "/harbour/atom.xml", "/courier/rss.xml"
@@ -153,17 +154,15 @@ def test_scenario_contradiction_then_confirmations_then_silence(tmp_path, corpus
 def test_declared_claim_is_tracked_from_the_start(tmp_path, corpus, receiver):
     monkey_secret(receiver)
     cfg = load_config(claims_config(tmp_path, corpus, receiver, declared=DECLARED))
+
     # stored at config sync, before any article
-    store = Store.open(cfg.database_path())
-    try:
-        Pipeline(cfg, store)  # reconfigure() syncs the declared claims
-        rows = store.claims()
-        assert [(r.origin, r.statement, r.polarity) for r in rows] == [
-            ("config", DECLARED, "asserted")
-        ]
-        declared_id = rows[0].id
-    finally:
-        store.close()
+    async def start() -> list[ClaimRow]:
+        async with open_pipeline(cfg) as pipeline:  # reconfigure() syncs the declared claims
+            return pipeline.store.claims()
+
+    rows = asyncio.run(start())
+    assert [(r.origin, r.statement, r.polarity) for r in rows] == [("config", DECLARED, "asserted")]
+    declared_id = rows[0].id
 
     (ledger,) = poll_in_order(cfg, receiver, [LEDGER])
     kinds = sorted(p["type"] for p in ledger)
