@@ -148,57 +148,48 @@ def story_split(
     return {
         "source": f"eval_claims.story_split(seed={seed}, share={share})",
         "fnc1": {
-            "test_body_ids": sorted(b for b, s in fnc.story_of_body.items() if s in held_stories)
+            "test_body_ids": sorted(b for b, s in fnc.story_of_body.items() if s in held_stories),
+            "test_headlines": sorted(
+                headline_key(h)
+                for h, s in fnc.story_of_headline.items()
+                if s in held_stories or (s not in members and _held(f"fh:{h}", seed, share))
+            ),
         },
         "emergent": {"test_claim_ids": [c for c in claim_ids if _held(f"em:{c}", seed, share)]},
     }
 
 
+def headline_key(headline: str) -> str:
+    """How ``training/pairs/splits.json`` names an FNC-1 headline (no news text in it)."""
+    return hashlib.sha1(headline.encode("utf-8")).hexdigest()[:16]
+
+
 def load_split(fnc: Fnc, emergent: list[dict[str, str]], seed: int) -> dict[str, Any]:
     """The shared split file if the repository has it, else our own story split."""
-    if SPLITS.is_file():
-        raw = json.loads(SPLITS.read_text(encoding="utf-8"))
-        return normalise_split(raw, str(SPLITS.relative_to(ROOT)))
-    return story_split(fnc, emergent, seed)
-
-
-def _find_ids(obj: Any, words: Iterable[str]) -> list[Any] | None:
-    """The first list under a key that contains all ``words`` (e.g. test + body)."""
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            if all(w in k.lower() for w in words) and isinstance(v, list):
-                return v
-        for v in obj.values():
-            found = _find_ids(v, words)
-            if found is not None:
-                return found
-    return None
-
-
-def normalise_split(raw: dict[str, Any], source: str) -> dict[str, Any]:
-    fnc_part = raw.get("fnc1") or raw.get("fnc") or raw
-    em_part = raw.get("emergent") or raw
-    bodies = _find_ids(fnc_part, ("test", "bod")) or _find_ids(fnc_part, ("held", "bod"))
-    claims = _find_ids(em_part, ("test", "claim")) or _find_ids(em_part, ("held", "claim"))
-    if bodies is None or claims is None:
-        raise SystemExit(f"{source}: cannot find held-out body ids and claim ids")
-    return {
-        "source": source,
-        "fnc1": {"test_body_ids": sorted(int(b) for b in bodies)},
-        "emergent": {"test_claim_ids": sorted(str(c) for c in claims)},
-    }
+    if not SPLITS.is_file():
+        return story_split(fnc, emergent, seed)
+    raw = json.loads(SPLITS.read_text(encoding="utf-8"))
+    try:
+        test = raw["fnc1"]["test"]
+        return {
+            "source": f"{SPLITS.relative_to(ROOT)} (seed {raw.get('seed')}, test side)",
+            "fnc1": {
+                "test_body_ids": sorted(int(b) for b in test["body_ids"]),
+                "test_headlines": sorted(test["headline_sha1"]),
+            },
+            "emergent": {"test_claim_ids": sorted(raw["emergent"]["test"])},
+        }
+    except (KeyError, TypeError) as e:
+        raise SystemExit(f"{SPLITS}: unexpected format ({e!r})") from e
 
 
 def held_out_pairs(fnc: Fnc, split: dict[str, Any]) -> list[Pair]:
-    """Pairs whose body is held out and whose headline belongs to a held-out story (or
-    to no story of the training side: an unrelated-only headline with a held-out body)."""
+    """Pairs whose body and headline are both held out."""
     test_bodies = set(split["fnc1"]["test_body_ids"])
-    train_stories = {s for b, s in fnc.story_of_body.items() if b not in test_bodies}
-    out = []
-    for p in fnc.pairs:
-        if p.body_id in test_bodies and fnc.story_of_headline[p.headline] not in train_stories:
-            out.append(p)
-    return out
+    test_heads = set(split["fnc1"]["test_headlines"])
+    return [
+        p for p in fnc.pairs if p.body_id in test_bodies and headline_key(p.headline) in test_heads
+    ]
 
 
 # ------------------------------------------------------------------------------ text helpers
@@ -230,12 +221,13 @@ def sentence_case(text: str, body: str) -> str:
     """Lower-case every word after the first, except acronyms and the names the body itself
     capitalises mid-sentence (how a user types a claim in sentence case)."""
     names = {m.group(0) for m in re.finditer(r"(?<=[a-z,;] )[A-Z][\w'-]+", body)}
-    out = []
+    out: list[str] = []
     for i, w in enumerate(text.split()):
         core = w.strip("\"'‘’“”(),.:;!?")
-        if i == 0:
+        starts = i == 0 or out[-1].rstrip("\"'’”)").endswith((".", "?", "!"))
+        if starts:
             out.append(w[:1].upper() + w[1:])
-        elif core.isupper() and len(core) > 1 or core in names:
+        elif core.isupper() and len(core) > 1 or core in names or core == "I":
             out.append(w)
         else:
             out.append(w.lower())
@@ -439,13 +431,15 @@ def fmt(x: float) -> str:
 # ------------------------------------------------------------------------------ 1. declared
 
 
-def sample_pairs(pairs: list[Pair], per_label: int, seed: int) -> list[Pair]:
+def sample_pairs(
+    pairs: list[Pair], per_label: int, seed: int, labels: Iterable[str] = tuple(FNC_RELATION)
+) -> list[Pair]:
     rng = random.Random(seed)
     by: dict[str, list[Pair]] = collections.defaultdict(list)
     for p in pairs:
         by[p.label].append(p)
     out = []
-    for label in ("agree", "disagree", "discuss", "unrelated"):
+    for label in labels:
         group = sorted(set(by[label]), key=lambda p: (p.body_id, p.headline))
         rng.shuffle(group)
         out += group[:per_label]
@@ -546,8 +540,11 @@ def eval_declared(fnc: Fnc, pairs: list[Pair], tmp: Path, show: bool = False) ->
 # ------------------------------------------------------------------------------ 2. pairs
 
 
-def story_pair_candidates(fnc: Fnc, pairs: list[Pair], limit: int, seed: int) -> list[tuple]:
-    """(headline, agreeing body, refuting body), one per story, no body used twice."""
+def story_pair_candidates(
+    fnc: Fnc, pairs: list[Pair], limit: int, seed: int, per_story: int = 3
+) -> list[tuple]:
+    """(headline, agreeing body, refuting body): at most ``per_story`` headlines of one
+    story, no body used twice (each triple gets its own watch and its own two pages)."""
     by_h: dict[str, dict[str, list[int]]] = collections.defaultdict(
         lambda: collections.defaultdict(list)
     )
@@ -557,17 +554,17 @@ def story_pair_candidates(fnc: Fnc, pairs: list[Pair], limit: int, seed: int) ->
     heads = sorted(h for h, d in by_h.items() if d["agree"] and d["disagree"])
     rng.shuffle(heads)
     used: set[int] = set()
-    stories: set[int] = set()
+    stories: collections.Counter = collections.Counter()
     out = []
     for h in heads:
         s = fnc.story_of_headline[h]
         agree = [b for b in sorted(by_h[h]["agree"]) if b not in used]
         refute = [b for b in sorted(by_h[h]["disagree"]) if b not in used]
-        if s in stories or not agree or not refute:
+        if stories[s] >= per_story or not agree or not refute:
             continue
         a, r = rng.choice(agree), rng.choice(refute)
         used |= {a, r}
-        stories.add(s)
+        stories[s] += 1
         out.append((h, a, r))
         if len(out) >= limit:
             break
@@ -583,7 +580,11 @@ def overlap(a: str, b: str) -> float:
 def eval_article_pairs(
     fnc: Fnc, triples: list[tuple], tmp: Path, show: bool = False
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {"stories": len(triples), "orders": {}}
+    out: dict[str, Any] = {
+        "runs": len(triples),
+        "stories": len({fnc.story_of_headline[h] for h, _, _ in triples}),
+        "orders": {},
+    }
     for order in ("agree-then-refute", "refute-then-agree"):
         site = Site(fnc.bodies, tmp / order)
         feeds: dict[str, str] = {}
@@ -807,7 +808,10 @@ def report(res: dict[str, Any]) -> str:
         out += ["", "all cases together:", d["cases"]["all"]["table"], ""]
     p = res.get("pairs")
     if p:
-        out.append(f"## Article against article: {p['stories']} held-out stories")
+        out.append(
+            f"## Article against article: {p['runs']} headlines of {p['stories']} held-out "
+            "stories, each with an agreeing and a refuting body, in both orders"
+        )
         out += [
             "",
             "| order | contradicted between the two | ... on topic | confirmed between | "
@@ -815,7 +819,7 @@ def report(res: dict[str, Any]) -> str:
             "|---|---|---|---|---|---|",
         ]
         for order, o in p["orders"].items():
-            n = p["stories"]
+            n = p["runs"]
             out.append(
                 f"| {order} | {o['runs_with_contradicted_between']}/{n} | "
                 f"{o['runs_with_contradicted_between_on_topic']}/{n} | "
@@ -861,10 +865,7 @@ def report(res: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
-        "parts",
-        nargs="*",
-        default=["declared", "pairs", "stance", "broad"],
-        choices=["declared", "pairs", "stance", "broad"],
+        "parts", nargs="*", metavar="PART", help="declared, pairs, stance, broad (default: all)"
     )
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--limit", type=int, default=40, help="declared: pairs per FNC label")
@@ -874,7 +875,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--show", action="store_true", help="print every alert")
+    ap.add_argument("--keep", type=Path, help="keep configs, databases and logs in this folder")
+    ap.add_argument(
+        "--labels", default="agree,disagree,discuss,unrelated", help="declared: FNC labels"
+    )
     args = ap.parse_args(argv)
+    parts = ("declared", "pairs", "stance", "broad")
+    args.parts = args.parts or list(parts)
+    if set(args.parts) - set(parts):
+        ap.error(f"unknown part(s) {sorted(set(args.parts) - set(parts))}; known: {parts}")
     if not (args.data / "fnc1" / "train_bodies.csv").is_file():
         raise SystemExit(f"FNC-1 data not found under {args.data}")
     fnc, emergent = load_fnc(args.data), load_emergent(args.data)
@@ -883,9 +892,12 @@ def main(argv: list[str] | None = None) -> int:
     res: dict[str, Any] = {"split": split["source"], "held_out_fnc_pairs": len(held)}
     with tempfile.TemporaryDirectory(prefix="eval-claims-") as td:
         tmp = Path(td)
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix="eval-claims-", dir=args.keep))
         if "declared" in args.parts:
             (tmp / "declared").mkdir()
-            sample = sample_pairs(held, args.limit, args.seed)
+            sample = sample_pairs(held, args.limit, args.seed, args.labels.split(","))
             res["declared"] = eval_declared(fnc, sample, tmp / "declared", args.show)
         if "pairs" in args.parts:
             triples = story_pair_candidates(fnc, held, args.stories, args.seed)
