@@ -131,26 +131,6 @@ def word_offsets(text: str, plain: str | None) -> tuple[list[int], list[int]]:
     return starts, list(map(add, starts, filter(None, lengths)))
 
 
-# English function words (negations included): no topic of their own. Stages that need
-# more (dedup's multilingual and news filler words) extend this set rather than copy it.
-STOPWORDS_EN = frozenset(
-    """
-    a about above after again against all also am an and any are as
-    at be because been before being below between both but by can
-    could did do does doing done down dr during each few for from
-    further get got had has have having he her here hers herself him
-    himself his how i if in into is it its itself just like may
-    me might more most mr mrs ms must my myself never new no nor
-    not now of off on once one only or other our ours ourselves out
-    over own s said same say saying says shall she should so some
-    such t tell than that the their theirs them themselves then there
-    these they this those through to told too two under until up upon
-    us very via was we were what when where which while who whom
-    why will with would year years you your yours yourself yourselves
-    """.split()
-)
-
-
 _ABBREVIATIONS = frozenset(
     [
         "mr",
