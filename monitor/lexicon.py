@@ -237,3 +237,22 @@ TITLE_WORDS = _words(
     "chancellor dr gen general gov governor king mayor minister mr mrs ms pope president "
     "prime prince queen sen senator sir spokesman spokeswoman"
 )
+#: Plain nouns that speak for themselves after a verb of saying ("..., said officials").
+SOURCE_NOUNS = ROLE_NOUNS | _words(
+    "analyst analysts authorities campaigners critics doctors expert experts friends "
+    "investigators journalist lawmakers neighbours officers police prosecutors reporter "
+    "researchers residents scientists source sources witness witnesses"
+)
+#: Capitalised words that are never the source of a statement: dates, weekdays, months,
+#: diseases and events ("the Black Death, say officials" is said by officials).
+NOT_SOURCES = _words(
+    "monday tuesday wednesday thursday friday saturday sunday today yesterday tomorrow "
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec christmas easter "
+    "aids cancer cholera covid death ebola flu hiv influenza malaria measles mers plague "
+    "polio sars smallpox virus zika"
+)
+#: Words that open a comma-enclosed aside after a name ("X, head of Y, said").
+APPOSITIVE_OPENERS = _words("a an the of head chief director citing quoting who which whose")
+#: Conjunctions a speaker phrase does not start with ("..., and police said").
+LEADING_CONJUNCTIONS = _words("and or but so then")

@@ -31,6 +31,7 @@ from typing import Literal
 import simplemma
 
 from monitor.lexicon import (
+    APPOSITIVE_OPENERS,
     ASK_WORDS,
     CLAUSE_WORDS,
     CONDITION_CUES,
@@ -41,8 +42,10 @@ from monitor.lexicon import (
     FAIL_VERBS,
     FUNCTION_WORDS,
     HEDGES,
+    LEADING_CONJUNCTIONS,
     LIGHT_VERBS,
     NEGATORS,
+    NOT_SOURCES,
     OBJECT_STOPS,
     PLAN_WORDS,
     PRONOUNS,
@@ -50,6 +53,7 @@ from monitor.lexicon import (
     RELATIVE_OPENERS,
     REPORT_VERBS,
     ROLE_NOUNS,
+    SOURCE_NOUNS,
     SPECULATIVE,
     SPEECH_VERBS,
     TITLE_WORDS,
@@ -296,10 +300,18 @@ class _Reader:
     # -- names
     def name_run(self, i: int) -> tuple[int, int]:
         a = i
-        while a > 0 and self.t[a - 1].name and not self.t[a].gap.strip():
+        while a > 0 and self.t[a - 1].name and self.t[a].gap.strip() in ("", "-"):
             a -= 1
         b = i + 1
-        while b < self.n and self.t[b].name and not self.t[b].gap.strip():
+        while (
+            b < self.n
+            and self.t[b].name
+            and (
+                self.t[b].gap.strip() in ("", "-")
+                or self.t[b].gap.strip() == "."
+                and self.t[b - 1].norm in ("mr", "mrs", "ms", "dr", "gen", "sen", "gov", "rep")
+            )
+        ):
             b += 1
         return a, b
 
@@ -488,25 +500,84 @@ class _Reader:
             if ":" in t[j].gap and all(t[k].name for k in range(j)):
                 return self._make_attr(0, j, ":", via=via)
         q = self.quoted(p)
+        # the sentence ends with its speaker: "..., Kasper said." / "..., said officials."
+        for v in range(max(p + 1, self.n - 5), self.n):
+            if self._says(v) and "," in self.t[max(0, self._seg_start(v, p + 1))].gap:
+                sp = self._speaker_before(v, after=p + 1) or self._speaker_after(v)
+                if sp and max(sp[1], v + 1) >= self.n:
+                    return self._make_attr(sp[0], sp[1], t[v].orig, via=via)
+        # a quotation closed right before its speaker: '..." said X' / '...," X said'
+        for v in range(p + 1, self.n):
+            if not self._says(v):
+                continue
+            closes = any(c in t[v].gap for c in QUOTE_CLOSE + "'’")
+            if closes and v + 1 < self.n:
+                sp = self._speaker_after(v)
+                if sp:
+                    return self._make_attr(sp[0], sp[1], t[v].orig, via=via)
+            sp = self._speaker_before(v, after=p + 1)
+            if sp and any(c in t[sp[0]].gap for c in QUOTE_CLOSE + "'’"):
+                return self._make_attr(sp[0], sp[1], t[v].orig, via=via)
         # preposed: the nearest speech verb before the predicate, its speaker before it
         lo = q[0] if q else p
         for v in range(lo - 1, -1, -1):
-            if t[v].norm in SPEECH_VERBS | DENY_WORDS and not self.in_parenthetical(v):
+            if self._says(v) and not self.in_parenthetical(v):
                 if v > 0 and (t[v - 1].norm in DENY_WORDS or t[v - 1].norm in DETERMINERS):
                     continue  # a noun: "denied reports that", "the report"
                 sp = self._speaker_before(v)
                 if sp:
                     return self._make_attr(sp[0], sp[1], t[v].orig, via=via)
-        # postposed: "..., X said" / "..., said X" / "” Peskov said"
+        # postposed: "..., X said" / "..., said X" / "” Peskov said" / "..., say officials"
         hi = q[1] if q else p + 1
         for v in range(hi, self.n):
-            if t[v].norm in SPEECH_VERBS | DENY_WORDS:
+            if self._says(v):
                 sp = self._speaker_before(v, after=hi)
                 if sp:
                     return self._make_attr(sp[0], sp[1], t[v].orig, via=via)
-                if v + 1 < self.n and t[v + 1].name:
-                    a, b = self.name_run(v + 1)
-                    return self._make_attr(a, b, t[v].orig, via=via)
+                sp = self._speaker_after(v)
+                if sp:
+                    return self._make_attr(sp[0], sp[1], t[v].orig, via=via)
+        return None
+
+    def _says(self, v: int) -> bool:
+        """Token v is a verb of saying (or denying), not part of a name ("Washington Post")."""
+        t = self.t[v]
+        return t.norm in SPEECH_VERBS | DENY_WORDS and not (t.name and v > 0)
+
+    def _not_source(self, a: int, b: int) -> bool:
+        """A date, weekday, month, disease or number is never who says something."""
+        words = [self.t[i].norm for i in range(a, b) if self.t[i].norm not in FUNCTION_WORDS]
+        return not words or all(w in NOT_SOURCES or w[:1].isdigit() for w in words)
+
+    def _speaker_after(self, v: int) -> tuple[int, int] | None:
+        """The speaker right after verb v: a name ("said Ty Votaw") or a source noun
+        phrase ("said officials", "said a spokesman for the ministry")."""
+        t = self.t
+        k = v + 1
+        if k >= self.n or "," in t[k].gap and not t[k].name:
+            return None
+        if t[k].name:
+            a, b = self.name_run(k)
+            return None if self._not_source(a, b) else (a, b)
+        j = k
+        while j < self.n and t[j].norm in ("a", "an", "the", "its", "their", "his", "her"):
+            j += 1
+        # up to two modifiers before the noun: "a Moroccan reporter", "a British military expert"
+        m = j
+        while m < min(self.n, j + 2) and t[m].norm not in SOURCE_NOUNS | FUNCTION_WORDS:
+            m += 1
+        if m < self.n and t[m].norm in SOURCE_NOUNS and not self._quote_inside(k, m + 1):
+            e = m + 1
+            while e < self.n and t[e].norm in SOURCE_NOUNS and "," not in t[e].gap:
+                e += 1
+            # "a spokesman for the ministry": the organisation belongs to the phrase
+            if e + 1 < self.n and t[e].norm in ("for", "of") and "," not in t[e].gap:
+                e += 1
+                while e < self.n and (t[e].name or t[e].norm in ("the", "a")):
+                    if "," in t[e].gap:
+                        break
+                    e += 1
+            return k, e
         return None
 
     def _via(self) -> str:
@@ -527,7 +598,8 @@ class _Reader:
         return k
 
     def _speaker_before(self, v: int, after: int = 0) -> tuple[int, int] | None:
-        """The name or noun phrase that speaks with verb v, within the same comma segment."""
+        """The name or noun phrase that speaks with verb v, within the same comma segment,
+        or before one comma-enclosed aside ("X, head of Y, said", "X, citing Z, reported")."""
         t = self.t
         j = v - 1
         while j >= after and t[j].norm in ("has", "had", "have", "also", "then", "later"):
@@ -535,20 +607,42 @@ class _Reader:
         if j < after:
             return None
         seg_a = self._seg_start(j, after)
-        # step over one comma-enclosed aside ("Verstka, citing two sources, reported")
-        if seg_a > after and t[seg_a].norm in ("citing", "quoting", "who", "which"):
-            j = seg_a - 1
-            seg_a = self._seg_start(j, after)
+        if "," in t[j + 1].gap:
+            # "..., the Black Death, say officials": what precedes a comma is not the speaker,
+            # unless it is an aside after a name ("Humberto Garcia, of the Institute, said")
+            if seg_a <= after or t[seg_a].norm not in APPOSITIVE_OPENERS | ROLE_NOUNS:
+                return None
+            prev = seg_a - 1
+            start = self._seg_start(prev, after)
+            if t[prev].name:
+                a, b = self.name_run(prev)
+                a = max(a, start)
+            elif prev - start <= 5 and t[prev].norm not in FUNCTION_WORDS | PRONOUNS:
+                a, b = start, prev + 1  # "The family statement, which was released ..., said"
+            else:
+                return None
+            return None if self._not_source(a, b) else (a, b)
         if seg_a > j:
             return None
         for i in range(j, seg_a - 1, -1):
             if t[i].name:
                 a, b = self.name_run(i)
-                return max(a, seg_a), b
+                a = max(a, seg_a)
+                if self._not_source(a, b):
+                    return None
+                return a, b
+        while seg_a < j and t[seg_a].norm in LEADING_CONJUNCTIONS | RELATIVE_OPENERS:
+            seg_a += 1
         # a noun phrase: "officials", "the outlet", "the Kremlin's press office"
         if j - seg_a <= 6 and t[j].norm not in FUNCTION_WORDS and t[j].norm not in PRONOUNS:
+            if self._quote_inside(seg_a, j + 1) or self._not_source(seg_a, j + 1):
+                return None
             return seg_a, j + 1
         return None
+
+    def _quote_inside(self, a: int, b: int) -> bool:
+        """A quotation mark inside [a, b): the words are quoted speech, not a speaker."""
+        return any(c in self.t[i].gap for i in range(a + 1, b) for c in QUOTE_OPEN + QUOTE_CLOSE)
 
     def _make_attr(self, a: int, b: int, verb: str, phrase: str = "", via: str = "") -> Attribution:
         t = self.t
@@ -576,7 +670,11 @@ class _Reader:
             break
         text = phrase or self.text(ra, b)
         names = [i for i in range(a, b) if t[i].name]
-        if names:
+        if names and t[b - 1].norm in SOURCE_NOUNS and not t[b - 1].name:
+            # "a Moroccan reporter": the name qualifies the noun that speaks
+            source = self.text(a, b)
+            keys = [name_key(source)] + [_strip_possessive(t[i].norm) for i in names]
+        elif names:
             na, nb = self.name_run(names[-1])
             na = max(na, a)
             source = self.text(na, nb)
