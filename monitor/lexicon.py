@@ -256,3 +256,21 @@ NOT_SOURCES = _words(
 APPOSITIVE_OPENERS = _words("a an the of head chief director citing quoting who which whose")
 #: Conjunctions a speaker phrase does not start with ("..., and police said").
 LEADING_CONJUNCTIONS = _words("and or but so then")
+
+# -- claim-worthiness ----------------------------------------------------------------------------
+#: Lines that are page furniture, not reporting: captions, credits, navigation, boilerplate.
+BOILERPLATE_RE = re.compile(
+    r"^\W*(?:photo|image|picture|video|caption|credit|source|file photo|pictured|above|below"
+    r"|watch|listen|related|read more|see also|more from|click here|scroll down|sign up"
+    r"|subscribe|follow us|share this|share on|advertisement|sponsored|copyright|all rights"
+    r"|getty images|reuters/|ap photo|afp/|(?:©|\(c\))|skip to|home\b|menu\b|comments?\b"
+    r"|posted by|published|updated|last modified)(?:\b|:|\s)",
+    re.I,
+)
+#: First-person opinion openers ("I think", "in my view"): the writer's view, not a report.
+OPINION_RE = re.compile(
+    r"^(?:personally,?\s+)?(?:i|we)\s+(?:think|believe|feel|suspect|guess|reckon|hope"
+    r"|doubt|suppose|am sure|'m sure|am convinced|'m convinced)\b"
+    r"|^in\s+(?:my|our)\s+(?:view|opinion|mind)\b|^(?:imo|imho)\b",
+    re.I,
+)

@@ -33,6 +33,7 @@ import simplemma
 from monitor.lexicon import (
     APPOSITIVE_OPENERS,
     ASK_WORDS,
+    BOILERPLATE_RE,
     CLAUSE_WORDS,
     CONDITION_CUES,
     COPULAS,
@@ -47,6 +48,7 @@ from monitor.lexicon import (
     NEGATORS,
     NOT_SOURCES,
     OBJECT_STOPS,
+    OPINION_RE,
     PLAN_WORDS,
     PRONOUNS,
     QUESTION_CUES,
@@ -184,9 +186,50 @@ def proper_nouns(text: str) -> frozenset[str]:
     return frozenset(w for w in out if w not in lower and w not in FUNCTION_WORDS)
 
 
+def split_lines(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sentence spans cut again at line breaks: a headline, caption or heading on its own
+    line is never glued to the sentence after it."""
+    out: list[tuple[int, int]] = []
+    for a, b in spans:
+        start = a
+        for m in re.finditer(r"\n", text[a:b]):
+            end = a + m.start()
+            if text[start:end].strip():
+                out.append(_trim(text, start, end))
+            start = a + m.end()
+        if text[start:b].strip():
+            out.append(_trim(text, start, b))
+    return out
+
+
+def _trim(text: str, a: int, b: int) -> tuple[int, int]:
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    return a, b
+
+
+def not_claim_worthy(sentence: str, *, own_line: bool = False) -> str:
+    """Why a sentence of an article's text is no claim ("" when it may be one).
+
+    Page furniture (captions, credits, navigation, boilerplate), a heading (a short line of
+    its own without closing punctuation) and first-person opinion are skipped. Questions
+    are read (as modality "question": discussion, never an alert), not skipped.
+    """
+    s = sentence.strip()
+    if BOILERPLATE_RE.match(s):
+        return "boilerplate"
+    if OPINION_RE.match(s):
+        return "opinion"
+    if own_line and not re.search(r"[.!?…:;\"'”’»)]$", s) and len(s.split()) <= 14:
+        return "heading"
+    return ""
+
+
 def prepare_article(article: Article, language: str = "en") -> PreparedArticle:
     fields = {"title": article.title or "", "text": article.text or ""}
-    spans = {k: split_sentences(v) for k, v in fields.items()}
+    spans = {k: split_lines(v, split_sentences(v)) for k, v in fields.items()}
     return PreparedArticle(fields, spans, proper_nouns(fields["text"]), language)
 
 
@@ -769,6 +812,11 @@ def read_statement(text: str, language: str = "en") -> ClaimRecord | None:
     return read_sentence(text, proper=proper_nouns("X " + text), language=language)
 
 
+def _own_line(text: str, a: int, b: int) -> bool:
+    """The span [a, b) is a whole line of the text."""
+    return (a == 0 or text[a - 1] == "\n") and (b == len(text) or text[b] == "\n")
+
+
 def extract_claims(
     article: Article,
     match: Match,
@@ -792,6 +840,8 @@ def extract_claims(
         for a, b in prep.spans[fname]:
             inside = [h for h in hits if a <= h.start and h.end <= b]
             if len({h.term for h in inside}) < need:
+                continue
+            if fname == "text" and not_claim_worthy(text[a:b], own_line=_own_line(text, a, b)):
                 continue
             rec = read_sentence(
                 text[a:b],
@@ -830,8 +880,10 @@ __all__ = [
     "Proposition",
     "extract_claims",
     "name_key",
+    "not_claim_worthy",
     "prepare_article",
     "proper_nouns",
     "read_sentence",
     "read_statement",
+    "split_lines",
 ]
