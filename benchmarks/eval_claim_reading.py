@@ -4,7 +4,7 @@ Reads ``../shared/data`` (never copied into the repository) and the TEST side of
 ``training/pairs/splits.json`` only:
 
 ``propositions``
-    Every held-out Emergent claim, read as a declared claim (:func:`read_statement`) in four
+    Every held-out Emergent claim and FNC-1 headline, read as a declared claim (:func:`read_statement`) in four
     letter cases (as written, sentence case, Title Case, ALL CAPS): the share whose
     proposition has a predicate and at least one of subject or object.
 ``sources``
@@ -32,7 +32,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from eval_claims import CASES, DATA, SPLITS, case_variant, load_emergent, load_fnc  # noqa: E402
+from eval_claims import (  # noqa: E402
+    CASES,
+    DATA,
+    SPLITS,
+    case_variant,
+    headline_key,
+    load_emergent,
+    load_fnc,
+)
 
 from monitor.claims.extract import proper_nouns, read_sentence, read_statement  # noqa: E402
 from monitor.lexicon import FUNCTION_WORDS, SPEECH_VERBS  # noqa: E402
@@ -48,8 +56,7 @@ CALENDAR = re.compile(
 )
 
 
-def propositions(emergent: list[dict[str, str]], test_ids: set[str]) -> dict[str, object]:
-    claims = sorted({r["claim"] for r in emergent if r["claim_id"] in test_ids})
+def propositions(claims: list[str]) -> dict[str, object]:
     out: dict[str, object] = {"claims": len(claims)}
     for case in CASES:
         ok = 0
@@ -107,8 +114,16 @@ def main(argv: list[str] | None = None) -> int:
     emergent = load_emergent(args.data)
     fnc = load_fnc(args.data)
     test_bodies = [fnc.bodies[b] for b in split["fnc1"]["test"]["body_ids"]]
+    test_heads = set(split["fnc1"]["test"]["headline_sha1"])
     res = {
-        "propositions": propositions(emergent, set(split["emergent"]["test"])),
+        "propositions": propositions(
+            sorted(
+                {r["claim"] for r in emergent if r["claim_id"] in set(split["emergent"]["test"])}
+            )
+        ),
+        "fnc1_headline_propositions": propositions(
+            sorted({p.headline for p in fnc.pairs if headline_key(p.headline) in test_heads})
+        ),
         "sources": sources(test_bodies, args.sources, args.seed, args.show),
     }
     res["seconds"] = round(time.monotonic() - t0, 1)

@@ -806,10 +806,59 @@ def read_sentence(
     )
 
 
+def sentence_case(text: str, language: str = "en") -> str:
+    """A Title Case or ALL CAPS line in sentence case, for reading: words the dictionary
+    knows go to lower case, the others stay capitalised (names), the first word and
+    acronyms written in capitals inside Title Case keep their capital. Text already in
+    sentence case comes back unchanged."""
+    words = re.findall(r"[^\W\d_][\w'’-]*", text)
+    if not words:
+        return text
+    upper = sum(w.isupper() for w in words) >= 0.8 * len(words) and len(words) > 1
+    title = sum(w[:1].isupper() for w in words) >= 0.6 * len(words) and len(words) > 2
+    if not (upper or title):
+        return text
+
+    def known(w: str) -> bool:
+        try:
+            return bool(simplemma.is_known(fold(w), lang=language))
+        except ValueError:
+            return False
+
+    def fix(m: re.Match[str]) -> str:
+        w = m.group(0)
+        if not upper and w.isupper() and len(w) > 1:
+            return w  # an acronym inside Title Case: "NASA", "ISIS"
+        low = w.lower()
+        if low in FUNCTION_WORDS or known(low):
+            return low
+        return w[:1].upper() + w[1:].lower() if upper else w
+
+    out = re.sub(r"[^\W\d_][\w'’-]*", fix, text)
+    i = next((k for k, c in enumerate(out) if c.isalpha()), 0)
+    return out[:i] + out[i : i + 1].upper() + out[i + 1 :]
+
+
 def read_statement(text: str, language: str = "en") -> ClaimRecord | None:
-    """A user's claim ("Putin congratulated Trump on his election win") as a record."""
+    """A user's claim ("Putin congratulated Trump on his election win") as a record.
+
+    Any letter case reads the same: a Title Case or ALL CAPS claim is read in sentence case
+    (:func:`sentence_case`); the record keeps the text as the user wrote it for display.
+    """
     text = " ".join(text.split())
-    return read_sentence(text, proper=proper_nouns("X " + text), language=language)
+    parse = sentence_case(text, language)
+    rec = read_sentence(parse, proper=proper_nouns("X " + parse), language=language)
+    if rec is None or parse == text:
+        return rec
+    return ClaimRecord(
+        proposition=rec.proposition,
+        polarity=rec.polarity,
+        modality=rec.modality,
+        attribution=rec.attribution,
+        quote=text,
+        statement=text,
+        cues=rec.cues,
+    )
 
 
 def _own_line(text: str, a: int, b: int) -> bool:
@@ -885,5 +934,6 @@ __all__ = [
     "proper_nouns",
     "read_sentence",
     "read_statement",
+    "sentence_case",
     "split_lines",
 ]
