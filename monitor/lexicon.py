@@ -197,6 +197,8 @@ PLAN_WORDS = _INTENTION | _words(
 #: "not aware of", "no evidence that").
 NO_PLAN_WORDS = _INTENTION | _words("aware basis evidence question reason sign signs truth")
 QUESTION_CUES = _words("whether")
+#: Words after which a negation denies the clause that follows ("it is not true that").
+TRUTH_WORDS = _words("case correct so the true right accurate")
 QUESTION_OPENERS = _words("asked if whether")
 ASK_WORDS = _words("ask asked asking asks question questions unclear wonder wondered")
 CONDITION_CUES = _words("if unless")

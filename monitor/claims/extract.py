@@ -59,6 +59,7 @@ from monitor.lexicon import (
     SPECULATIVE,
     SPEECH_VERBS,
     TITLE_WORDS,
+    TRUTH_WORDS,
 )
 from monitor.models import Article, Match
 from monitor.text import fold, get_stemmer, split_sentences, tokenize
@@ -477,6 +478,8 @@ class _Reader:
             if w in NEGATORS or w.endswith("n't"):
                 if w == "not" and j + 1 < self.n and t[j + 1].norm == "only":
                     continue
+                if self._scopes_over_matrix(j, p):
+                    continue  # "nobody expected that ...", "did not say that ..."
                 cues.append(w)
             elif w in DENY_WORDS or w in FAIL_VERBS:
                 cues.append(w)
@@ -491,6 +494,18 @@ class _Reader:
         if last and last[-1] >= self.n - 2:
             cues.append(t[last[-1]].norm)
         return ("denied" if len(cues) % 2 else "asserted"), cues
+
+    def _scopes_over_matrix(self, j: int, p: int) -> bool:
+        """The negation at j belongs to a verb that takes the predicate's clause as its
+        object ("nobody expected that", "did not say whether"), not to the predicate; a
+        denial ("did not deny that") and a truth phrase ("it is not true that") keep it."""
+        t = self.t
+        for k in range(j + 1, p):
+            if t[k].norm in DENY_WORDS or t[k].norm in FAIL_VERBS:
+                return False
+            if t[k].norm in ("that", "whether") and k > j + 1:
+                return t[k - 1].norm not in TRUTH_WORDS
+        return False
 
     def modality(
         self, p: int, ca: int, cb: int, attr: Attribution | None
