@@ -36,6 +36,14 @@ STOPWORDS_EN = _words(
     why will with would year years you your yours yourself yourselves
     """
 )
+#: Abbreviations a full stop does not end a sentence after ("Mr.", "Gen.", "Sept.").
+ABBREVIATIONS = _words(
+    """
+    adm al approx apr aug ave blvd capt cmdr co col corp dec dept dr est etc feb fig gen
+    gov hon inc jan jr jul jun lt ltd mar mr mrs ms mt no nos nov oct pres prof rep rev
+    sen sep sept sgt sr st univ vol vs
+    """
+)
 #: The claim reader's function words: words that are never a name, a predicate or a slot.
 #: Stop words, less the verbs of saying, titles and particles the reader looks at itself,
 #: plus quantifiers and connectives.

@@ -20,6 +20,8 @@ from typing import NamedTuple
 import lxml.html
 import Stemmer  # PyStemmer: the Snowball algorithms in C
 
+from monitor.lexicon import ABBREVIATIONS
+
 # Letters/digits runs, keeping inner apostrophes (don't, Peskov's) together.
 # CJK ideographs, kana and Hangul syllables are one token each: those scripts do not
 # separate words with spaces, so a per-character token is the honest unit.
@@ -131,61 +133,6 @@ def word_offsets(text: str, plain: str | None) -> tuple[list[int], list[int]]:
     return starts, list(map(add, starts, filter(None, lengths)))
 
 
-_ABBREVIATIONS = frozenset(
-    [
-        "mr",
-        "mrs",
-        "ms",
-        "dr",
-        "prof",
-        "sr",
-        "jr",
-        "st",
-        "mt",
-        "gen",
-        "col",
-        "lt",
-        "sgt",
-        "capt",
-        "cmdr",
-        "adm",
-        "gov",
-        "sen",
-        "rep",
-        "pres",
-        "rev",
-        "hon",
-        "jan",
-        "feb",
-        "mar",
-        "apr",
-        "jun",
-        "jul",
-        "aug",
-        "sep",
-        "sept",
-        "oct",
-        "nov",
-        "dec",
-        "no",
-        "nos",
-        "vol",
-        "fig",
-        "approx",
-        "inc",
-        "ltd",
-        "co",
-        "corp",
-        "dept",
-        "est",
-        "vs",
-        "etc",
-        "al",
-        "univ",
-        "ave",
-        "blvd",
-    ]
-)
 # Candidate boundary: terminal punctuation, optional closing quotes/brackets, whitespace,
 # then something that can open a sentence.
 # It is written to start with one character class, which lets the regex engine skip ahead
@@ -240,7 +187,7 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
             if last:
                 word = last.group(1)
                 # "Mr." / "Gen." / initials "J." / "U.S." are not ends of sentences
-                if word.lower() in _ABBREVIATIONS or len(word) == 1:
+                if word.lower() in ABBREVIATIONS or len(word) == 1:
                     continue
         if _NON_SPACE_RE.search(text, start, at + 1):
             spans.append(_trim(text, start, at + len(boundary.rstrip())))

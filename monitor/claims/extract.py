@@ -427,13 +427,25 @@ class _Reader:
                     if t[j].norm in SPEECH_VERBS:
                         continue
                     a, b = self.name_run(j)
-                    if self._is_speaker(b):
+                    if self._is_speaker(b) and not self._denies_own_act(b, p):
                         continue
                     return self.text(a, b), name_key(self.text(a, b)), True
             d = self.descriptor(lo, p, backward=True)
             if d:
                 return self.text(*d), name_key(self.text(*d)), False
         return "", "", False
+
+    def _denies_own_act(self, b: int, p: int) -> bool:
+        """ "X denies offering ...", "X denies plan to close ...": the one who denies is the
+        subject of the denied act (no "that" clause or quotation in between)."""
+        t = self.t
+        j = next((k for k in range(b, p) if t[k].norm in DENY_WORDS | FAIL_VERBS), None)
+        if j is None:
+            return False
+        between = range(j + 1, p)
+        return all(t[k].norm not in ("that", "reports", "report", "claims") for k in between) and (
+            not self._quote_inside(j, p + 1)
+        )
 
     def _is_speaker(self, b: int) -> bool:
         """The name ending at b is the one who speaks ("Peskov said ...")."""
