@@ -614,6 +614,15 @@ class _Reader:
         t = self.t[v]
         return t.norm in SPEECH_VERBS | DENY_WORDS and not (t.name and v > 0)
 
+    def _source_run(self, i: int, lo: int = 0) -> tuple[int, int]:
+        """The name run at token i (from lo at the earliest), without a trailing date word
+        ("told UPI Wednesday" → UPI)."""
+        a, b = self.name_run(i)
+        a = max(a, lo)
+        while b - 1 > a and self.t[b - 1].norm in NOT_SOURCES:
+            b -= 1
+        return a, b
+
     def _not_source(self, a: int, b: int) -> bool:
         """A date, weekday, month, disease or number is never who says something."""
         words = [self.t[i].norm for i in range(a, b) if self.t[i].norm not in FUNCTION_WORDS]
@@ -627,7 +636,7 @@ class _Reader:
         if k >= self.n or "," in t[k].gap and not t[k].name:
             return None
         if t[k].name:
-            a, b = self.name_run(k)
+            a, b = self._source_run(k)
             return None if self._not_source(a, b) else (a, b)
         j = k
         while j < self.n and t[j].norm in ("a", "an", "the", "its", "their", "his", "her"):
@@ -696,8 +705,7 @@ class _Reader:
             return None
         for i in range(j, seg_a - 1, -1):
             if t[i].name:
-                a, b = self.name_run(i)
-                a = max(a, seg_a)
+                a, b = self._source_run(i, seg_a)
                 if self._not_source(a, b):
                     return None
                 return a, b

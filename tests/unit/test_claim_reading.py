@@ -79,6 +79,8 @@ ATTRIBUTION = [
     # never a date, weekday or month
     ("On Tuesday, the ferry stopped, the harbour board said.", "ferry", "the harbour board"),
     ("The ferry stopped in March, Brandt said.", "ferry", "Brandt"),
+    ("Brandt told the Valley Courier on Wednesday that the ferry would stop.", "ferry", "Brandt"),
+    ("A dockworker told Courier Wednesday that the ferry would stop.", "ferry", "A dockworker"),
     # only a pronoun speaks: no named source
     ('"The ferry will stop," he said.', "ferry", None),
     # "Post" in a name is not a verb of saying
