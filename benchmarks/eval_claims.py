@@ -61,6 +61,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
+from scipy.sparse import coo_matrix  # noqa: E402
+from scipy.sparse.csgraph import connected_components  # noqa: E402
+
 from monitor.claims.extract import read_statement  # noqa: E402
 from monitor.demo import CorpusServer  # noqa: E402
 from monitor.lexicon import STOPWORDS_EN  # noqa: E402
@@ -111,24 +115,21 @@ def load_fnc(data: Path) -> Fnc:
         pairs = [Pair(r["Headline"], int(r["Body ID"]), r["Stance"]) for r in csv.DictReader(f)]
     fnc = Fnc(bodies, pairs)
     # stories: connected components of headlines and bodies linked by related pairs
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
+    nodes = {f"b:{b}": i for i, b in enumerate(bodies)}
     for p in pairs:
-        h, b = find("h:" + p.headline), find(f"b:{p.body_id}")
-        if p.label != "unrelated" and h != b:
-            parent[h] = b
-    ids: dict[str, int] = {}
+        nodes.setdefault("h:" + p.headline, len(nodes))
+    related = [
+        (nodes["h:" + p.headline], nodes[f"b:{p.body_id}"])
+        for p in pairs
+        if p.label != "unrelated" and f"b:{p.body_id}" in nodes
+    ]
+    rows, cols = zip(*related, strict=True) if related else ((), ())
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(nodes), len(nodes)))
+    _, label = connected_components(graph, directed=False)
     for b in bodies:
-        fnc.story_of_body[b] = ids.setdefault(find(f"b:{b}"), len(ids))
+        fnc.story_of_body[b] = int(label[nodes[f"b:{b}"]])
     for p in pairs:
-        fnc.story_of_headline[p.headline] = ids.setdefault(find("h:" + p.headline), len(ids))
+        fnc.story_of_headline[p.headline] = int(label[nodes["h:" + p.headline]])
     return fnc
 
 

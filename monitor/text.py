@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Iterable
 from itertools import accumulate, compress, count
 from operator import add
 from typing import NamedTuple
@@ -195,6 +196,22 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     if text[start:].strip():
         spans.append(_trim(text, start, len(text)))
     return spans
+
+
+def split_lines(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sentence spans cut again at line breaks: a headline, caption or heading on its own
+    line is never glued to the sentence after it."""
+    out: list[tuple[int, int]] = []
+    for a, b in spans:
+        start = a
+        for m in re.finditer(r"\n", text[a:b]):
+            end = a + m.start()
+            if text[start:end].strip():
+                out.append(_trim(text, start, end))
+            start = a + m.end()
+        if text[start:b].strip():
+            out.append(_trim(text, start, b))
+    return out
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:

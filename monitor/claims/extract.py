@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import simplemma
@@ -62,7 +62,7 @@ from monitor.lexicon import (
     TRUTH_WORDS,
 )
 from monitor.models import Article, Match
-from monitor.text import fold, get_stemmer, split_sentences, tokenize
+from monitor.text import fold, get_stemmer, split_lines, split_sentences, tokenize
 
 Polarity = Literal["asserted", "denied"]
 Modality = Literal["stated", "reported", "planned", "question", "conditional"]
@@ -185,30 +185,6 @@ def proper_nouns(text: str) -> frozenset[str]:
                 lower.add(t.norm)
     # a word the text also writes in lower case is an ordinary word ("State", "state")
     return frozenset(w for w in out if w not in lower and w not in FUNCTION_WORDS)
-
-
-def split_lines(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Sentence spans cut again at line breaks: a headline, caption or heading on its own
-    line is never glued to the sentence after it."""
-    out: list[tuple[int, int]] = []
-    for a, b in spans:
-        start = a
-        for m in re.finditer(r"\n", text[a:b]):
-            end = a + m.start()
-            if text[start:end].strip():
-                out.append(_trim(text, start, end))
-            start = a + m.end()
-        if text[start:b].strip():
-            out.append(_trim(text, start, b))
-    return out
-
-
-def _trim(text: str, a: int, b: int) -> tuple[int, int]:
-    while a < b and text[a].isspace():
-        a += 1
-    while b > a and text[b - 1].isspace():
-        b -= 1
-    return a, b
 
 
 def not_claim_worthy(sentence: str, *, own_line: bool = False) -> str:
@@ -885,15 +861,7 @@ def read_statement(text: str, language: str = "en") -> ClaimRecord | None:
     rec = read_sentence(parse, proper=proper_nouns("X " + parse), language=language)
     if rec is None or parse == text:
         return rec
-    return ClaimRecord(
-        proposition=rec.proposition,
-        polarity=rec.polarity,
-        modality=rec.modality,
-        attribution=rec.attribution,
-        quote=text,
-        statement=text,
-        cues=rec.cues,
-    )
+    return replace(rec, quote=text, statement=text)
 
 
 def _own_line(text: str, a: int, b: int) -> bool:
@@ -936,20 +904,7 @@ def extract_claims(
             )
             if rec is None:
                 continue
-            out.append(
-                ClaimRecord(
-                    proposition=rec.proposition,
-                    polarity=rec.polarity,
-                    modality=rec.modality,
-                    attribution=rec.attribution,
-                    quote=rec.quote,
-                    statement=rec.statement,
-                    field=fname,
-                    start=a,
-                    end=b,
-                    cues=rec.cues,
-                )
-            )
+            out.append(replace(rec, field=fname, start=a, end=b))
     return out
 
 
@@ -970,5 +925,4 @@ __all__ = [
     "read_sentence",
     "read_statement",
     "sentence_case",
-    "split_lines",
 ]

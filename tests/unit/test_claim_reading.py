@@ -19,10 +19,9 @@ from monitor.claims.extract import (
     read_sentence,
     read_statement,
     sentence_case,
-    split_lines,
 )
 from monitor.models import Article, Hit, Match
-from monitor.text import split_sentences
+from monitor.text import split_lines, split_sentences
 
 
 def read(sentence: str, focus: str):
