@@ -729,8 +729,7 @@ class _Reader:
             source = self.text(a, b)
             keys = [name_key(source)] + [_strip_possessive(t[i].norm) for i in names]
         elif names:
-            na, nb = self.name_run(names[-1])
-            na = max(na, a)
+            na, nb = self._source_run(names[-1], a)
             source = self.text(na, nb)
             keys = [name_key(source)]
             # an organisation word before a role noun: "Kremlin spokesman" → kremlin
