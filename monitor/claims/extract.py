@@ -10,8 +10,8 @@ A *claim record* is what one sentence of one report says about the watch's subje
       attribution  Kremlin spokesman Dmitry Peskov  (keys: peskov, kremlin)
 
 There is no parser here: the sentence is read as a sequence of word tokens
-(:func:`monitor.text.tokenize`) with the punctuation between them, and a handful of
-cue lists decide. The predicate is found from the watch's own hit words (a rule such
+(:func:`monitor.text.tokenize`) with the punctuation between them, and the cue lists
+of :mod:`monitor.lexicon` decide. The predicate is found from the watch's own hit words (a rule such
 as ``Putin AND congratulat*`` names the event); light verbs ("extended his
 congratulations", "sent congratulations") defer to their noun; Snowball stems make
 "congratulated", "congratulations" and "congratulate" one predicate. Names are runs of
