@@ -42,9 +42,10 @@ import numpy as np
 from courlan.clean import normalize_url, scrub_url
 from datasketch import MinHash
 
+from monitor.lexicon import STOPWORDS_EN
 from monitor.models import Article
 from monitor.store.rows import KnownArticle, SketchRecord, SketchRow, StoryRow
-from monitor.text import STOPWORDS_EN, get_stemmer, stemmer_languages, words
+from monitor.text import get_stemmer, stemmer_languages, words
 
 __all__ = [
     "NEAR_DUPLICATE_THRESHOLD",
