@@ -8,6 +8,7 @@ Every problem is reported as ``FILE: key.path: what is wrong`` (for example
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 import tomllib
@@ -32,6 +33,10 @@ DEFAULT_CONFIG = "config.toml"
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# The longest duration any setting accepts: beyond it intervals and windows stop making sense,
+# and far beyond it the scheduler's date arithmetic overflows.
+MAX_DURATION = 366 * 86400.0
+MAX_SIZE = 2**30  # the largest byte size any setting accepts (1 GiB)
 
 
 def parse_duration(value: Any) -> float:
@@ -41,7 +46,7 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, int | float):
         if value < 0:
             raise ValueError("a duration cannot be negative")
-        return float(value)
+        return _bounded_duration(value, float(value))
     if isinstance(value, str):
         s = value.strip().lower().replace(" ", "")
         pos, total = 0, 0.0
@@ -51,8 +56,14 @@ def parse_duration(value: Any) -> float:
             total += float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
             pos = m.end()
         if s and pos == len(s):
-            return total
+            return _bounded_duration(value, total)
     raise ValueError(f"invalid duration {value!r}: write it like '90s', '15m', '1h' or '1d'")
+
+
+def _bounded_duration(value: Any, seconds: float) -> float:
+    if not math.isfinite(seconds) or seconds > MAX_DURATION:
+        raise ValueError(f"duration {value!r} is too long: the maximum is 366 days ('366d')")
+    return seconds
 
 
 _SIZE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?")
@@ -61,14 +72,21 @@ _SIZE_UNITS |= {"gb": 10**9, "gib": 2**30}
 
 
 def parse_size(value: Any) -> int:
-    """'5MB', '512KiB' or a number of bytes → bytes."""
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    if isinstance(value, str):
+    """'5MB', '512KiB' or a number of bytes → bytes (more than 0, at most 1 GiB)."""
+    size: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        size = value
+    elif isinstance(value, str):
         m = _SIZE_RE.fullmatch(value.strip().lower())
         if m:
-            return int(float(m.group(1)) * _SIZE_UNITS[m.group(2)])
-    raise ValueError(f"invalid size {value!r}: write it like '5MB' or '512KiB'")
+            size = int(float(m.group(1)) * _SIZE_UNITS[m.group(2)])
+    if size is None:
+        raise ValueError(f"invalid size {value!r}: write it like '5MB' or '512KiB'")
+    if size <= 0:
+        raise ValueError(f"size {value!r} must be more than 0 bytes")
+    if size > MAX_SIZE:
+        raise ValueError(f"size {value!r} is too large: the maximum is 1 GiB ('1GiB')")
+    return size
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]

@@ -39,12 +39,14 @@ class StatusReport:
     channels: list[ChannelHealthRow]
     claims_judge: dict[str, Any] | None
     heartbeat: str | None
+    config_error: str | None = None  # the daemon's last rejected config change
 
 
 def read_status(cfg: Config) -> StatusReport:
     """Per-feed health (marked with whether the config still has the feed), alert counts,
     channel health, the claims judge's state and the daemon's heartbeat."""
     from monitor.claims.judge import JUDGE_META
+    from monitor.daemon import RELOAD_ERROR_META
     from monitor.store import Store
 
     store = Store.open(cfg.database_path(), readonly=True)
@@ -53,6 +55,7 @@ def read_status(cfg: Config) -> StatusReport:
         alerts = store.alert_counts()
         channels = store.channel_health()
         heartbeat = store.get_meta("heartbeat")
+        config_error = store.get_meta(RELOAD_ERROR_META) or None
         judge_meta = store.get_meta(JUDGE_META) if cfg.claims.judge else None
     finally:
         store.close()
@@ -66,7 +69,7 @@ def read_status(cfg: Config) -> StatusReport:
         for f in feeds
     ]
     judge = json.loads(judge_meta) if judge_meta else None
-    return StatusReport(lines, alerts, channels, judge, heartbeat)
+    return StatusReport(lines, alerts, channels, judge, heartbeat, config_error)
 
 
 def render_status(report: StatusReport, console: Console) -> None:
@@ -108,6 +111,10 @@ def render_status(report: StatusReport, console: Console) -> None:
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     if report.heartbeat:
         console.print(f"daemon heartbeat: {report.heartbeat}")
+    if report.config_error:
+        console.print(
+            f"config change rejected at {report.config_error}", markup=False, highlight=False
+        )
 
 
 @click.command()
@@ -126,22 +133,51 @@ def status(state: CliState, as_json: bool) -> None:
 
 @click.command()
 @click.option("--max-age", default=180, show_default=True, help="Seconds a heartbeat stays fresh.")
+@click.option(
+    "--overdue",
+    default=3.0,
+    show_default=True,
+    help="Unhealthy when a feed's poll is overdue by more than this many of its intervals.",
+)
 @pass_state
 @click.pass_context
-def health(ctx: click.Context, state: CliState, max_age: int) -> None:
-    """Exit 0 when the daemon's heartbeat is fresh (for Docker HEALTHCHECK), else 1."""
+def health(ctx: click.Context, state: CliState, max_age: int, overdue: float) -> None:
+    """Exit 0 when the daemon's heartbeat is fresh and its feeds are polled on time (for
+    Docker HEALTHCHECK), else 1."""
+    from monitor.daemon import STARTED_META
     from monitor.store import Store, from_iso
 
-    store = Store.open(state.config().database_path(), readonly=True)
+    cfg = state.config()
+    store = Store.open(cfg.database_path(), readonly=True)
     try:
         beat = from_iso(store.get_meta("heartbeat"))
+        started = from_iso(store.get_meta(STARTED_META))
+        states = {f.name: store.feed_state(f.name) for f in cfg.feeds if f.enabled}
     finally:
         store.close()
     if beat is None:
         click.echo("unhealthy: no heartbeat yet", err=True)
         ctx.exit(1)
-    age = (datetime.now(UTC) - beat).total_seconds()
+    now = datetime.now(UTC)
+    age = (now - beat).total_seconds()
     if age > max_age:
         click.echo(f"unhealthy: last heartbeat {age:.0f}s ago", err=True)
+        ctx.exit(1)
+    late = []
+    for feed in cfg.feeds:
+        st = states.get(feed.name)
+        if not feed.enabled or (st is not None and st.disabled_reason):
+            continue
+        # due: when the daemon planned the next poll (backoff included), else since it started
+        due = (st.next_poll if st is not None else None) or started
+        interval = cfg.feed_interval(feed)
+        if due is not None and (now - due).total_seconds() > overdue * interval:
+            late.append(f"{feed.name} (due {short_time(due.isoformat(timespec='seconds'))})")
+    if late:
+        click.echo(
+            f"unhealthy: {len(late)} feed(s) overdue by more than {overdue:g} intervals: "
+            + ", ".join(late),
+            err=True,
+        )
         ctx.exit(1)
     click.echo(f"healthy: last heartbeat {age:.0f}s ago")

@@ -1,0 +1,161 @@
+"""Issue 14: what an attacker or bad luck did to the daemon, each reproduced through the real
+CLI, the real daemon process and loopback servers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from click.testing import CliRunner
+
+import monitor.daemon
+from monitor.cli import cli
+from monitor.config import load_config
+from monitor.daemon import Daemon
+from monitor.pipeline import open_pipeline
+from monitor.store import Store
+from tests.conftest import basic_config
+from tests.test_cli import monitor as monitor_cmd
+from tests.test_daemon import start_daemon, wait_for
+from tests.test_pipeline import small_rss
+
+PUTIN = ("a1", "Putin congratulated the champions", "Putin congratulated the champions.")
+PUTIN2 = ("a2", "Putin congratulated the scientists", "Putin congratulated the scientists.")
+
+
+# -- 1. valid-looking edits that used to stop polling -------------------------------------------
+@pytest.mark.parametrize(
+    "section,line,expected",
+    [
+        ("[fetch]", "interval = 1e308", "fetch.interval: duration 1e+308 is too long"),
+        (
+            "[fetch]",
+            'interval = "99999999999999999999999d"',
+            "fetch.interval: duration '99999999999999999999999d' is too long",
+        ),
+        (
+            "[storage]",
+            'fingerprint_window = "9999999999999999w"',
+            "storage.fingerprint_window: duration '9999999999999999w' is too long",
+        ),
+        ("[fetch]", "max_backoff = inf", "fetch.max_backoff: duration inf is too long"),
+        ("[fetch]", "timeout = nan", "fetch.timeout: duration nan is too long"),
+        ("[fetch]", 'max_bytes = "0MB"', "fetch.max_bytes: size '0MB' must be more than 0"),
+        ("[fetch]", "max_bytes = 0", "fetch.max_bytes: size 0 must be more than 0"),
+        ("[fetch]", 'max_bytes = "5000GB"', "fetch.max_bytes: size '5000GB' is too large"),
+    ],
+)
+def test_out_of_range_settings_are_config_errors(tmp_path, section, line, expected):
+    path = basic_config(tmp_path, ["http://127.0.0.1:9/f.xml"])
+    text = path.read_text()
+    if section == "[fetch]" and line.split()[0] + " =" in text:
+        text = "\n".join(
+            ln for ln in text.splitlines() if not ln.startswith(line.split()[0] + " =")
+        )
+    path.write_text(text.replace(section, f"{section}\n{line}", 1))
+    for args in (["check-config"], ["run", "--once"]):
+        r = CliRunner().invoke(cli, ["--config", str(path), *args])
+        assert r.exit_code == 2, r.output
+        assert expected in r.output and "Traceback" not in r.output
+
+
+def test_storage_path_with_uri_characters_is_a_plain_path(tmp_path, corpus):
+    corpus.set_file("/f.xml", small_rss(corpus.base_url, [PUTIN]))
+    path = basic_config(tmp_path, [corpus.base_url + "/f.xml"])
+    path.write_text(path.read_text().replace('path = "monitor.db"', 'path = "odd?mode=rw#x.db"'))
+    out = monitor_cmd("--config", str(path), "run", "--once")
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "odd?mode=rw#x.db").is_file()
+    status = monitor_cmd("--config", str(path), "status", "--json")
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["feeds"][0]["articles"] == 1
+
+
+def test_a_rejected_reload_keeps_polling_and_is_visible(tmp_path, corpus, receiver):
+    corpus.set_file("/one.xml", small_rss(corpus.base_url, [PUTIN]))
+    config = basic_config(tmp_path, [corpus.base_url + "/one.xml"], webhook_url=receiver.url)
+    good = config.read_text().replace('interval = "1h"', 'interval = "1s"')
+    config.write_text(good)
+    log = tmp_path / "daemon.log"
+    proc = start_daemon(config, log)
+    try:
+        wait_for(lambda: len(receiver.payloads()) == 1, what="the first alert")
+        config.write_text(good.replace('interval = "1s"', "interval = 1e308"))
+        wait_for(lambda: "config change rejected" in log.read_text(), what="the rejection")
+        corpus.set_file("/one.xml", small_rss(corpus.base_url, [PUTIN2, PUTIN]))
+        wait_for(lambda: len(receiver.payloads()) == 2, what="an alert under the old config")
+        # (the commands read the edited file's twin: the edited one no longer validates)
+        twin = tmp_path / "twin.toml"
+        twin.write_text(good)
+        status = monitor_cmd("--config", str(twin), "status")
+        assert "config change rejected" in status.stdout and "fetch.interval" in status.stdout
+        health = monitor_cmd("--config", str(twin), "health")
+        assert health.returncode == 0, health.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+    assert code == 0 and "Traceback" not in log.read_text()
+
+
+def test_reload_is_all_or_nothing(tmp_path, corpus, monkeypatch):
+    """Whatever validation misses, a reload that fails half-way leaves the old schedule."""
+    corpus.set_file("/one.xml", small_rss(corpus.base_url, [PUTIN]))
+    path = basic_config(tmp_path, [corpus.base_url + "/one.xml"])
+    cfg = load_config(path)
+    second = cfg.feeds[0].model_copy(update={"name": "two", "url": corpus.base_url + "/2.xml"})
+    # a config no file could produce (validation refuses it): the scheduler overflows on it
+    broken = cfg.model_copy(
+        update={
+            "feeds": [*cfg.feeds, second],
+            "fetch": cfg.fetch.model_copy(update={"interval": 1e308}),
+        }
+    )
+
+    async def go() -> tuple[list[str], list[str], str | None]:
+        async with open_pipeline(cfg) as pipeline:
+            from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+            d = Daemon(cfg, path)
+            d.pipeline = pipeline
+            d.scheduler = AsyncIOScheduler(timezone=UTC)
+            d._schedule_feeds(d._feed_jobs(cfg))
+            before = [j.id for j in d.scheduler.get_jobs()]
+            monkeypatch.setattr(monitor.daemon, "load_config", lambda p: broken)
+            d._config_stamp = None
+            await d._check_config()
+            after = [j.id for j in d.scheduler.get_jobs()]
+            assert d.config is cfg and pipeline.config is cfg
+            return before, after, pipeline.store.get_meta(monitor.daemon.RELOAD_ERROR_META)
+
+    before, after, problem = asyncio.run(go())
+    assert before == after == ["feed:feed0"]
+    assert problem and "OverflowError" in problem
+
+
+def test_health_is_unhealthy_when_feeds_are_overdue(tmp_path, corpus):
+    corpus.set_file("/f.xml", small_rss(corpus.base_url, [PUTIN]))
+    path = basic_config(tmp_path, [corpus.base_url + "/f.xml"])
+    assert monitor_cmd("--config", str(path), "run", "--once").returncode == 0
+    db = load_config(path).database_path()
+    now = datetime.now(UTC)
+    store = Store.open(db)
+    try:
+        # the heartbeat ticks, but the feed (interval 1h) was due 4 hours ago
+        store.set_meta("heartbeat", now.isoformat(timespec="seconds"))
+        store.update_feed("feed0", next_poll=now - timedelta(hours=4))
+    finally:
+        store.close()
+    r = CliRunner().invoke(cli, ["--config", str(path), "health"])
+    assert r.exit_code == 1 and "feed0" in r.output and "overdue" in r.output
+    r = CliRunner().invoke(cli, ["--config", str(path), "health", "--overdue", "5"])
+    assert r.exit_code == 0, r.output
+    store = Store.open(db)
+    try:
+        store.update_feed("feed0", next_poll=now + timedelta(minutes=30))
+    finally:
+        store.close()
+    r = CliRunner().invoke(cli, ["--config", str(path), "health"])
+    assert r.exit_code == 0 and "healthy" in r.output
