@@ -21,6 +21,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config import Config, FeedConfig, load_config
 from monitor.errors import ConfigError
+from monitor.lock import DatabaseLock
 from monitor.pipeline import Pipeline, open_pipeline
 
 log = logging.getLogger("monitor.daemon")
@@ -55,9 +56,11 @@ class Daemon:
         self._stop.set()
 
     async def run(self) -> int:
-        async with open_pipeline(self.config) as pipeline:
-            self.pipeline = pipeline
-            return await self._serve(pipeline)
+        # one daemon per database: a second one refuses, naming the first one's pid
+        with DatabaseLock(self.config.database_path(), "the daemon"):
+            async with open_pipeline(self.config) as pipeline:
+                self.pipeline = pipeline
+                return await self._serve(pipeline)
 
     async def _serve(self, pipeline: Pipeline) -> int:
         loop = asyncio.get_running_loop()

@@ -159,3 +159,43 @@ def test_health_is_unhealthy_when_feeds_are_overdue(tmp_path, corpus):
         store.close()
     r = CliRunner().invoke(cli, ["--config", str(path), "health"])
     assert r.exit_code == 0 and "healthy" in r.output
+
+
+# -- 4. one daemon per database -------------------------------------------------------------------
+def test_one_daemon_per_database(tmp_path, corpus, receiver):
+    corpus.set_file("/one.xml", small_rss(corpus.base_url, [PUTIN]))
+    config = basic_config(tmp_path, [corpus.base_url + "/one.xml"], webhook_url=receiver.url)
+    config.write_text(config.read_text().replace('interval = "1h"', 'interval = "1s"'))
+    first = start_daemon(config, tmp_path / "first.log")
+    try:
+        wait_for(lambda: len(receiver.payloads()) == 1, what="the first alert")
+        second = start_daemon(config, tmp_path / "second.log")
+        assert second.wait(timeout=60) == 2
+        text = (tmp_path / "second.log").read_text()
+        assert f"the daemon (pid {first.pid}) is already using this database" in text
+        assert "Traceback" not in text
+        once = monitor_cmd("--config", str(config), "run", "--once")
+        assert once.returncode == 2
+        assert f"(pid {first.pid})" in once.stderr and "run --once refuses" in once.stderr
+        corpus.set_file("/one.xml", small_rss(corpus.base_url, [PUTIN2, PUTIN]))
+        wait_for(lambda: len(receiver.payloads()) == 2, what="the second alert")
+    finally:
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=30) == 0
+    # each alert went out once; with the daemon gone the database is free again
+    ids = [p["id"] for p in receiver.payloads()]
+    assert len(ids) == len(set(ids)) == 2
+    once = monitor_cmd("--config", str(config), "run", "--once")
+    assert once.returncode == 0, once.stderr
+
+
+def test_a_killed_daemon_leaves_no_stale_lock(tmp_path, corpus):
+    corpus.set_file("/one.xml", small_rss(corpus.base_url, [PUTIN]))
+    config = basic_config(tmp_path, [corpus.base_url + "/one.xml"])
+    log = tmp_path / "daemon.log"
+    proc = start_daemon(config, log)
+    wait_for(lambda: "news-monitor running" in log.read_text(), what="the daemon to start")
+    proc.kill()
+    proc.wait(timeout=30)
+    once = monitor_cmd("--config", str(config), "run", "--once")
+    assert once.returncode == 0, once.stderr
