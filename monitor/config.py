@@ -175,10 +175,10 @@ ChannelType = Literal["log", "webhook", "slack", "discord", "ntfy", "apprise", "
 # Keys that only make sense for some channel types (the rest apply to every type).
 _CHANNEL_KEYS: dict[str, set[str]] = {
     "log": set(),
-    "webhook": {"url", "url_env", "secret_env", "headers"},
-    "slack": {"url", "url_env", "headers"},
-    "discord": {"url", "url_env", "headers"},
-    "ntfy": {"url", "url_env", "token_env", "headers", "priority"},
+    "webhook": {"url", "url_env", "secret_env", "headers", "allow_private_networks"},
+    "slack": {"url", "url_env", "headers", "allow_private_networks"},
+    "discord": {"url", "url_env", "headers", "allow_private_networks"},
+    "ntfy": {"url", "url_env", "token_env", "headers", "priority", "allow_private_networks"},
     "apprise": {"url_env"},
     "email": {"host", "port", "tls", "username", "password_env", "from_", "to", "ca_file"},
 }
@@ -198,6 +198,9 @@ class ChannelConfig(_Model):
     token_env: str | None = None  # ntfy: variable holding an access token
     headers: dict[str, str] = {}
     priority: int | None = Field(default=None, ge=1, le=5)  # ntfy
+    # HTTP channels may post to private/loopback addresses (a receiver on the LAN) unless
+    # this is false; the address is checked where the connection is made, like feeds'
+    allow_private_networks: bool = True
     # email (SMTP)
     host: str | None = None
     port: int | None = Field(default=None, ge=1, le=65535)

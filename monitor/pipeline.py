@@ -32,7 +32,7 @@ from monitor.dedup import Deduplicator, DedupSettings, url_hash, url_key, window
 from monitor.errors import FeedParseError
 from monitor.feeds import schedule
 from monitor.feeds.extract import Extractor, build_article
-from monitor.feeds.fetch import PAGE_ACCEPT, Fetcher, FetchResult
+from monitor.feeds.fetch import PAGE_ACCEPT, Fetcher, FetchResult, PinnedTransport
 from monitor.feeds.parse import parse_feed
 from monitor.models import Article, Entry, FeedState, Match
 from monitor.rules import RuleSet, document_from_article, prepare
@@ -121,6 +121,14 @@ class Pipeline:
         self._alert_client = httpx.AsyncClient(
             headers={"User-Agent": config.fetch.user_agent}, follow_redirects=False
         )
+        # for channels with allow_private_networks = false: refuses non-public addresses
+        self._public_alert_client = httpx.AsyncClient(
+            headers={"User-Agent": config.fetch.user_agent},
+            follow_redirects=False,
+            transport=PinnedTransport(
+                allow_private=False, setting="allow_private_networks in the [alerts.NAME] table"
+            ),
+        )
         self._busy: set[str] = set()
         self.reconfigure(config)
 
@@ -134,7 +142,7 @@ class Pipeline:
         self.rules = RuleSet(config.rules)
         self.watches = {w.name: w for w in config.watches}
         self.languages = tuple(sorted({w.language for w in config.watches} | {"en"}))
-        self.channels = make_channels(config.alerts, self._alert_client)
+        self.channels = make_channels(config.alerts, self._alert_client, self._public_alert_client)
         self.outbox = Outbox(self.store, self.channels, dict(config.alerts))
         self.claims = ClaimTracker(config.claims.contradicts_threshold)
         judge_cfg = config.claims.judge
@@ -153,6 +161,7 @@ class Pipeline:
         if old is not None:
             await old.aclose()
         await self._alert_client.aclose()
+        await self._public_alert_client.aclose()
         self.extractor.close()
 
     # -- one feed -------------------------------------------------------------------------

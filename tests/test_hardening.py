@@ -199,3 +199,125 @@ def test_a_killed_daemon_leaves_no_stale_lock(tmp_path, corpus):
     proc.wait(timeout=30)
     once = monitor_cmd("--config", str(config), "run", "--once")
     assert once.returncode == 0, once.stderr
+
+
+# -- 5. SSRF ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "ip,public",
+    [
+        # IPv4 and plain IPv6
+        ("127.0.0.1", False),
+        ("10.0.0.1", False),
+        ("169.254.169.254", False),
+        ("0.0.0.0", False),
+        ("224.0.0.1", False),
+        ("8.8.8.8", True),
+        ("::1", False),
+        ("::", False),
+        ("fe80::1%eth0", False),
+        ("fc00::1", False),
+        ("ff02::1", False),
+        ("2606:4700::1111", True),
+        # IPv4-mapped ::ffff:0:0/96
+        ("::ffff:127.0.0.1", False),
+        ("::ffff:7f00:1", False),
+        ("::ffff:10.0.0.1", False),
+        ("::ffff:8.8.8.8", True),
+        # IPv4-compatible ::/96 (deprecated)
+        ("::127.0.0.1", False),
+        ("::10.0.0.1", False),
+        ("::169.254.169.254", False),
+        # IPv4-translated (SIIT) ::ffff:0:0:0/96
+        ("::ffff:0:127.0.0.1", False),
+        ("::ffff:0:10.0.0.1", False),
+        # NAT64 well-known prefix 64:ff9b::/96 and the local-use 64:ff9b:1::/48
+        ("64:ff9b::127.0.0.1", False),
+        ("64:ff9b::a9fe:a9fe", False),
+        ("64:ff9b::8.8.8.8", True),
+        ("64:ff9b:1::8.8.8.8", False),
+        # 6to4 2002::/16 (the IPv4 address in bits 16-48)
+        ("2002:7f00:1::", False),
+        ("2002:a00:1::1", False),
+        ("2002:808:808::1", True),
+        # Teredo 2001::/32 (server and obfuscated client embedded)
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", False),
+        ("2001:0:7f00:1:0:0:0:1", False),
+    ],
+)
+def test_every_address_form(ip, public):
+    from monitor.feeds.fetch import is_public_address
+
+    assert is_public_address(ip) is public
+
+
+def test_dns_rebinding_cannot_switch_the_address(corpus, monkeypatch):
+    """A name that answers a public address first and loopback afterwards: the address
+    checked is the one connected to, so the loopback server is never reached."""
+    import socket
+
+    from monitor.config import FetchConfig
+    from monitor.feeds.fetch import Fetcher
+
+    corpus.set_file("/f.xml", small_rss(corpus.base_url, [PUTIN]))
+    real = socket.getaddrinfo
+    answers: list[str] = []
+
+    def rebinding(host, port, *args, **kw):
+        if host != "rebind.example":
+            return real(host, port, *args, **kw)
+        ip = "192.88.99.1" if not answers else "127.0.0.1"  # public, then loopback
+        answers.append(ip)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    cfg = FetchConfig(timeout=3, connect_timeout=1, read_timeout=1)
+
+    async def go():
+        async with Fetcher(cfg) as f:
+            return await f.fetch(f"http://rebind.example:{corpus.port}/f.xml")
+
+    result = asyncio.run(go())
+    assert not result.ok and answers == ["192.88.99.1"]  # resolved once, that address used
+    assert not corpus.requests
+
+    # a name resolving to loopback is refused where the connection is made
+    result = asyncio.run(_fetch_once(FetchConfig(), f"http://localhost:{corpus.port}/f.xml"))
+    assert result.error_kind == "blocked" and "[fetch] allow_private_networks" in result.error
+    assert not corpus.requests
+    # allowed: the name stays in the URL, so the Host header is the name, not the address
+    allowed = FetchConfig(allow_private_networks=True)
+    result = asyncio.run(_fetch_once(allowed, f"http://localhost:{corpus.port}/f.xml"))
+    assert result.ok, result.error
+    assert corpus.requests[-1].headers["host"] == f"localhost:{corpus.port}"
+
+
+async def _fetch_once(cfg, url):
+    from monitor.feeds.fetch import Fetcher
+
+    async with Fetcher(cfg) as f:
+        return await f.fetch(url)
+
+
+def test_alert_channels_private_addresses_are_a_visible_setting(tmp_path, corpus, receiver):
+    corpus.set_file("/f.xml", small_rss(corpus.base_url, [PUTIN]))
+    path = basic_config(tmp_path, [corpus.base_url + "/f.xml"], webhook_url=receiver.url)
+    text = path.read_text()
+    # allowed by default (a receiver on the LAN is legitimate): test_daemon delivers so;
+    # set to false, the loopback receiver is refused and the alert fails visibly
+    path.write_text(
+        text.replace(
+            'secret_env = "TEST_WEBHOOK_SECRET"',
+            'secret_env = "TEST_WEBHOOK_SECRET"\nallow_private_networks = false',
+        )
+    )
+    out = monitor_cmd("--config", str(path), "run", "--once")
+    assert out.returncode == 0, out.stderr
+    assert not receiver.payloads()
+    status = monitor_cmd("--config", str(path), "status", "--json")
+    (hook,) = [c for c in json.loads(status.stdout)["channels"] if c["channel"] == "hook"]
+    assert "allow_private_networks in the [alerts.NAME] table" in hook["last_error"]
+    # an email channel has no such setting: naming it there is an error
+    bad = text + '\n[alerts.mail]\ntype = "email"\nhost = "h"\nfrom = "a@b.c"\nto = ["d@e.f"]\n'
+    path.write_text(bad + "allow_private_networks = false\n")
+    r = CliRunner().invoke(cli, ["--config", str(path), "check-config"])
+    assert r.exit_code == 2 and "'allow_private_networks' does not apply" in r.output

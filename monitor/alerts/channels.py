@@ -16,7 +16,7 @@ import httpx
 
 from monitor.alerts.render import hits_plain, one_line
 from monitor.config import ChannelConfig
-from monitor.feeds.fetch import parse_retry_after
+from monitor.feeds.fetch import BlockedAddress, parse_retry_after
 from monitor.models import AlertEvent
 
 log = logging.getLogger("monitor.alert")
@@ -132,6 +132,8 @@ async def post(
         return Delivery(ok=False, retry=True, error="timed out")
     except httpx.HTTPError as e:
         return Delivery(ok=False, retry=True, error=f"{type(e).__name__}: {e}")
+    except BlockedAddress as e:  # the channel has allow_private_networks = false
+        return Delivery(ok=False, retry=False, error=str(e))
     except (ValueError, UnicodeError) as e:  # e.g. a header value that cannot be sent
         return Delivery(ok=False, retry=False, error=f"cannot build the request: {e}")
     return http_outcome(r)
@@ -147,24 +149,29 @@ def missing_env(variable: str | None, what: str) -> Delivery | None:
 
 
 def make_channels(
-    configs: dict[str, ChannelConfig], client: httpx.AsyncClient
+    configs: dict[str, ChannelConfig],
+    client: httpx.AsyncClient,
+    public_client: httpx.AsyncClient | None = None,
 ) -> dict[str, Channel]:
+    """The channels, HTTP ones on ``client``; those with ``allow_private_networks = false``
+    on ``public_client`` (which refuses non-public addresses) when one is given."""
     from monitor.alerts.chat import AppriseChannel, DiscordChannel, NtfyChannel, SlackChannel
     from monitor.alerts.email import EmailChannel
     from monitor.alerts.webhook import WebhookChannel
 
     channels: dict[str, Channel] = {}
     for name, cfg in configs.items():
+        http = public_client if public_client and not cfg.allow_private_networks else client
         if cfg.type == "log":
             channels[name] = LogChannel(name)
         elif cfg.type == "webhook":
-            channels[name] = WebhookChannel(name, cfg, client)
+            channels[name] = WebhookChannel(name, cfg, http)
         elif cfg.type == "slack":
-            channels[name] = SlackChannel(name, cfg, client)
+            channels[name] = SlackChannel(name, cfg, http)
         elif cfg.type == "discord":
-            channels[name] = DiscordChannel(name, cfg, client)
+            channels[name] = DiscordChannel(name, cfg, http)
         elif cfg.type == "ntfy":
-            channels[name] = NtfyChannel(name, cfg, client)
+            channels[name] = NtfyChannel(name, cfg, http)
         elif cfg.type == "apprise":
             channels[name] = AppriseChannel(name, cfg)
         elif cfg.type == "email":
