@@ -493,6 +493,8 @@ def _compile_rules(cfg: Config) -> tuple[dict[str, Any], list[str]]:
 
 def parse_config(data: dict[str, Any], source: str = "config") -> Config:
     """Validate an already-parsed TOML document."""
+    if _depth(data) > MAX_NESTING:
+        raise ConfigError(source, [_too_deep()])
     try:
         cfg = Config.model_validate(data)
     except ValidationError as e:
@@ -504,6 +506,28 @@ def parse_config(data: dict[str, Any], source: str = "config") -> Config:
         raise ConfigError(source, errors)
     cfg._rules = rules
     return cfg
+
+
+MAX_NESTING = 16  # tables and arrays inside one another: the schema needs 4
+
+
+def _too_deep() -> str:
+    return f"tables or arrays nested too deeply (more than {MAX_NESTING} levels)"
+
+
+def _depth(data: Any) -> int:
+    """How deeply tables and arrays nest in parsed TOML (walked without recursion)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, depth + 1)
+            if deepest > MAX_NESTING:
+                break
+            items = value.values() if isinstance(value, dict) else value
+            stack.extend((v, depth + 1) for v in items)
+    return deepest
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
@@ -523,6 +547,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         raise ConfigError(str(p), ["not UTF-8 text"]) from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(str(p), [f"TOML syntax error: {e}"]) from None
+    except RecursionError:
+        raise ConfigError(str(p), [_too_deep()]) from None
     cfg = parse_config(data, str(p))
     cfg._path = p.resolve()
     return cfg

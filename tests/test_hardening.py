@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import monitor.daemon
 from monitor.cli import cli
@@ -321,3 +323,114 @@ def test_alert_channels_private_addresses_are_a_visible_setting(tmp_path, corpus
     path.write_text(bad + "allow_private_networks = false\n")
     r = CliRunner().invoke(cli, ["--config", str(path), "check-config"])
     assert r.exit_code == 2 and "'allow_private_networks' does not apply" in r.output
+
+
+# -- 6. recursion limits and fuzzing ----------------------------------------------------------------
+@pytest.mark.parametrize(
+    "rule,column",
+    [
+        # the caret points at the 65th level
+        ("(" * 3000 + "Putin" + ")" * 3000, 65),
+        ("NOT " * 3000 + "Putin", 64 * 4 + 1),
+        ("Putin AND (" * 3000 + "x" + ")" * 3000, 64 * 11 + 11),
+    ],
+)
+def test_deep_rules_are_bad_rules_with_a_caret(rule, column):
+    r = CliRunner().invoke(cli, ["test-rule", rule, "--text", "Putin"])
+    assert r.exit_code == 2, r.output
+    assert "rule nested too deeply" in r.output and "Traceback" not in r.output
+    caret_line = r.output.rstrip("\n").splitlines()[-1]
+    assert caret_line.index("^") - 2 == column - 1
+
+
+def test_rules_nested_within_the_limit_still_work():
+    rule = "(" * 30 + "NOT " * 30 + "Putin" + ")" * 30
+    r = CliRunner().invoke(cli, ["test-rule", rule, "--text", "Putin"])  # 30 NOTs cancel out
+    assert r.exit_code == 0, r.output
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "x = " + "[" * 1000 + "]" * 1000,  # tomllib itself recurses too deep
+        "x = " + "{a = " * 1000 + "1" + "}" * 1000,
+        "[fetch]\nx = " + "[" * 100 + "]" * 100,  # parses, then refused before validation
+        "a" + ".a" * 3000 + " = 1",
+    ],
+)
+def test_deep_toml_is_a_config_error(tmp_path, body):
+    path = tmp_path / "c.toml"
+    path.write_text(body)
+    r = CliRunner().invoke(cli, ["--config", str(path), "check-config"])
+    assert r.exit_code == 2, r.output
+    assert "nested too deeply" in r.output and "Traceback" not in r.output
+
+
+_RULE_PIECES = st.sampled_from(
+    [
+        "Putin", "congratulat*", '"new mayor"', "=Apple", "(", ")", "AND", "OR", "NOT", "-",
+        "+", "NEAR/3", "ONEAR/2", "NEAR", "SENT", "title:", "tag:", "bogus:", '"', "=", "*",
+        "and", " ", "é", "\u202e", "url:https://x.example/a",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_RULE_PIECES | st.text(max_size=3), max_size=40).map(" ".join))
+def test_fuzz_rule_parser(rule):
+    """Any text is a rule or a RuleError (exit 2 material), never another exception."""
+    from monitor.rules import RuleError, compile_rule
+
+    try:
+        compile_rule(rule)
+    except RuleError as e:
+        assert e.column >= 1 and "^" in str(e)
+
+
+_TOML_LEAF = st.one_of(st.integers(), st.floats(allow_nan=True), st.booleans(), st.text(max_size=8))
+_TOML_VALUE = st.recursive(
+    _TOML_LEAF,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["url", "name", "interval", "x", "type"]), inner, max_size=3
+        )
+    ),
+    max_leaves=12,
+)
+_SECTIONS = ["storage", "fetch", "extract", "claims", "dedup", "feeds", "watches", "alerts"]
+_KEYS = ["path", "interval", "max_bytes", "url", "rule", "name", "type", "timeout", "judge"]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.dictionaries(
+        st.sampled_from(_SECTIONS),
+        st.dictionaries(st.sampled_from(_KEYS), _TOML_VALUE, max_size=4)
+        | st.lists(st.dictionaries(st.sampled_from(_KEYS), _TOML_VALUE, max_size=4), max_size=2),
+        max_size=4,
+    )
+)
+def test_fuzz_config_loader(data):
+    """Any parsed document is a config or a ConfigError naming the source, nothing else."""
+    from monitor.config import parse_config
+    from monitor.errors import ConfigError
+
+    try:
+        parse_config(data, "fuzz.toml")
+    except ConfigError as e:
+        assert str(e).startswith("fuzz.toml")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet="[]{}=.\"'\n #abcfeds0123456789_,-", max_size=120))
+def test_fuzz_config_text(tmp_path_factory, text):
+    """Any file is a config or a ConfigError: TOML errors included."""
+    from monitor.errors import ConfigError
+
+    path = tmp_path_factory.mktemp("fuzz") / "c.toml"
+    path.write_text(text)
+    try:
+        load_config(path)
+    except ConfigError as e:
+        assert str(path) in str(e)
