@@ -244,7 +244,10 @@ class Pipeline:
         # dict.fromkeys: one entry per guid even if the feed repeats itself
         new_entries = list({e.guid: e for e in new_entries}.values())
         report.new_entries = len(new_entries)
-        articles = await asyncio.gather(*(self._article(feed, e) for e in new_entries))
+        page_errors: list[str] = []
+        articles = await asyncio.gather(*(self._article(feed, e, page_errors) for e in new_entries))
+        if page_errors:
+            self.store.record_page_errors(feed.name, len(page_errors), page_errors[-1])
         for entry, article in zip(new_entries, articles, strict=True):
             pre = await self._judge_claims(feed, article) if self.judge is not None else None
             applied = apply_article(
@@ -261,8 +264,9 @@ class Pipeline:
         )
         return report, parsed.ttl_seconds
 
-    async def _article(self, feed: FeedConfig, entry: Entry) -> Article:
-        """Fetch and extract the entry's page; fall back to the feed's text."""
+    async def _article(self, feed: FeedConfig, entry: Entry, page_errors: list[str]) -> Article:
+        """Fetch and extract the entry's page; fall back to the feed's text. A page that
+        cannot be fetched adds its reason to ``page_errors`` (counted in `monitor status`)."""
         page = None
         page_url = entry.link
         if entry.link and self.config.fetch.fetch_pages:
@@ -276,6 +280,7 @@ class Pipeline:
                     page = await self.extractor.extract(r.content, r.url)
                 elif not r.ok:
                     log.info("page %s: %s (using the feed's text)", entry.link, r.error)
+                    page_errors.append(f"{entry.link}: {r.error}")
         return build_article(
             entry, feed_name=feed.name, feed_tags=tuple(feed.tags), page_url=page_url, page=page
         )

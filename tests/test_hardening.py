@@ -434,3 +434,139 @@ def test_fuzz_config_text(tmp_path_factory, text):
         load_config(path)
     except ConfigError as e:
         assert str(path) in str(e)
+
+
+# -- 8. smaller defects -------------------------------------------------------------------------
+def _children(pid: int) -> set[int]:
+    """The live child processes of ``pid`` (from /proc)."""
+    from pathlib import Path
+
+    out = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.add(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    from pathlib import Path
+
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+PAGE = "<html><body><article><h1>{t}</h1>" + "<p>{t}. Officials said more.</p>" * 20 + "</article></body></html>"  # fmt: skip
+
+
+def test_extraction_workers_die_with_a_killed_daemon(tmp_path, corpus):
+    corpus.set_file("/f.xml", small_rss(corpus.base_url, [PUTIN]))
+    corpus.set_file("/p/a1.html", PAGE.format(t=PUTIN[1]), content_type="text/html")
+    config = basic_config(tmp_path, [corpus.base_url + "/f.xml"])
+    config.write_text(config.read_text().replace("workers = 0", "workers = 2"))
+    log = tmp_path / "daemon.log"
+    proc = start_daemon(config, log)
+    try:
+        wait_for(lambda: corpus.hits("/p/a1.html") == 1, what="the page fetch")
+        wait_for(lambda: len(_children(proc.pid)) >= 2, what="the extraction workers")
+        workers = _children(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    wait_for(lambda: not any(_alive(p) for p in workers), timeout=15, what="the workers to exit")
+
+
+def test_page_errors_are_counted_per_feed_in_status(tmp_path, corpus):
+    from monitor.demo.server import Response, repeat_bytes
+
+    items = [PUTIN, PUTIN2, ("a3", "Putin congratulated the crew", "Putin congratulated.")]
+    corpus.set_file("/f.xml", small_rss(corpus.base_url, items))
+    corpus.add_route("/p/a1.html", lambda req: Response(body=repeat_bytes(400_000)))
+    corpus.add_route("/p/a2.html", lambda req: Response.redirect("/p/a2.html"))
+    corpus.set_file("/p/a3.html", PAGE.format(t=items[2][1]), content_type="text/html")
+    path = basic_config(tmp_path, [corpus.base_url + "/f.xml"], fetch_extra='max_bytes = "100KB"')
+    out = monitor_cmd("--config", str(path), "run", "--once")
+    assert out.returncode == 0, out.stderr
+    status = monitor_cmd("--config", str(path), "status", "--json")
+    (feed,) = json.loads(status.stdout)["feeds"]
+    assert feed["articles"] == 3 and feed["page_errors"] == 2
+    assert feed["last_page_error"].split(": ", 1)[1] in (
+        "response too large (over the limit of 100,000 bytes)",
+        f"redirect loop at {corpus.base_url}/p/a2.html",
+    )
+    table = monitor_cmd("--config", str(path), "status").stdout
+    assert "page errors" in table and "last page error" in table
+    # the next poll adds to the count
+    corpus.set_file("/f.xml", small_rss(corpus.base_url, [("a4", "t", "d"), *items]))
+    corpus.add_route("/p/a4.html", lambda req: Response(status=503))
+    monitor_cmd("--config", str(path), "run", "--once")
+    status = monitor_cmd("--config", str(path), "status", "--json")
+    (feed,) = json.loads(status.stdout)["feeds"]
+    assert feed["page_errors"] == 3 and feed["last_page_error"].endswith(
+        "HTTP 503 Service Unavailable"
+    )
+
+
+def test_hostile_titles_and_text_are_cut_and_neutralised(tmp_path, corpus, receiver):
+    from monitor.alerts.render import split_hits
+    from tests.servers import SMTPReceiver
+
+    huge = "Putin congratulated " + "x" * 1_000_000
+    bidi = "Putin congratulated the \u202emaet\u202c \u2066team\u2069 \u200f!"
+    marker = "Putin congratulated the [[fake hit]] committee"
+    corpus.set_file(
+        "/f.xml",
+        small_rss(corpus.base_url, [("h1", huge, "d"), ("h2", bidi, "d"), ("h3", marker, marker)]),
+    )
+    smtp = SMTPReceiver().start()
+    try:
+        extra = (
+            f'[alerts.chat]\ntype = "slack"\nurl = "{receiver.url}"\n\n'
+            f'[alerts.mail]\ntype = "email"\nhost = "127.0.0.1"\nport = {smtp.port}\n'
+            'tls = "none"\nfrom = "m@example.org"\nto = ["r@example.org"]\n'
+        )
+        path = basic_config(tmp_path, [corpus.base_url + "/f.xml"], extra=extra)
+        path.write_text(
+            path.read_text().replace(
+                'alerts = ["console"]', 'alerts = ["chat", "mail"]\ndedup = "off"'
+            )
+        )
+        cfg = load_config(path)
+        out = monitor_cmd("--config", str(path), "run", "--once")
+        assert out.returncode == 0, out.stderr
+        subjects = [str(m["Subject"]) for m in smtp.messages]
+    finally:
+        smtp.stop()
+    # a 1 MB title is stored cut
+    store = Store.open(cfg.database_path(), readonly=True)
+    try:
+        titles = [r[0] for r in store.db.execute("SELECT title FROM articles")]
+    finally:
+        store.close()
+    assert len(titles) == 3 and max(len(t) for t in titles) <= 1000
+    # bidi controls reach neither the email subject nor the chat message
+    bidi_chars = {chr(c) for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F]}
+    chat = json.dumps([p for p in receiver.payloads()], ensure_ascii=False)
+    assert len(subjects) == 3 and any("Putin congratulated the maet team !" in s for s in subjects)
+    assert not any(c in s for s in subjects for c in bidi_chars)
+    assert not any(c in chat for c in bidi_chars)
+    assert "Putin congratulated the maet team !" in chat
+    # the article's own [[...]] is text, not a hit mark: only the rule's words are marked
+    store = Store.open(cfg.database_path(), readonly=True)
+    try:
+        snippets = [
+            json.loads(r[0]).get("snippet", "")
+            for r in store.db.execute("SELECT payload FROM alerts WHERE channel = 'chat'")
+        ]
+    finally:
+        store.close()
+    (snippet,) = [s for s in snippets if "committee" in s]
+    hits = [text for text, hit in split_hits(snippet) if hit]
+    assert hits == ["Putin", "congratulated"] and "fake hit" in snippet
+    assert "*fake hit*" not in chat

@@ -28,6 +28,8 @@ class FeedLine(FeedStatusRow):
 
     in_config: bool = False
     enabled: bool = False
+    page_errors: int = 0  # article pages that could not be fetched (too large, timeout, ...)
+    last_page_error: str | None = None
 
 
 @dataclass
@@ -52,6 +54,7 @@ def read_status(cfg: Config) -> StatusReport:
     store = Store.open(cfg.database_path(), readonly=True)
     try:
         feeds = store.feed_status()
+        page_errors = store.page_errors()
         alerts = store.alert_counts()
         channels = store.channel_health()
         heartbeat = store.get_meta("heartbeat")
@@ -65,6 +68,8 @@ def read_status(cfg: Config) -> StatusReport:
             **asdict(f),
             in_config=f.name in configured,
             enabled=configured[f.name].enabled if f.name in configured else False,
+            page_errors=page_errors[f.name].count if f.name in page_errors else 0,
+            last_page_error=page_errors[f.name].last_error if f.name in page_errors else None,
         )
         for f in feeds
     ]
@@ -77,7 +82,16 @@ def render_status(report: StatusReport, console: Console) -> None:
     from rich.table import Table
 
     table = Table(title="feeds", show_lines=False)
-    for col in ("feed", "last poll", "status", "failures", "next poll", "articles", "error"):
+    for col in (
+        "feed",
+        "last poll",
+        "status",
+        "failures",
+        "next poll",
+        "articles",
+        "page errors",
+        "error",
+    ):
         table.add_column(col)
     for f in report.feeds:
         state = "disabled" if f.disabled_reason else str(f.last_status or "-")
@@ -88,7 +102,10 @@ def render_status(report: StatusReport, console: Console) -> None:
             str(f.failures),
             short_time(f.next_poll),
             str(f.articles),
-            f.disabled_reason or f.last_error or "",
+            str(f.page_errors),
+            f.disabled_reason
+            or f.last_error
+            or (f"last page error: {f.last_page_error}" if f.last_page_error else ""),
         )
     console.print(table)
     alerts = report.alerts

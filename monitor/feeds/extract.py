@@ -9,8 +9,15 @@ feed entry's content or summary and records where the text came from.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import logging
 import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -58,6 +65,27 @@ def extract_page(html: bytes | str, url: str) -> ExtractedPage | None:
     )
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent: int) -> None:
+    """Worker initializer: exit when the process that started the pool dies, SIGKILL
+    included (orphaned workers would otherwise live on). On Linux the kernel sends SIGKILL
+    (``prctl(PR_SET_PDEATHSIG)``); everywhere a watchdog thread checks the parent pid."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):  # no prctl: the watchdog alone
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before the signal was armed
+        os._exit(0)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
 class Extractor:
     """Runs :func:`extract_page` in a worker pool with a time limit per page."""
 
@@ -73,7 +101,12 @@ class Extractor:
             else:
                 # spawn: forking a process that runs an event loop and threads is unsafe
                 ctx = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(max_workers=self._workers, mp_context=ctx)
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self._workers,
+                    mp_context=ctx,
+                    initializer=die_with_parent,
+                    initargs=(os.getpid(),),
+                )
         return self._pool
 
     async def extract(self, html: bytes, url: str) -> ExtractedPage | None:

@@ -72,6 +72,16 @@ class FeedStatusRow:
     articles: int  # distinct articles its entries brought
 
 
+@dataclass(frozen=True)
+class PageErrorsRow:
+    """How many of a feed's article pages could not be fetched, and the last reason."""
+
+    feed: str
+    count: int
+    last_error: str
+    last_at: str
+
+
 # -- articles ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ArticleRow(_FromRow):
