@@ -231,10 +231,18 @@ class Pipeline:
         if result.not_modified:
             updates["last_error"] = None
             return FeedReport(feed.name, "not-modified"), None
+        # parsed in a thread, so a slow feed never stalls the event loop (the scheduler,
+        # other feeds, delivery); parse_feed refuses pathological nesting up front
+        limit = self.config.extract.timeout
         try:
-            parsed = parse_feed(result.content, result.url, result.content_type)
+            parsed = await asyncio.wait_for(
+                asyncio.to_thread(parse_feed, result.content, result.url, result.content_type),
+                limit,
+            )
         except FeedParseError as e:
             return fail(str(e))
+        except TimeoutError:
+            return fail(f"not read: parsing took over {limit:g}s ([extract] timeout)")
 
         report = FeedReport(feed.name, "ok")
         assert state.id is not None

@@ -570,3 +570,30 @@ def test_hostile_titles_and_text_are_cut_and_neutralised(tmp_path, corpus, recei
     hits = [text for text, hit in split_hits(snippet) if hit]
     assert hits == ["Putin", "congratulated"] and "fake hit" in snippet
     assert "*fake hit*" not in chat
+
+
+# -- 3. a pathological feed is that feed's error ----------------------------------------------------
+def test_deeply_nested_feed_is_refused_quickly_and_alone(tmp_path, corpus):
+    import time
+
+    n = 700_000  # about 4.9 MB, under the 5 MB cap: feedparser would take ~15 s on it
+    deep = (
+        "<?xml version='1.0'?><rss version='2.0'><channel><title>t</title>"
+        + "<x>" * n
+        + "</x>" * n
+        + "<item><guid>d</guid><title>Putin congratulated</title></item></channel></rss>"
+    )
+    assert 4_500_000 < len(deep) < 5_000_000
+    corpus.set_file("/deep.xml", deep)
+    corpus.set_file("/ok.xml", small_rss(corpus.base_url, [PUTIN]))
+    path = basic_config(tmp_path, [corpus.base_url + "/deep.xml", corpus.base_url + "/ok.xml"])
+    started = time.monotonic()
+    out = monitor_cmd("--config", str(path), "run", "--once")
+    elapsed = time.monotonic() - started
+    assert out.returncode == 0, out.stderr
+    assert "1 matches" in out.stderr and "Traceback" not in out.stderr
+    assert elapsed < 30  # (mostly interpreter start-up; the refusal itself is milliseconds)
+    status = monitor_cmd("--config", str(path), "status", "--json")
+    feeds = {f["name"]: f for f in json.loads(status.stdout)["feeds"]}
+    assert "nested more than 100 deep" in feeds["feed0"]["last_error"]
+    assert feeds["feed0"]["failures"] == 1 and feeds["feed1"]["articles"] == 1
