@@ -597,3 +597,43 @@ def test_deeply_nested_feed_is_refused_quickly_and_alone(tmp_path, corpus):
     feeds = {f["name"]: f for f in json.loads(status.stdout)["feeds"]}
     assert "nested more than 100 deep" in feeds["feed0"]["last_error"]
     assert feeds["feed0"]["failures"] == 1 and feeds["feed1"]["articles"] == 1
+
+
+# -- 7. dead letters are not serial ---------------------------------------------------------------
+def test_a_failing_channel_ages_its_whole_queue_together(tmp_path):
+    from monitor.alerts import events as ev
+    from tests.servers import WebhookReceiver
+    from tests.test_alerts import T0, Clock, article, channel, enqueue, match, matched, rounds
+
+    store = Store.open(tmp_path / "alerts.db")
+    answers = {"status": 503}
+    r = WebhookReceiver(responder=lambda rec: (answers["status"], {})).start()
+    clock = Clock(T0)
+    cfg = {"hook": channel(type="webhook", url=r.url, max_attempts=4, max_age="1d")}
+    try:
+        # ten alerts behind a receiver that is down: each failed round counts for all ten,
+        # so all are dead letters after 4 rounds (it took 40, one alert after another)
+        ids = matched(store, "hook", 10, now=clock())
+        for n in range(1, 5):
+            asyncio.run(rounds(store, cfg, clock=clock))
+            states = [store.alert(i) for i in ids]
+            assert {a.attempts for a in states} == {n}
+            pending = [a for a in states if a.status == "pending"]
+            if pending:
+                clock.t = min(a.next_attempt for a in pending)
+        assert [store.alert(i).status for i in ids] == ["failed"] * 10
+        assert len(r.rejected) == 4  # one real attempt per round: the head probes the channel
+        # a channel that recovers mid-way lets its whole queue flow, in order
+        more = [
+            enqueue(store, ev.article_matched(article(100 + i), match(), ["hook"], now=clock()))[0]
+            for i in range(5)
+        ]
+        asyncio.run(rounds(store, cfg, clock=clock))
+        answers["status"] = 200
+        clock.t = store.alert(more[0]).next_attempt
+        asyncio.run(rounds(store, cfg, clock=clock))
+        assert [store.alert(i).status for i in more] == ["delivered"] * 5
+        assert r.ids()[-5:] == more
+    finally:
+        r.stop()
+        store.close()
