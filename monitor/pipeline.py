@@ -118,6 +118,9 @@ class Pipeline:
         self.store = store
         self.fetcher = Fetcher(config.fetch)
         self.extractor = Extractor(config.extract.workers, config.extract.timeout)
+        # back-pressure: a page is fetched only when it can be extracted soon, so at most
+        # this many page bodies (each at most [fetch] max_bytes) are held at once
+        self._pages = asyncio.Semaphore(2 * self.extractor.slots)
         self._alert_client = httpx.AsyncClient(
             headers={"User-Agent": config.fetch.user_agent}, follow_redirects=False
         )
@@ -282,13 +285,15 @@ class Pipeline:
             # a new guid (an update, likely): then it is fetched to look for a revision
             known = self.store.dedup_known([url_hash(url_key(entry.link))])
             if known is None or self._listed_in(feed, known.article_id):
-                r = await self.fetcher.fetch(entry.link, accept=PAGE_ACCEPT)
-                if r.ok and r.content:
-                    page_url = r.url
-                    page = await self.extractor.extract(r.content, r.url)
-                elif not r.ok:
-                    log.info("page %s: %s (using the feed's text)", entry.link, r.error)
-                    page_errors.append(f"{entry.link}: {r.error}")
+                async with self._pages:
+                    r = await self.fetcher.fetch(entry.link, accept=PAGE_ACCEPT)
+                    if r.ok and r.content:
+                        page_url = r.url
+                        page = await self.extractor.extract(r.content, r.url)
+                    elif not r.ok:
+                        log.info("page %s: %s (using the feed's text)", entry.link, r.error)
+                        page_errors.append(f"{entry.link}: {r.error}")
+                    del r  # the body is not kept past its extraction
         return build_article(
             entry, feed_name=feed.name, feed_tags=tuple(feed.tags), page_url=page_url, page=page
         )

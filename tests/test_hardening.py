@@ -637,3 +637,59 @@ def test_a_failing_channel_ages_its_whole_queue_together(tmp_path):
     finally:
         r.stop()
         store.close()
+
+
+# -- 2. memory per poll is bounded ----------------------------------------------------------------
+PEAK_RSS_BOUND_MB = 300  # the daemon process itself (docs: README, [extract]); workers apart
+
+
+def test_memory_per_poll_is_bounded_with_hostile_pages(tmp_path, corpus):
+    """60 entries whose pages are 4.6 MB each (276 MB in all): pages are fetched only as an
+    extraction slot frees, so the process never holds more than a few of them."""
+    import subprocess
+    import sys
+
+    n, size = 60, 4_600_000
+    page = b"<html><!--" + b"x" * (size - 40) + b"--><body></body></html>"
+    items = [(f"m{i}", f"Putin congratulated team {i}", "Putin congratulated.") for i in range(n)]
+    corpus.set_file("/f.xml", small_rss(corpus.base_url, items))
+    for guid, _, _ in items:
+        corpus.set_file(f"/p/{guid}.html", page, content_type="text/html")
+    path = basic_config(tmp_path, [corpus.base_url + "/f.xml"])
+    # extraction is timed from its start: a page waiting for the worker does not time out
+    path.write_text(path.read_text().replace("workers = 0", 'workers = 1\ntimeout = "5s"'))
+    out = subprocess.run(
+        ["/usr/bin/time", "-f", "maxrss_kb=%M", sys.executable, "-m", "monitor"]
+        + ["--config", str(path), "run", "--once"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
+    assert out.returncode == 0, out.stderr
+    assert f"{n} new articles" in out.stderr and "Traceback" not in out.stderr
+    assert "took over" not in out.stderr
+    peak_mb = int(out.stderr.rsplit("maxrss_kb=", 1)[1].split()[0]) / 1024
+    assert peak_mb < PEAK_RSS_BOUND_MB, f"peak RSS {peak_mb:.0f} MB"
+    assert all(corpus.hits(f"/p/{g}.html") == 1 for g, _, _ in items)  # every page was read
+
+
+def test_a_page_over_the_extraction_limit_does_not_hold_up_the_next(tmp_path, corpus):
+    slow = b"<html><head><script>" + b"x" * 4_600_000 + b"</script></head><body></body></html>"
+    items = [PUTIN, PUTIN2, ("a3", "Putin congratulated the crew", "Putin congratulated.")]
+    corpus.set_file("/f.xml", small_rss(corpus.base_url, items))
+    corpus.set_file("/p/a1.html", slow, content_type="text/html")  # ~5 s of trafilatura
+    for guid, title, _ in items[1:]:
+        corpus.set_file(f"/p/{guid}.html", PAGE.format(t=title), content_type="text/html")
+    path = basic_config(tmp_path, [corpus.base_url + "/f.xml"])
+    path.write_text(path.read_text().replace("workers = 0", 'workers = 1\ntimeout = "1s"'))
+    out = monitor_cmd("--config", str(path), "run", "--once")
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.count("took over 1s") == 1 and "/p/a1.html" in out.stderr
+    store = Store.open(load_config(path).database_path(), readonly=True)
+    try:
+        rows = store.db.execute("SELECT url, text_source FROM articles").fetchall()
+    finally:
+        store.close()
+    sources = {url.rsplit("/", 1)[1]: source for url, source in rows}
+    assert sources == {"a1.html": "feed-summary", "a2.html": "page", "a3.html": "page"}
