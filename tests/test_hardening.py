@@ -437,7 +437,7 @@ def test_fuzz_config_text(tmp_path_factory, text):
 
 
 # -- 8. smaller defects -------------------------------------------------------------------------
-def _children(pid: int) -> set[int]:
+def children_of(pid: int) -> set[int]:
     """The live child processes of ``pid`` (from /proc)."""
     from pathlib import Path
 
@@ -474,8 +474,8 @@ def test_extraction_workers_die_with_a_killed_daemon(tmp_path, corpus):
     proc = start_daemon(config, log)
     try:
         wait_for(lambda: corpus.hits("/p/a1.html") == 1, what="the page fetch")
-        wait_for(lambda: len(_children(proc.pid)) >= 2, what="the extraction workers")
-        workers = _children(proc.pid)
+        wait_for(lambda: len(children_of(proc.pid)) >= 2, what="the extraction workers")
+        workers = children_of(proc.pid)
     finally:
         proc.kill()
         proc.wait(timeout=30)
