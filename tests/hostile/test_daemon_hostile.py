@@ -17,6 +17,7 @@ import pytest
 
 from monitor.demo.server import Response, repeat_bytes
 from tests.conftest import basic_config
+from tests.test_cli import monitor as monitor_cmd
 from tests.test_daemon import wait_for
 from tests.test_hardening import PAGE, PEAK_RSS_BOUND_MB, children_of
 from tests.test_pipeline import small_rss
@@ -72,12 +73,7 @@ def test_the_daemon_against_hostile_feeds(tmp_path, corpus, receiver):
     )
     try:
         wait_for(lambda: len(receiver.payloads()) >= 6, timeout=90, what="the six alerts")
-        status = subprocess.run(
-            [sys.executable, "-m", "monitor", "--config", str(config), "status", "--json"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        status = monitor_cmd("--config", str(config), "status", "--json")
         assert status.returncode == 0, status.stderr
     finally:
         (daemon,) = children_of(proc.pid)  # the daemon, under /usr/bin/time
