@@ -645,3 +645,46 @@ def test_a_page_over_the_extraction_limit_does_not_hold_up_the_next(tmp_path, co
         store.close()
     sources = {url.rsplit("/", 1)[1]: source for url, source in rows}
     assert sources == {"a1.html": "feed-summary", "a2.html": "page", "a3.html": "page"}
+
+
+def test_pinned_connections_keep_the_name_for_tls_and_host(tmp_path, monkeypatch):
+    """The socket goes to the vetted address, while TLS still sends the name (SNI) and
+    checks the certificate against it, and the Host header is the name."""
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from monitor.config import FetchConfig
+    from tests.servers import self_signed_cert
+
+    cert, key = self_signed_cert(tmp_path, "localhost")
+    seen: dict[str, str | None] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            seen["host"] = self.headers["Host"]
+            body = small_rss("https://localhost", [PUTIN]).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert), str(key))
+    context.sni_callback = lambda sock, name, ctx: seen.__setitem__("sni", name)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    try:
+        port = httpd.server_address[1]
+        cfg = FetchConfig(allow_private_networks=True, timeout=10)
+        result = asyncio.run(_fetch_once(cfg, f"https://localhost:{port}/f.xml"))
+    finally:
+        httpd.shutdown()
+    assert result.ok, result.error
+    assert seen == {"sni": "localhost", "host": f"localhost:{port}"}

@@ -176,7 +176,7 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
 
 
 class PinnedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport over a :class:`PinnedBackend` (direct connections, no proxies)."""
+    """httpx's transport over a :class:`PinnedBackend`: direct connections, no proxies."""
 
     def __init__(
         self,
@@ -185,7 +185,10 @@ class PinnedTransport(httpx.AsyncHTTPTransport):
         setting: str = FEED_SETTING,
     ) -> None:
         limits = limits or httpx.Limits()
-        super().__init__(limits=limits, trust_env=False)
+        # trust_env: SSL_CERT_FILE / SSL_CERT_DIR still name the trusted CAs; proxies are
+        # never used (a client given a transport does not read the proxy variables), since
+        # a proxy would resolve the name itself, past the check
+        super().__init__(limits=limits, trust_env=True)
         # the pool httpx built, remade with the pinning backend (httpx has no parameter for it)
         pool = self._pool
         assert isinstance(pool, httpcore.AsyncConnectionPool)
