@@ -144,7 +144,7 @@ class Daemon:
             if state and state.next_poll and state.next_poll > now:
                 first = state.next_poll
             trigger = IntervalTrigger(seconds=interval, jitter=interval * config.fetch.jitter)
-            trigger.get_next_fire_time(None, first)  # date arithmetic fails here, not later
+            trigger.get_next_fire_time(first, first)  # date arithmetic fails here, not later
             jobs.append((feed.name, trigger, first))
         return jobs
 
