@@ -98,6 +98,12 @@ class FetchConfig(_Model):
     max_backoff: Duration = Field(default=6 * 3600, ge=1)
     jitter: float = Field(default=0.1, ge=0, le=0.5)  # fraction of the interval
     fetch_pages: bool = True  # fetch each entry's page for extraction
+    # the first poll of a feed stores its entries and alerts on none of them (a feed's
+    # backlog is not news); a feed's own `baseline` overrides this
+    baseline: bool = True
+    # entries published longer ago than this are stored but alert nobody (a watch's own
+    # `ignore_older_than` overrides this); None: no age limit
+    ignore_older_than: Duration | None = Field(default=None, gt=0)
 
 
 class ExtractConfig(_Model):
@@ -111,6 +117,7 @@ class FeedConfig(_Model):
     interval: Duration | None = Field(default=None, ge=1)
     enabled: bool = True
     tags: list[str] = []
+    baseline: bool | None = None  # None: [fetch].baseline
 
     @field_validator("url")
     @classmethod
@@ -141,6 +148,7 @@ class WatchConfig(_Model):
     track_claims: bool = False
     dedup: Literal["story", "article", "off"] = "story"
     claims: list[ClaimConfig] = []
+    ignore_older_than: Duration | None = Field(default=None, gt=0)  # None: [fetch]'s
 
     @field_validator("language")
     @classmethod
@@ -164,6 +172,9 @@ _CHANNEL_KEYS: dict[str, set[str]] = {
     "apprise": {"url_env"},
     "email": {"host", "port", "tls", "username", "password_env", "from_", "to", "ca_file"},
 }
+# Push and email channels get a rate limit unless they set one: a flood of pushes or mails
+# is worse than one digest (`max_per_hour = 0` turns the limit off).
+DEFAULT_MAX_PER_HOUR: dict[str, int] = {"email": 20, "ntfy": 30, "apprise": 30}
 _HHMM_RE = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 
 
@@ -197,7 +208,8 @@ class ChannelConfig(_Model):
     every: Duration | None = Field(default=None, gt=0)
     at: str | None = None  # "HH:MM", daily, in `timezone`
     timezone: str = "UTC"
-    max_per_hour: int | None = Field(default=None, ge=1)
+    # None: the type's default (DEFAULT_MAX_PER_HOUR); 0: no limit
+    max_per_hour: int | None = Field(default=None, ge=0)
 
     @field_validator("timezone")
     @classmethod
@@ -273,6 +285,10 @@ class ChannelConfig(_Model):
                 )
         elif self.every is not None or self.at is not None:
             raise ValueError("'every' and 'at' need mode = \"digest\"")
+        if self.max_per_hour is None:
+            object.__setattr__(self, "max_per_hour", DEFAULT_MAX_PER_HOUR.get(t))
+        elif self.max_per_hour == 0:
+            object.__setattr__(self, "max_per_hour", None)
         return self
 
     def env(self, variable: str | None) -> str | None:
@@ -358,6 +374,16 @@ class Config(_Model):
 
     def feed_interval(self, feed: FeedConfig) -> float:
         return feed.interval if feed.interval is not None else self.fetch.interval
+
+    def feed_baseline(self, feed: FeedConfig) -> bool:
+        """Whether the feed's first poll is a silent baseline."""
+        return feed.baseline if feed.baseline is not None else self.fetch.baseline
+
+    def max_entry_age(self, watch: WatchConfig) -> float | None:
+        """Seconds after publication past which an entry alerts nobody for the watch."""
+        if watch.ignore_older_than is not None:
+            return watch.ignore_older_than
+        return self.fetch.ignore_older_than
 
     def database_path(self) -> Path:
         p = Path(os.path.expanduser(self.storage.path))

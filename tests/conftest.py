@@ -80,6 +80,7 @@ read_timeout = "2s"
 connect_timeout = "2s"
 interval = "1h"
 jitter = 0
+baseline = false  # these tests alert on the first poll
 {fetch_extra}
 
 [extract]

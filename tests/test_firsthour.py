@@ -1,0 +1,231 @@
+"""The first hour of a new user (issue 13): no alert floods on the first poll, and the
+run summary says what it held back."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+
+from monitor.config import load_config
+from tests.conftest import write_config
+from tests.test_cli import monitor
+
+
+def rss(base: str, items: list[tuple[str, str, datetime | None]]) -> str:
+    """A small RSS feed: (guid, title, published) per item; the title is also the text."""
+    body = ""
+    for guid, title, published in items:
+        date = f"<pubDate>{format_datetime(published)}</pubDate>" if published else ""
+        body += (
+            f"<item><guid>{guid}</guid><title>{title}</title><link>{base}/p/{guid}.html</link>"
+            f"<description>{title}.</description>{date}</item>"
+        )
+    return f"<?xml version='1.0'?><rss version='2.0'><channel><title>T</title>{body}</channel></rss>"
+
+
+def config(
+    tmp_path: Path,
+    feeds: list[tuple[str, str]],
+    *,
+    fetch: str = "",
+    watch: str = "",
+    feed_extra: dict[str, str] | None = None,
+) -> Path:
+    """A config with the defaults a new user has (baseline on); ``feeds``: (name, url)."""
+    feed_extra = feed_extra or {}
+    feeds_toml = "\n".join(
+        f'[[feeds]]\nname = "{n}"\nurl = "{u}"\n{feed_extra.get(n, "")}\n' for n, u in feeds
+    )
+    return write_config(
+        tmp_path / "config.toml",
+        f"""
+[storage]
+path = "monitor.db"
+
+[fetch]
+allow_private_networks = true
+fetch_pages = false
+jitter = 0
+{fetch}
+
+[extract]
+workers = 0
+
+{feeds_toml}
+
+[[watches]]
+name = "putin"
+rule = "Putin"
+alerts = ["console"]
+{watch}
+
+[alerts.console]
+type = "log"
+""",
+    )
+
+
+def alerts_json(path: Path) -> list[dict]:
+    out = monitor("--config", str(path), "alerts", "--json", "--limit", "2000")
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_first_poll_is_a_silent_baseline_then_new_entries_alert(tmp_path, corpus):
+    now = datetime.now(UTC)
+    old = [(f"o{i}", f"Putin backlog story {i}", now - timedelta(days=400)) for i in range(3)]
+    corpus.set_file("/a.xml", rss(corpus.base_url, old))
+    path = config(tmp_path, [("a", corpus.url("/a.xml"))])
+    out = monitor("--config", str(path), "run", "--once")
+    assert out.returncode == 0, out.stderr
+    assert "3 alerts suppressed (baseline)" in out.stderr
+    assert "0 alerts delivered" in out.stderr and "ALERT" not in out.stderr
+    assert alerts_json(path) == []
+    # the backlog is stored (stories and matches), only the alerts were held back
+    stories = monitor("--config", str(path), "stories", "--json")
+    assert {s["title"] for s in json.loads(stories.stdout)} == {t for _, t, _ in old}
+
+    # the next poll: only the new entry alerts
+    corpus.set_file("/a.xml", rss(corpus.base_url, [*old, ("n1", "Putin spoke today", now)]))
+    out = monitor("--config", str(path), "run", "--once")
+    assert out.returncode == 0, out.stderr
+    assert "suppressed" not in out.stderr
+    assert [a["payload"]["article"]["title"] for a in alerts_json(path)] == ["Putin spoke today"]
+
+    # a feed added later (to a running setup) is a baseline of its own
+    corpus.set_file("/b.xml", rss(corpus.base_url, [("b1", "Putin in the b backlog", now)]))
+    path = config(tmp_path, [("a", corpus.url("/a.xml")), ("b", corpus.url("/b.xml"))])
+    out = monitor("--config", str(path), "run", "--once")
+    assert "1 alert suppressed (baseline)" in out.stderr, out.stderr
+    assert len(alerts_json(path)) == 1
+
+
+def test_baseline_can_be_turned_off_per_feed_and_globally(tmp_path, corpus):
+    now = datetime.now(UTC)
+    corpus.set_file("/a.xml", rss(corpus.base_url, [("a1", "Putin in feed a", now)]))
+    corpus.set_file("/b.xml", rss(corpus.base_url, [("b1", "Putin in feed b", now)]))
+    feeds = [("a", corpus.url("/a.xml")), ("b", corpus.url("/b.xml"))]
+    path = config(tmp_path, feeds, feed_extra={"b": "baseline = false"})
+    out = monitor("--config", str(path), "run", "--once")
+    assert "1 alert suppressed (baseline)" in out.stderr, out.stderr
+    assert [a["payload"]["article"]["title"] for a in alerts_json(path)] == ["Putin in feed b"]
+
+    other = tmp_path / "global"
+    other.mkdir()
+    path = config(other, feeds, fetch="baseline = false")
+    out = monitor("--config", str(path), "run", "--once")
+    assert "suppressed" not in out.stderr and len(alerts_json(path)) == 2
+
+
+def test_ignore_older_than_per_watch_and_global(tmp_path, corpus):
+    now = datetime.now(UTC)
+    items = [
+        ("old", "Putin in 2017", datetime(2017, 5, 1, tzinfo=UTC)),
+        ("week", "Putin last week", now - timedelta(days=8)),
+        ("new", "Putin this hour", now - timedelta(minutes=5)),
+        ("undated", "Putin undated", None),
+    ]
+    corpus.set_file("/a.xml", rss(corpus.base_url, items))
+    path = config(
+        tmp_path,
+        [("a", corpus.url("/a.xml"))],
+        fetch='baseline = false\nignore_older_than = "1d"',
+        watch='ignore_older_than = "30d"',
+    )
+    out = monitor("--config", str(path), "run", "--once")
+    assert out.returncode == 0, out.stderr
+    # the watch's 30 days win over the global day; undated entries are not judged by age
+    assert "1 alert suppressed (too old)" in out.stderr, out.stderr
+    titles = {a["payload"]["article"]["title"] for a in alerts_json(path)}
+    assert titles == {"Putin last week", "Putin this hour", "Putin undated"}
+
+    other = tmp_path / "global"
+    other.mkdir()
+    path = config(
+        other,
+        [("a", corpus.url("/a.xml"))],
+        fetch='baseline = false\nignore_older_than = "1d"',
+    )
+    out = monitor("--config", str(path), "run", "--once")
+    assert "2 alerts suppressed (too old)" in out.stderr, out.stderr
+    titles = {a["payload"]["article"]["title"] for a in alerts_json(path)}
+    assert titles == {"Putin this hour", "Putin undated"}
+
+
+def test_push_and_email_channels_have_a_default_rate_limit(tmp_path):
+    path = write_config(
+        tmp_path / "config.toml",
+        """
+[alerts.mail]
+type = "email"
+host = "127.0.0.1"
+from = "monitor@example.org"
+to = ["me@example.org"]
+
+[alerts.push]
+type = "ntfy"
+url = "https://ntfy.example/topic"
+
+[alerts.hook]
+type = "webhook"
+url = "https://hooks.example/x"
+
+[alerts.unlimited]
+type = "ntfy"
+url = "https://ntfy.example/other"
+max_per_hour = 0
+
+[alerts.custom]
+type = "email"
+host = "127.0.0.1"
+from = "monitor@example.org"
+to = ["me@example.org"]
+max_per_hour = 5
+""",
+    )
+    alerts = load_config(path).alerts
+    assert alerts["mail"].max_per_hour == 20 and alerts["push"].max_per_hour == 30
+    assert alerts["hook"].max_per_hour is None and alerts["unlimited"].max_per_hour is None
+    assert alerts["custom"].max_per_hour == 5
+
+
+def test_run_once_drains_the_outbox_and_says_what_still_waits(tmp_path, corpus):
+    """More alerts than one delivery round takes (200 a channel) all go out; what cannot
+    go now (a digest's schedule, a failing channel) is counted with its reason."""
+    now = datetime.now(UTC)
+    items = [(f"g{i}", f"Putin item number {i} of the day", now) for i in range(230)]
+    corpus.set_file("/a.xml", rss(corpus.base_url, items))
+    path = config(
+        tmp_path,
+        [("a", corpus.url("/a.xml"))],
+        fetch="baseline = false",
+        watch='dedup = "off"\nalerts = ["console", "daily", "down"]',
+    )
+    path.write_text(
+        path.read_text().replace('alerts = ["console"]\n', "")
+        + """
+[alerts.daily]
+type = "webhook"
+url = "http://127.0.0.1:9/daily"
+mode = "digest"
+at = "08:00"
+
+[alerts.down]
+type = "webhook"
+url = "http://127.0.0.1:9/down"
+max_attempts = 5
+"""
+    )
+    out = monitor("--config", str(path), "run", "--once")
+    assert out.returncode == 0, out.stderr
+    assert "230 alerts delivered" in out.stderr, out.stderr
+    assert "230 alerts still waiting on channel daily: digest: the next one goes out at" in (
+        out.stderr
+    )
+    assert "230 alerts still waiting on channel down: backoff: the channel is failing" in (
+        out.stderr
+    )
+    console = [a for a in alerts_json(path) if a["channel"] == "console"]
+    assert len(console) == 230 and {a["status"] for a in console} == {"delivered"}
