@@ -373,7 +373,9 @@ class Pipeline:
                     judged=pre.judged if pre else None,
                     prepared=pre.prepared.get(watch.language) if pre else None,
                 )
-            watches.append(WatchDecision(m, watch, claims, self._suppress(watch, article, baseline)))
+            watches.append(
+                WatchDecision(m, watch, claims, self._suppress(watch, article, baseline))
+            )
         return ArticleDecisions(
             feed_id, entry.guid, article, decision, tuple(watches), matched=len(matches)
         )

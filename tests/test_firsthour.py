@@ -4,6 +4,7 @@ run summary says what it held back."""
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -22,7 +23,9 @@ def rss(base: str, items: list[tuple[str, str, datetime | None]]) -> str:
             f"<item><guid>{guid}</guid><title>{title}</title><link>{base}/p/{guid}.html</link>"
             f"<description>{title}.</description>{date}</item>"
         )
-    return f"<?xml version='1.0'?><rss version='2.0'><channel><title>T</title>{body}</channel></rss>"
+    return (
+        f"<?xml version='1.0'?><rss version='2.0'><channel><title>T</title>{body}</channel></rss>"
+    )
 
 
 def config(
@@ -229,3 +232,88 @@ max_attempts = 5
     )
     console = [a for a in alerts_json(path) if a["channel"] == "console"]
     assert len(console) == 230 and {a["status"] for a in console} == {"delivered"}
+
+
+# -- reading commands work whatever state the config file is in --------------------------
+LEDGER_PAGE = "/ledger/world/kremlin-says-putin-has-no-plans-to-congratulate-trump.html"
+
+
+def test_reading_commands_work_with_a_broken_config(tmp_path, corpus):
+    now = datetime.now(UTC)
+    corpus.set_file("/a.xml", rss(corpus.base_url, [("a1", "Putin spoke", now)]))
+    path = config(tmp_path, [("a", corpus.url("/a.xml"))], fetch="baseline = false")
+    out = monitor("--config", str(path), "run", "--once")
+    assert out.returncode == 0, out.stderr
+    # a bad edit while the daemon runs on the old config
+    path.write_text(path.read_text().replace('rule = "Putin"', 'rule = "Putin AND ("'))
+    out = monitor("--config", str(path), "status")
+    assert out.returncode == 0, out.stderr
+    assert "warning: the config does not load" in out.stderr and "watches[0].rule" in out.stderr
+    assert "last good config's database" in out.stderr and "200" in out.stdout
+    out = monitor("--config", str(path), "alerts")
+    assert out.returncode == 0 and "Putin spoke" in out.stdout, out.stderr
+    out = monitor("--config", str(path), "stories", "--json")
+    assert out.returncode == 0 and json.loads(out.stdout)[0]["title"] == "Putin spoke"
+    assert monitor("--config", str(path), "claims").returncode == 0
+    out = monitor("--config", str(path), "health")
+    assert out.returncode == 1 and "no heartbeat" in out.stderr  # not "error" (exit 2)
+
+    # not even TOML any more, and nothing remembered (another machine): --db, or MONITOR_DB
+    path.write_text("[[feeds]\n")
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "elsewhere")}
+    out = monitor("--config", str(path), "status", env=env)
+    assert out.returncode == 2 and "give --db PATH" in out.stderr, out.stderr
+    out = monitor("--config", str(path), "--db", str(tmp_path / "monitor.db"), "alerts", env=env)
+    assert out.returncode == 0 and "Putin spoke" in out.stdout, out.stderr
+    out = monitor(
+        "--config", str(path), "status", env={**env, "MONITOR_DB": str(tmp_path / "monitor.db")}
+    )
+    assert out.returncode == 0 and "TOML syntax error" in out.stderr
+
+
+def test_import_opml_is_not_blocked_by_an_unrelated_problem(tmp_path):
+    path = write_config(
+        tmp_path / "config.toml",
+        """
+[[watches]]
+name = "world"
+rule = "Putin"
+tags = ["world"]  # no feed has this tag any more
+""",
+    )
+    opml = tmp_path / "feeds.opml"
+    opml.write_text(
+        '<opml version="2.0"><body><outline text="News">'
+        '<outline text="One" xmlUrl="https://one.example/rss"/></outline></body></opml>'
+    )
+    out = monitor("--config", str(path), "import-opml", str(opml))
+    assert out.returncode == 0, out.stderr
+    assert "1 feeds added" in out.stdout
+    assert "problem(s) of its own" in out.stderr and "watches[0].tags" in out.stderr
+    assert 'url = "https://one.example/rss"' in path.read_text()
+
+    # a problem the import itself would cause is still refused, and nothing is written
+    before = path.read_text()
+    opml.write_text(
+        '<opml version="2.0"><body>'
+        '<outline text="Bad" xmlUrl="ftp://bad.example/rss"/></body></opml>'
+    )
+    out = monitor("--config", str(path), "import-opml", str(opml))
+    assert out.returncode == 2 and "feeds[1].url" in out.stderr, out.stderr
+    assert "watches[0].tags" not in out.stderr and path.read_text() == before
+
+
+def test_test_rule_url_honours_the_fetch_settings(tmp_path, corpus):
+    url = corpus.url(LEDGER_PAGE)
+    args = ["test-rule", "Kremlin AND Putin", "--url", url]
+    # no config file: the defaults, which refuse loopback addresses
+    out = monitor("--config", str(tmp_path / "none.toml"), *args)
+    assert out.returncode == 2 and "allow_private_networks" in out.stderr, out.stderr
+    path = write_config(
+        tmp_path / "config.toml",
+        '[fetch]\nallow_private_networks = true\nuser_agent = "rule-tester/1"\n',
+    )
+    out = monitor("--config", str(path), *args)
+    assert out.returncode == 0, out.stderr
+    (req,) = corpus.requests_for(LEDGER_PAGE)
+    assert req.header("User-Agent") == "rule-tester/1"

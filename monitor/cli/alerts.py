@@ -31,7 +31,7 @@ def alerts(
     from monitor.alerts.channels import format_line
     from monitor.store import Store
 
-    store = Store.open(state.config().database_path(), readonly=True)
+    store = Store.open(state.database(), readonly=True)
     try:
         status_filter = "failed" if failed else "pending" if pending else None
         rows = store.alerts(status_filter, limit=100_000)[-limit:]
@@ -74,7 +74,7 @@ def alerts_retry(state: CliState, ids: tuple[str, ...], all_failed: bool) -> Non
 
     if not ids and not all_failed:
         raise click.UsageError("give alert ids or --all-failed")
-    store = Store.open(state.config().database_path())
+    store = Store.open(state.database())
     try:
         unknown = [i for i in ids if store.alert(i) is None]
         if unknown:

@@ -3,8 +3,11 @@ context object (config path, verbosity, the loaded `Config`), read-only store ac
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sys
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -13,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from monitor.errors import MonitorError
+from monitor.errors import ConfigError, MonitorError
 
 if TYPE_CHECKING:
     from monitor.config import Config
@@ -37,13 +40,67 @@ def setup_logging(level: int = logging.INFO, alerts: bool = True) -> None:
     logging.getLogger("monitor.alert").setLevel(logging.INFO if alerts else logging.WARNING)
 
 
+def _state_file() -> Path:
+    """Where the CLI remembers each config's database (XDG state directory)."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return Path(base) / "news-monitor" / "databases.json"
+
+
+def _remembered() -> dict[str, str]:
+    try:
+        data = json.loads(_state_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def remember_database(config: Config) -> None:
+    """Note the database of a valid config, for reading commands to find when a later edit
+    breaks the file (best effort: an unwritable state directory is not an error)."""
+    if config.path is None:
+        return
+    known = _remembered()
+    key, value = str(config.path), str(config.database_path())
+    if known.get(key) == value:
+        return
+    known[key] = value
+    target = _state_file()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(json.dumps(known, indent=1), encoding="utf-8")
+        tmp.replace(target)
+    except OSError:
+        pass
+
+
+def last_good_database(config_path: Path) -> Path | None:
+    """The database of this config file when it last loaded; else the ``[storage] path``
+    the broken file still names, when it parses as TOML; else None."""
+    known = _remembered().get(str(config_path.resolve()))
+    if known:
+        return Path(known)
+    try:
+        data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    path = data.get("storage", {}).get("path", "monitor.db") if isinstance(data, dict) else None
+    if not isinstance(path, str):
+        return None
+    p = Path(os.path.expanduser(path))
+    p = p if p.is_absolute() else config_path.resolve().parent / p
+    return p if p.exists() else None
+
+
 @dataclass
 class CliState:
     """The root group's options, handed to every command as ``ctx.obj``."""
 
     config_path: Path
     verbose: bool = False
+    db_path: Path | None = None  # --db: read this database whatever the config says
     _config: Config | None = field(default=None, repr=False)
+    _config_error: ConfigError | None = field(default=None, repr=False)
 
     def config(self) -> Config:
         """The config file, loaded (and validated) once."""
@@ -51,7 +108,38 @@ class CliState:
             from monitor.config import load_config
 
             self._config = load_config(self.config_path)
+            remember_database(self._config)
         return self._config
+
+    def config_or_none(self) -> Config | None:
+        """The config, or None (with a warning) when it does not load: for reading commands,
+        which work from the database whatever state the config file is in."""
+        if self._config_error is not None:
+            return None
+        try:
+            return self.config()
+        except ConfigError as e:
+            self._config_error = e
+            click.echo(
+                f"warning: the config does not load (reading the database anyway): {e}", err=True
+            )
+            return None
+
+    def database(self) -> Path:
+        """The database reading commands open: --db, else the config's; when the config is
+        broken, the database of its last good version (a warning says so)."""
+        if self.db_path is not None:
+            return self.db_path
+        cfg = self.config_or_none()
+        if cfg is not None:
+            return cfg.database_path()
+        fallback = last_good_database(self.config_path)
+        if fallback is None:
+            raise MonitorError(
+                f"{self.config_path}: no database known for this config; give --db PATH"
+            )
+        click.echo(f"warning: reading {fallback} (the last good config's database)", err=True)
+        return fallback
 
 
 class MonitorGroup(click.Group):
@@ -75,12 +163,21 @@ class MonitorGroup(click.Group):
     show_default=True,
     help="Config file (or set MONITOR_CONFIG).",
 )
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="MONITOR_DB",
+    default=None,
+    help="Database for the reading commands (status, health, alerts, stories, claims), "
+    "whatever the config says (or set MONITOR_DB).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log more detail.")
 @click.version_option(package_name="news-monitor")
 @click.pass_context
-def cli(ctx: click.Context, config_path: Path, verbose: bool) -> None:
+def cli(ctx: click.Context, config_path: Path, db_path: Path | None, verbose: bool) -> None:
     """news-monitor: watch news feeds, match rules, track claims, send alerts."""
-    ctx.obj = CliState(config_path=config_path, verbose=verbose)
+    ctx.obj = CliState(config_path=config_path, verbose=verbose, db_path=db_path)
 
 
 pass_state = click.make_pass_decorator(CliState)
@@ -91,7 +188,7 @@ def read_store(state: CliState, fn: Callable[[Store], T]) -> T:
     outdated database is a clear error, see :mod:`monitor.store.db`)."""
     from monitor.store import Store
 
-    store = Store.open(state.config().database_path(), readonly=True)
+    store = Store.open(state.database(), readonly=True)
     try:
         return fn(store)
     finally:

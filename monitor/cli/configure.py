@@ -32,7 +32,15 @@ def import_opml_cmd(state: CliState, file: Path) -> None:
     """Add the feeds of an OPML export to the config file (comments kept)."""
     from monitor.feeds.opml import import_opml
 
-    added, skipped = import_opml(file, state.config_path)
-    for f in added:
+    result = import_opml(file, state.config_path)
+    for f in result.added:
         click.echo(f"added {f.name} <{f.url}>")
-    click.echo(f"{len(added)} feeds added, {len(skipped)} already present")
+    click.echo(f"{len(result.added)} feeds added, {len(result.skipped)} already present")
+    if result.problems:
+        click.echo(
+            f"warning: {state.config_path} has {len(result.problems)} problem(s) of its own"
+            " (the import did not cause them; fix them before `monitor run`):",
+            err=True,
+        )
+        for problem in result.problems:
+            click.echo(f"  {problem}", err=True)

@@ -9,6 +9,7 @@ import json
 import sys
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -41,28 +42,26 @@ class StatusReport:
     heartbeat: str | None
 
 
-def read_status(cfg: Config) -> StatusReport:
+def read_status(db: Path, cfg: Config | None) -> StatusReport:
     """Per-feed health (marked with whether the config still has the feed), alert counts,
-    channel health, the claims judge's state and the daemon's heartbeat."""
+    channel health, the claims judge's state and the daemon's heartbeat.
+
+    ``cfg`` None: the config does not load; every stored feed counts as configured."""
     from monitor.claims.judge import JUDGE_META
     from monitor.store import Store
 
-    store = Store.open(cfg.database_path(), readonly=True)
+    store = Store.open(db, readonly=True)
     try:
         feeds = store.feed_status()
         alerts = store.alert_counts()
         channels = store.channel_health()
         heartbeat = store.get_meta("heartbeat")
-        judge_meta = store.get_meta(JUDGE_META) if cfg.claims.judge else None
+        judge_meta = store.get_meta(JUDGE_META) if cfg is None or cfg.claims.judge else None
     finally:
         store.close()
-    configured = {f.name: f for f in cfg.feeds}
+    configured = {f.name: f.enabled for f in cfg.feeds} if cfg else {f.name: True for f in feeds}
     lines = [
-        FeedLine(
-            **asdict(f),
-            in_config=f.name in configured,
-            enabled=configured[f.name].enabled if f.name in configured else False,
-        )
+        FeedLine(**asdict(f), in_config=f.name in configured, enabled=configured.get(f.name, False))
         for f in feeds
     ]
     judge = json.loads(judge_meta) if judge_meta else None
@@ -115,7 +114,7 @@ def render_status(report: StatusReport, console: Console) -> None:
 @pass_state
 def status(state: CliState, as_json: bool) -> None:
     """Per-feed health: last poll, status, error, failures, next poll, articles."""
-    report = read_status(state.config())
+    report = read_status(state.database(), state.config_or_none())
     if as_json:
         click.echo(json.dumps(asdict(report), indent=2))
         return
@@ -132,7 +131,7 @@ def health(ctx: click.Context, state: CliState, max_age: int) -> None:
     """Exit 0 when the daemon's heartbeat is fresh (for Docker HEALTHCHECK), else 1."""
     from monitor.store import Store, from_iso
 
-    store = Store.open(state.config().database_path(), readonly=True)
+    store = Store.open(state.database(), readonly=True)
     try:
         beat = from_iso(store.get_meta("heartbeat"))
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import tomlkit
 from lxml import etree
@@ -48,8 +49,15 @@ def read_opml(data: bytes, source: str = "OPML") -> list[OpmlFeed]:
     return feeds
 
 
-def import_opml(opml_path: Path, config_path: Path) -> tuple[list[OpmlFeed], list[OpmlFeed]]:
-    """Add the OPML's feeds to the config file; returns (added, skipped as already present)."""
+@dataclass(frozen=True)
+class OpmlImport:
+    added: list[OpmlFeed]
+    skipped: list[OpmlFeed]  # already present
+    problems: list[str]  # the config's own problems, left as they were
+
+
+def import_opml(opml_path: Path, config_path: Path) -> OpmlImport:
+    """Add the OPML's feeds to the config file (unless that makes the config invalid)."""
     try:
         data = opml_path.read_bytes()
     except OSError as e:
@@ -83,6 +91,21 @@ def import_opml(opml_path: Path, config_path: Path) -> tuple[list[OpmlFeed], lis
         urls.add(f.url)
         names.add(name)
         added.append(OpmlFeed(f.url, name, f.tags))
-    parse_config(doc.unwrap(), str(config_path))  # refuse to write a config that won't load
+    # refuse to write a config the import breaks; problems the file already had (a watch's
+    # tag filter, say) are not the import's business: they are reported, not blocking
+    before = set(config_problems(tomlkit.parse(text).unwrap(), str(config_path)))
+    after = config_problems(doc.unwrap(), str(config_path))
+    caused = [p for p in after if p not in before]
+    if caused:
+        raise ConfigError(str(config_path), caused)
     config_path.write_text(tomlkit.dumps(doc), encoding="utf-8")
-    return added, skipped
+    return OpmlImport(added, skipped, after)
+
+
+def config_problems(data: dict[str, Any], source: str) -> list[str]:
+    """The problems of a config document (none when it is valid)."""
+    try:
+        parse_config(data, source)
+    except ConfigError as e:
+        return e.problems
+    return []
