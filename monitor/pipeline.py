@@ -44,7 +44,9 @@ log = logging.getLogger("monitor.pipeline")
 @dataclass
 class FeedReport:
     name: str
-    status: str  # "ok", "not-modified", "error", "disabled", "skipped"
+    # "ok", "warning" (read, but malformed or listing nothing), "not-modified", "error",
+    # "disabled", "skipped"
+    status: str
     new_entries: int = 0
     articles: int = 0
     matches: int = 0
@@ -65,6 +67,10 @@ class CycleReport:
     @property
     def errors(self) -> list[FeedReport]:
         return [f for f in self.feeds if f.status == "error"]
+
+    @property
+    def warnings(self) -> list[FeedReport]:
+        return [f for f in self.feeds if f.status == "warning"]
 
     def suppressed(self) -> dict[str, int]:
         """Alerts not sent, by reason ("baseline", "too old"), over all feeds."""
@@ -236,7 +242,14 @@ class Pipeline:
         except FeedParseError as e:
             return fail(str(e))
 
-        report = FeedReport(feed.name, "ok")
+        warning = parsed.warning
+        if not parsed.entries:
+            warning = (
+                f"{warning}; no entries" if warning else "the feed lists no entries (truncated?)"
+            )
+        report = FeedReport(feed.name, "warning" if warning else "ok", error=warning)
+        if warning:
+            log.warning("feed %s: %s", feed.name, warning)
         assert state.id is not None
         guids = [e.guid for e in parsed.entries]
         unseen = self.store.unseen_guids(state.id, guids)
@@ -275,7 +288,7 @@ class Pipeline:
         updates.update(
             etag=result.etag,
             last_modified=result.last_modified,
-            last_error=parsed.warning,
+            last_error=warning,
             title=parsed.title,
         )
         return report, parsed.ttl_seconds

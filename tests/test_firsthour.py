@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -317,3 +320,76 @@ def test_test_rule_url_honours_the_fetch_settings(tmp_path, corpus):
     assert out.returncode == 0, out.stderr
     (req,) = corpus.requests_for(LEDGER_PAGE)
     assert req.header("User-Agent") == "rule-tester/1"
+
+
+# -- health that does not hide failures ---------------------------------------------------
+def test_malformed_and_empty_feeds_are_warnings_in_the_summary_and_status(tmp_path, corpus):
+    now = datetime.now(UTC)
+    good = rss(corpus.base_url, [("g1", "Putin spoke", now), ("g2", "Putin again", now)])
+    corpus.set_file("/good.xml", good)
+    corpus.set_file("/cut.xml", good[: good.index("<item>", good.index("<item>") + 1) + 30])
+    corpus.set_file(
+        "/empty.xml",
+        "<?xml version='1.0'?><rss version='2.0'><channel><title>Nothing</title></channel></rss>",
+    )
+    corpus.set_file(
+        "/html.xml", "<html><body><p>Not a feed</p></body></html>", content_type="text/html"
+    )
+    names = ["good", "cut", "empty", "html"]
+    path = config(tmp_path, [(n, corpus.url(f"/{n}.xml")) for n in names])
+    out = monitor("--config", str(path), "run", "--once")
+    assert out.returncode == 0, out.stderr
+    assert "1 feed errors, 2 feed warnings" in out.stderr, out.stderr
+    assert "feed cut: warning: malformed feed" in out.stderr
+    assert "feed empty: warning: the feed lists no entries" in out.stderr
+    assert "feed html: error: " in out.stderr
+
+    out = monitor("--config", str(path), "status", "--json")
+    states = {f["name"]: f["state"] for f in json.loads(out.stdout)["feeds"]}
+    assert states == {"good": "ok", "cut": "warning", "empty": "warning", "html": "error"}
+    out = monitor("--config", str(path), "status", "--failing", "--json")
+    assert {f["name"] for f in json.loads(out.stdout)["feeds"]} == {"cut", "empty", "html"}
+    out = monitor("--config", str(path), "status", "--failing")
+    assert out.returncode == 0 and "warning" in out.stdout and "good" not in out.stdout
+
+
+def test_health_fails_once_the_daemon_stops_or_its_heartbeat_goes_stale(tmp_path, corpus):
+    from tests.test_daemon import start_daemon, wait_for
+
+    now = datetime.now(UTC)
+    corpus.set_file("/a.xml", rss(corpus.base_url, [("a1", "Putin backlog", now)]))
+    corpus.set_file("/b.xml", rss(corpus.base_url, [("b1", "Putin in b's backlog", now)]))
+    path = config(tmp_path, [("a", corpus.url("/a.xml"))])
+    log = tmp_path / "daemon.log"
+
+    def health(*extra: str) -> subprocess.CompletedProcess:
+        return monitor("--config", str(path), "health", *extra)
+
+    proc = start_daemon(path, log)
+    try:
+        wait_for(lambda: "1 alerts suppressed (baseline)" in log.read_text(), what="baseline")
+        wait_for(lambda: health().returncode == 0, what="a fresh heartbeat")
+        # a feed added to the running daemon: its backlog is a baseline too
+        path.write_text(
+            path.read_text().replace(
+                "[[watches]]",
+                f'[[feeds]]\nname = "b"\nurl = "{corpus.url("/b.xml")}"\n\n[[watches]]',
+            )
+        )
+        wait_for(lambda: "feed b: first poll" in log.read_text(), what="the new feed's baseline")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    out = health()
+    assert out.returncode == 1 and "the daemon stopped at" in out.stderr, out.stderr
+    assert "ALERT" not in log.read_text()
+
+    proc = start_daemon(path, log)
+    try:
+        wait_for(lambda: health().returncode == 0, what="a fresh heartbeat after the restart")
+    finally:
+        proc.kill()  # no clean stop: only the heartbeat's age tells
+        proc.wait(timeout=30)
+    time.sleep(2.5)
+    out = health("--max-age", "2")
+    assert out.returncode == 1 and "stale: last heartbeat" in out.stderr, out.stderr

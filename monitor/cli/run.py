@@ -53,12 +53,13 @@ async def _run_once(cfg: Config, progress: bool) -> int:
         report.delivery = await pipeline.outbox.drain()
         waiting = pipeline.outbox.still_waiting()
     for f in report.feeds:
-        if f.status == "error":
-            click.echo(f"feed {f.name}: {f.error}", err=True)
+        if f.status in ("error", "warning"):
+            click.echo(f"feed {f.name}: {f.status}: {f.error}", err=True)
     delivered = len(report.delivery.delivered) if report.delivery else 0
     click.echo(
         f"{len(report.feeds)} feeds polled, {sum(f.articles for f in report.feeds)} new articles, "
-        f"{report.matches} matches, {delivered} alerts delivered, {len(report.errors)} feed errors",
+        f"{report.matches} matches, {delivered} alerts delivered, {len(report.errors)} feed errors,"
+        f" {len(report.warnings)} feed warnings",
         err=True,
     )
     for line in suppressed_lines(report.suppressed()):
