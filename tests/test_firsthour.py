@@ -393,3 +393,115 @@ def test_health_fails_once_the_daemon_stops_or_its_heartbeat_goes_stale(tmp_path
     time.sleep(2.5)
     out = health("--max-age", "2")
     assert out.returncode == 1 and "stale: last heartbeat" in out.stderr, out.stderr
+
+
+# -- alerts and stories readable outside a terminal line ---------------------------------
+def two_watch_config(tmp_path: Path, url: str, extra: str = "") -> Path:
+    path = config(tmp_path, [("a", url)], fetch="baseline = false")
+    return write_config(
+        path,
+        path.read_text()
+        + '\n[[watches]]\nname = "rates"\nrule = "rate*"\nalerts = ["console"]\n'
+        + extra,
+    )
+
+
+def test_alerts_in_columns_with_filters(tmp_path, corpus):
+    now = datetime.now(UTC)
+    items = [("p", "Putin spoke to the press", now), ("r", "The bank raised its rates", now)]
+    corpus.set_file("/a.xml", rss(corpus.base_url, items))
+    path = two_watch_config(tmp_path, corpus.url("/a.xml"))
+    assert monitor("--config", str(path), "run", "--once").returncode == 0
+
+    out = monitor("--config", str(path), "alerts")
+    header, *rows = out.stdout.splitlines()
+    assert header.split() == ["TIME", "STATUS", "CHANNEL", "WATCH", "TYPE", "TITLE", "ID"]
+    assert len(rows) == 2 and all("delivered" in r and "article.matched" in r for r in rows)
+    # columns line up: every row has its watch where the header says WATCH
+    at = header.index("WATCH")
+    assert {r[at:].split()[0] for r in rows} == {"putin", "rates"}
+
+    out = monitor("--config", str(path), "alerts", "--watch", "rates")
+    assert "The bank raised its rates" in out.stdout and "Putin" not in out.stdout
+    out = monitor("--config", str(path), "alerts", "--type", "claim")
+    assert out.stdout.strip() == "no alerts (with these filters)"
+    out = monitor("--config", str(path), "alerts", "--type", "article.matched", "--since", "1h")
+    assert len(out.stdout.splitlines()) == 3
+    out = monitor("--config", str(path), "alerts", "--since", "2999-01-01")
+    assert out.stdout.strip() == "no alerts (with these filters)"
+    out = monitor("--config", str(path), "alerts", "--type", "matched")
+    assert out.returncode == 2 and "article.matched" in out.stderr
+    out = monitor("--config", str(path), "alerts", "--since", "yesterday")
+    assert out.returncode == 2 and "a duration back from now" in out.stderr
+    for cmd in (["alerts"], ["stories"], ["claims"]):
+        out = monitor("--config", str(path), *cmd, "--watch", "ratez")
+        assert out.returncode == 2, out
+        assert "no watch named 'ratez'" in out.stderr and "did you mean 'rates'" in out.stderr
+
+
+def test_stories_lists_matched_stories_and_never_a_hash_title(tmp_path, corpus):
+    now = datetime.now(UTC)
+    feed = rss(corpus.base_url, [("p", "Putin spoke to the press", now)])
+    # entries with neither title nor link: the parser names them by a hash of their text
+    untitled = (
+        "<item><description>Putin met the regional governors in Kazan on Monday to talk"
+        " about the harvest and the roads.</description></item>"
+        "<item><pubDate>Mon, 02 Jan 2023 10:00:00 GMT</pubDate></item>"
+        "<item><title>Football: the derby ends in a draw</title>"
+        f"<link>{corpus.base_url}/p/f.html</link><description>A draw.</description></item>"
+    )
+    corpus.set_file("/a.xml", feed.replace("</channel>", untitled + "</channel>"))
+    path = two_watch_config(tmp_path, corpus.url("/a.xml"))
+    assert monitor("--config", str(path), "run", "--once").returncode == 0
+
+    out = monitor("--config", str(path), "stories", "--json")
+    titles = {s["title"] for s in json.loads(out.stdout)}
+    assert titles == {
+        "Putin spoke to the press",
+        "Putin met the regional governors in Kazan on Monday to talk about the harvest and the"
+        " roads.",
+    }
+    out = monitor("--config", str(path), "stories", "--all")
+    assert "Football: the derby ends in a draw" in out.stdout and "sha256" not in out.stdout
+    assert "(untitled entry of a)" in out.stdout
+    out = monitor("--config", str(path), "stories", "--watch", "rates")
+    assert out.returncode == 0 and "no story matched a watch yet" in out.stdout
+
+
+def test_email_subjects_arrive_as_written(tmp_path, corpus):
+    from tests.servers import SMTPReceiver
+
+    title = (
+        "Кремль: Putin не планирует поздравлять Трампа — “no plans”, says Peskov, while"
+        " Verstka reports the opposite 🎉 in a long headline about the election"
+    )
+    corpus.set_file("/a.xml", rss(corpus.base_url, [("p", title, datetime.now(UTC))]))
+    smtp = SMTPReceiver().start()
+    try:
+        path = config(
+            tmp_path,
+            [("a", corpus.url("/a.xml"))],
+            fetch="baseline = false",
+            watch='alerts = ["mail"]',
+        )
+        path.write_text(
+            path.read_text().replace('alerts = ["console"]\n', "")
+            + f'\n[alerts.mail]\ntype = "email"\nhost = "127.0.0.1"\nport = {smtp.port}\n'
+            'tls = "none"\nfrom = "monitor@example.org"\nto = ["me@example.org"]\n'
+        )
+        out = monitor("--config", str(path), "run", "--once")
+        assert out.returncode == 0, out.stderr
+    finally:
+        smtp.stop()
+    assert len(smtp.messages) == 1, out.stderr
+    (msg,) = smtp.messages
+    assert msg["Subject"] == f"[putin] {title}"
+
+
+def test_alerts_test_shows_what_it_sent(tmp_path):
+    path = config(tmp_path, [("a", "https://news.example/rss")])
+    out = monitor("--config", str(path), "alerts", "test", "console")
+    assert out.returncode == 0, out.stderr
+    assert "sent to console (log): article.matched evt_" in out.stdout
+    assert "[test] news-monitor test alert: this channel works" in out.stdout
+    assert out.stdout.rstrip().endswith("channel console: delivered")

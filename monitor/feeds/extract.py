@@ -97,6 +97,17 @@ class Extractor:
             self._pool = None
 
 
+def _untitled(text: str, url: str, feed_name: str) -> str:
+    """A title for an entry that has none: its opening words, else its http(s) address;
+    never the internal guid (a hash)."""
+    words = text.split()
+    if words:
+        return " ".join(words[:12]) + (" …" if len(words) > 12 else "")
+    if url.startswith(("http://", "https://")):
+        return url
+    return f"(untitled entry of {feed_name})"
+
+
 def build_article(
     entry: Entry,
     *,
@@ -126,7 +137,9 @@ def build_article(
     url = page_url or entry.link or entry.guid
     return Article(
         url=url,
-        title=entry.title or (page.title if page and page.title else "") or url,
+        title=entry.title
+        or (page.title if page and page.title else "")
+        or _untitled(text, url, feed_name),
         text=text,
         text_source=source,
         feed_name=feed_name,
