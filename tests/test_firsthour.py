@@ -505,3 +505,40 @@ def test_alerts_test_shows_what_it_sent(tmp_path):
     assert "sent to console (log): article.matched evt_" in out.stdout
     assert "[test] news-monitor test alert: this channel works" in out.stdout
     assert out.stdout.rstrip().endswith("channel console: delivered")
+
+
+# -- query habits from other engines -------------------------------------------------------
+def test_lucene_proximity_is_near_and_fuzzy_or_wildcards_are_refused(tmp_path, corpus):
+    text = "Putin said on Monday that he would not call Trump this week."
+    near = monitor("test-rule", '"Putin Trump"~10', "--text", text, "--json")
+    assert near.returncode == 0, near.stderr
+    assert json.loads(near.stdout)["matched"] is True
+    far = monitor("test-rule", '"Putin Trump"~3', "--text", text)
+    assert far.returncode == 1  # 9 words apart: NEAR/3 does not hold
+
+    for rule, caret, hint in [
+        ("Putin~5", 6, "fuzzy search"),
+        ("Put?n", 4, "one-character wildcard"),
+        ('"Putin Trump" ~5', 15, "right after a phrase's closing quote"),
+        ('"Putin"~2', 8, "after a single word"),
+    ]:
+        out = monitor("test-rule", rule, "--text", text)
+        assert out.returncode == 2 and hint in out.stderr, out.stderr
+        shown, marker = out.stderr.rstrip("\n").splitlines()[-2:]
+        assert shown.strip() == rule and marker.index("^") - 2 == caret - 1, out.stderr
+
+    # in a config: the same error, naming the watch, and nothing runs
+    path = config(tmp_path, [("a", "https://news.example/rss")], watch="")
+    path.write_text(path.read_text().replace('rule = "Putin"', 'rule = "Put?n"'))
+    out = monitor("--config", str(path), "check-config")
+    assert out.returncode == 2 and "watches[0].rule (watch 'putin')" in out.stderr
+
+    # and through the pipeline: "a b"~N matches as NEAR/N
+    corpus.set_file(
+        "/a.xml",
+        rss(corpus.base_url, [("n", text, datetime.now(UTC)), ("f", "Putin only", None)]),
+    )
+    path = config(tmp_path, [("a", corpus.url("/a.xml"))], fetch="baseline = false")
+    path.write_text(path.read_text().replace('rule = "Putin"', "rule = '\"Putin Trump\"~10'"))
+    assert monitor("--config", str(path), "run", "--once").returncode == 0
+    assert [a["payload"]["article"]["title"] for a in alerts_json(path)] == [text]
