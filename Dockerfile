@@ -7,13 +7,14 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY monitor ./monitor
 RUN pip install --no-cache-dir . \
- && useradd --system --uid 10001 --home /data monitor \
+ && groupadd --system --gid 10001 monitor \
+ && useradd --system --uid 10001 --gid 10001 --home /data monitor \
  && mkdir -p /data /config
 COPY config.toml /config/config.toml
 RUN sed -i 's|^path = "monitor.db"|path = "/data/monitor.db"|' /config/config.toml \
- && chown -R monitor /data /config
+ && chown -R 10001:10001 /data /config
 
-USER monitor
+USER 10001:10001
 VOLUME ["/data"]
 HEALTHCHECK --interval=60s --timeout=10s --start-period=60s --retries=3 \
   CMD ["monitor", "health"]

@@ -13,7 +13,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 from monitor.config import load_config
-from tests.conftest import write_config
+from tests.conftest import ROOT, write_config
 from tests.test_cli import monitor
 
 
@@ -542,3 +542,79 @@ def test_lucene_proximity_is_near_and_fuzzy_or_wildcards_are_refused(tmp_path, c
     path.write_text(path.read_text().replace('rule = "Putin"', "rule = '\"Putin Trump\"~10'"))
     assert monitor("--config", str(path), "run", "--once").returncode == 0
     assert [a["payload"]["article"]["title"] for a in alerts_json(path)] == [text]
+
+
+# -- packaging ----------------------------------------------------------------------------
+def test_export_opml_round_trips_with_import_opml(tmp_path):
+    from monitor.feeds.opml import read_opml
+
+    sample = ROOT / "examples" / "feeds.opml"
+    first = write_config(tmp_path / "first.toml", '[storage]\npath = "m.db"\n')
+    out = monitor("--config", str(first), "import-opml", str(sample))
+    assert out.returncode == 0 and "7 feeds added" in out.stdout, out.stderr
+    assert monitor("--config", str(first), "check-config").returncode == 0
+
+    exported = tmp_path / "out.opml"
+    out = monitor("--config", str(first), "export-opml", str(exported))
+    assert out.returncode == 0 and "7 feeds written" in out.stderr, out.stderr
+    assert read_opml(exported.read_bytes()) == read_opml(sample.read_bytes())
+    stdout = monitor("--config", str(first), "export-opml").stdout
+    assert stdout.encode() == exported.read_bytes()
+
+    second = write_config(tmp_path / "second.toml", "")
+    assert monitor("--config", str(second), "import-opml", str(exported)).returncode == 0
+    a, b = load_config(first).feeds, load_config(second).feeds
+    assert [(f.name, f.url, f.tags) for f in a] == [(f.name, f.url, f.tags) for f in b]
+    assert ("DW - World", ["world", "europe"]) in [(f.name, f.tags) for f in b]
+
+
+def test_packaging_files_run_real_commands(tmp_path):
+    import configparser
+    import re
+    import tomllib
+
+    import yaml
+
+    from monitor.cli import cli
+
+    commands = set(cli.commands)
+    # systemd: the daemon unit runs `monitor run`; the timer's service runs `monitor health`
+    units = {}
+    for name in (
+        "news-monitor.service",
+        "news-monitor-health.service",
+        "news-monitor-health.timer",
+    ):
+        unit = configparser.ConfigParser(strict=False, interpolation=None)
+        unit.optionxform = str  # type: ignore[assignment,method-assign]
+        unit.read(ROOT / "packaging" / name)
+        units[name] = unit
+    daemon = units["news-monitor.service"]
+    assert daemon["Service"]["ExecStart"].split()[1:] == ["run"]
+    assert daemon["Service"]["KillSignal"] == "SIGTERM" and daemon["Install"]["WantedBy"]
+    check = units["news-monitor-health.service"]["Service"]["ExecStart"]
+    assert "monitor health ||" in check and "restart news-monitor.service" in check
+    assert units["news-monitor-health.timer"]["Timer"]["Unit"] == "news-monitor-health.service"
+    assert {"run", "health"} <= commands
+
+    # compose: a volume on the database's directory, and `monitor health` as healthcheck
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    service = compose["services"]["news-monitor"]
+    assert service["healthcheck"]["test"] == ["CMD", "monitor", "health"]
+    volume, target = service["volumes"][0].split(":")
+    assert volume in compose["volumes"] and target == "/data"
+    # the image's config (the example, edited by the Dockerfile's sed) keeps its DB there
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    pattern, replacement = re.search(r"sed -i 's\|(.+?)\|(.+?)\|'", dockerfile).groups()
+    example = (ROOT / "config.toml").read_text()
+    edited = re.sub(pattern.replace("^", "(?m)^"), replacement, example)
+    assert edited != example
+    (tmp_path / "config.toml").write_text(edited)
+    assert str(load_config(tmp_path / "config.toml").database_path()) == target + "/monitor.db"
+    assert 'CMD ["monitor", "health"]' in dockerfile
+
+    # the license file is the one pyproject names; the changelog has the version
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"]["text"] == "MIT"
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+    assert f"## [{project['version']}]" in (ROOT / "CHANGELOG.md").read_text()

@@ -44,3 +44,19 @@ def import_opml_cmd(state: CliState, file: Path) -> None:
         )
         for problem in result.problems:
             click.echo(f"  {problem}", err=True)
+
+
+@click.command("export-opml")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@pass_state
+def export_opml_cmd(state: CliState, file: Path | None) -> None:
+    """Write the config's feeds as OPML (to FILE, or stdout); tags become folders."""
+    from monitor.feeds.opml import OpmlFeed, export_opml
+
+    feeds = [OpmlFeed(f.url, f.name, tuple(f.tags)) for f in state.config().feeds]
+    data = export_opml(feeds)
+    if file is None:
+        click.echo(data.decode("utf-8"), nl=False)
+        return
+    file.write_bytes(data)
+    click.echo(f"{len(feeds)} feeds written to {file}", err=True)

@@ -1,4 +1,5 @@
-"""Import the feeds of an OPML export into config.toml, keeping the file's comments.
+"""OPML in and out: import the feeds of an OPML export into config.toml, keeping the file's
+comments, and export the config's feeds as OPML (``monitor export-opml``).
 
 Every feed reader exports OPML; outlines with an ``xmlUrl`` are feeds, and the titles
 of the folders around them become tags. tomlkit edits the document in place, so the
@@ -109,3 +110,26 @@ def config_problems(data: dict[str, Any], source: str) -> list[str]:
     except ConfigError as e:
         return e.problems
     return []
+
+
+def export_opml(feeds: list[OpmlFeed], title: str = "news-monitor feeds") -> bytes:
+    """The feeds as an OPML 2.0 document; tags become nested folders (the first tag the
+    outermost), so :func:`read_opml` gives the same names, URLs and tags back."""
+    root = etree.Element("opml", version="2.0")
+    head = etree.SubElement(root, "head")
+    etree.SubElement(head, "title").text = title
+    body = etree.SubElement(root, "body")
+    folders: dict[tuple[str, ...], etree._Element] = {(): body}
+
+    def folder(path: tuple[str, ...]) -> etree._Element:
+        if path not in folders:
+            folders[path] = etree.SubElement(
+                folder(path[:-1]), "outline", text=path[-1], title=path[-1]
+            )
+        return folders[path]
+
+    for f in feeds:
+        etree.SubElement(
+            folder(f.tags), "outline", type="rss", text=f.name, title=f.name, xmlUrl=f.url
+        )
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
