@@ -38,8 +38,11 @@ def config(
     fetch: str = "",
     watch: str = "",
     feed_extra: dict[str, str] | None = None,
+    alerts: tuple[str, ...] = ("console",),
+    channels: str = "",
 ) -> Path:
-    """A config with the defaults a new user has (baseline on); ``feeds``: (name, url)."""
+    """A config with the defaults a new user has (baseline on); ``feeds``: (name, url);
+    the watch "putin" alerts ``alerts``; ``channels``: more [alerts.NAME] tables."""
     feed_extra = feed_extra or {}
     feeds_toml = "\n".join(
         f'[[feeds]]\nname = "{n}"\nurl = "{u}"\n{feed_extra.get(n, "")}\n' for n, u in feeds
@@ -64,11 +67,12 @@ workers = 0
 [[watches]]
 name = "putin"
 rule = "Putin"
-alerts = ["console"]
+alerts = {json.dumps(list(alerts))}
 {watch}
 
 [alerts.console]
 type = "log"
+{channels}
 """,
     )
 
@@ -207,11 +211,9 @@ def test_run_once_drains_the_outbox_and_says_what_still_waits(tmp_path, corpus):
         tmp_path,
         [("a", corpus.url("/a.xml"))],
         fetch="baseline = false",
-        watch='dedup = "off"\nalerts = ["console", "daily", "down"]',
-    )
-    path.write_text(
-        path.read_text().replace('alerts = ["console"]\n', "")
-        + """
+        watch='dedup = "off"',
+        alerts=("console", "daily", "down"),
+        channels="""
 [alerts.daily]
 type = "webhook"
 url = "http://127.0.0.1:9/daily"
@@ -222,7 +224,7 @@ at = "08:00"
 type = "webhook"
 url = "http://127.0.0.1:9/down"
 max_attempts = 5
-"""
+""",
     )
     out = monitor("--config", str(path), "run", "--once")
     assert out.returncode == 0, out.stderr
@@ -482,12 +484,9 @@ def test_email_subjects_arrive_as_written(tmp_path, corpus):
             tmp_path,
             [("a", corpus.url("/a.xml"))],
             fetch="baseline = false",
-            watch='alerts = ["mail"]',
-        )
-        path.write_text(
-            path.read_text().replace('alerts = ["console"]\n', "")
-            + f'\n[alerts.mail]\ntype = "email"\nhost = "127.0.0.1"\nport = {smtp.port}\n'
-            'tls = "none"\nfrom = "monitor@example.org"\nto = ["me@example.org"]\n'
+            alerts=("mail",),
+            channels=f'[alerts.mail]\ntype = "email"\nhost = "127.0.0.1"\nport = {smtp.port}\n'
+            'tls = "none"\nfrom = "monitor@example.org"\nto = ["me@example.org"]\n',
         )
         out = monitor("--config", str(path), "run", "--once")
         assert out.returncode == 0, out.stderr

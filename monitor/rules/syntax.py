@@ -443,13 +443,7 @@ class _Builder:
                 node: Node = Sent(left, right, pos=pos)
             else:
                 name, _, num = op.value.partition("/")
-                distance = int(num)
-                if distance > MAX_DISTANCE:
-                    raise self.error(
-                        f"{op.value}: the distance can be at most {MAX_DISTANCE} words",
-                        pos,
-                        f"a number from 0 to {MAX_DISTANCE}",
-                    )
+                distance = self.distance(num, op.value, pos)
                 node = Near(left, right, distance, name.lower() == "onear", pos=pos)
             if not node_fields(left) & node_fields(right):
                 raise self.error(
@@ -463,6 +457,17 @@ class _Builder:
                 )
             left = node
         return left
+
+    def distance(self, num: str, shown: str, pos: int) -> int:
+        """The word distance of NEAR/n, ONEAR/n or "a b"~n, checked."""
+        distance = int(num)
+        if distance > MAX_DISTANCE:
+            raise self.error(
+                f"{shown}: the distance can be at most {MAX_DISTANCE} words",
+                pos,
+                f"a number from 0 to {MAX_DISTANCE}",
+            )
+        return distance
 
     def operand(self, t: lark.Tree) -> Node:
         node = self.build(t)
@@ -511,13 +516,7 @@ class _Builder:
                 tilde,
                 "~<number>",
             )
-        distance = int(num)
-        if distance > MAX_DISTANCE:
-            raise self.error(
-                f"{tok.value}: the distance can be at most {MAX_DISTANCE} words",
-                tilde,
-                f"a number from 0 to {MAX_DISTANCE}",
-            )
+        distance = self.distance(num, tok.value, tilde)
         words = self.words(quoted[1:-1], tok.start_pos + 1)
         if len(words) < 2:
             raise self.error(
