@@ -617,3 +617,59 @@ def test_packaging_files_run_real_commands(tmp_path):
     assert project["license"]["text"] == "MIT"
     assert (ROOT / "LICENSE").read_text().startswith("MIT License")
     assert f"## [{project['version']}]" in (ROOT / "CHANGELOG.md").read_text()
+
+
+# -- validation in one pass, pointing at lines -------------------------------------------
+def test_every_config_problem_at_once_with_its_line_and_name(tmp_path):
+    text = """[fetch]
+concurrency = 0
+
+[[feeds]]
+name = "BBC"
+url = "https://bbc.example/rss"
+interval = "5x"
+
+[[feeds]]
+name = "BBC"
+url = "https://two.example/rss"
+tags = "world"
+
+[[watches]]
+name = "w"
+rule = "Putin AND ("
+alerts = "pager"
+
+  [[watches.claims]]
+  text = "x"
+
+[alerts.mail]
+type = "email"
+host = "smtp.example"
+from = "a@example.org"
+to = "me@example.org"
+"""
+    path = write_config(tmp_path / "c.toml", text)
+    out = monitor("--config", str(path), "check-config")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    lines = out.stderr.replace(str(path), "c.toml")
+    # model errors, duplicate names, unknown channels and bad rules: one round
+    assert "c.toml: 6 problems" in lines, lines
+    for expected in [
+        "fetch.concurrency: Input should be greater than or equal to 1 (line 2)",
+        "feeds[0].interval: invalid duration '5x'",
+        "or '1d' (line 7, feed 'BBC')",
+        "feeds[1].name: 'BBC' is already used by feeds[0] (line 10, feed 'BBC')",
+        "watches[0].claims[0].text: String should have at least 3 characters (line 20, watch 'w')",
+        "watches[0].alerts: no channel named 'pager' (channels: mail); define it as"
+        " [alerts.pager] (line 17, watch 'w')",
+        "watches[0].rule (watch 'w'): unbalanced parenthesis: this '(' is never closed (line 16)",
+    ]:
+        assert expected in lines, expected
+    # a single string where a list goes is that one item
+    fixed = text.replace("concurrency = 0", "concurrency = 1").replace('"5x"', '"5m"')
+    fixed = fixed.replace('name = "BBC"\nurl = "https://two', 'name = "Two"\nurl = "https://two')
+    fixed = fixed.replace('"Putin AND ("', '"Putin"').replace('"pager"', '"mail"')
+    fixed = fixed.replace('text = "x"', 'text = "Putin won"')
+    cfg = load_config(write_config(tmp_path / "c.toml", fixed))
+    assert cfg.alerts["mail"].to == ["me@example.org"] and cfg.feeds[1].tags == ["world"]
+    assert cfg.watches[0].alerts == ["mail"]
