@@ -1,12 +1,17 @@
-FROM python:3.11-slim
+# BASE: any image with Python >= 3.11 and python3 -m venv (the default is the official slim
+# image; `podman build --build-arg BASE=...` builds on a local one where Docker Hub is out of reach)
+ARG BASE=python:3.11-slim
+FROM ${BASE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
-    MONITOR_CONFIG=/config/config.toml
+    MONITOR_CONFIG=/config/config.toml \
+    PATH=/opt/news-monitor/bin:$PATH
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY monitor ./monitor
-RUN pip install --no-cache-dir . \
+RUN python3 -m venv /opt/news-monitor \
+ && /opt/news-monitor/bin/pip install --no-cache-dir . \
  && groupadd --system --gid 10001 monitor \
  && useradd --system --uid 10001 --gid 10001 --home /data monitor \
  && mkdir -p /data /config
