@@ -113,8 +113,8 @@ class CliState:
         return self._config
 
     def config_or_none(self) -> Config | None:
-        """The config, or None (with a warning) when it does not load: for reading commands,
-        which work from the database whatever state the config file is in."""
+        """The config, or None (with a warning, once) when it does not load: for reading
+        commands, which work from the database whatever state the config file is in."""
         if self._config_error is not None:
             return None
         try:
@@ -131,16 +131,17 @@ class CliState:
         broken, the database of its last good version (a warning says so)."""
         if self.db_path is not None:
             return self.db_path
-        cfg = self.config_or_none()
-        if cfg is not None:
-            return cfg.database_path()
-        fallback = last_good_database(self.config_path)
-        if fallback is None:
-            raise MonitorError(
-                f"{self.config_path}: no database known for this config; give --db PATH"
-            )
-        click.echo(f"warning: reading {fallback} (the last good config's database)", err=True)
-        return fallback
+        try:
+            return self.config().database_path()
+        except ConfigError as e:
+            fallback = last_good_database(self.config_path)
+            if fallback is None:
+                raise MonitorError(
+                    f"{e}\n(no database known for this config: fix it, or give --db PATH)"
+                ) from None
+            self.config_or_none()  # the warning about the config
+            click.echo(f"warning: reading {fallback} (the last good config's database)", err=True)
+            return fallback
 
 
 class MonitorGroup(click.Group):
