@@ -673,3 +673,26 @@ to = "me@example.org"
     cfg = load_config(write_config(tmp_path / "c.toml", fixed))
     assert cfg.alerts["mail"].to == ["me@example.org"] and cfg.feeds[1].tags == ["world"]
     assert cfg.watches[0].alerts == ["mail"]
+
+
+def test_extraction_falls_back_to_a_thread_when_worker_processes_cannot_start(
+    corpus, monkeypatch, caplog
+):
+    """Seen in a container without a writable /dev/shm: the process pool cannot be made;
+    pages are still extracted (in a thread), with one warning, not a traceback per feed."""
+    import asyncio
+
+    import monitor.feeds.extract as extract
+
+    def no_semaphores(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(extract, "ProcessPoolExecutor", no_semaphores)
+    page = corpus.get_file(LEDGER_PAGE)
+    ex = extract.Extractor(workers=2)
+    try:
+        got = asyncio.run(ex.extract(page, corpus.url(LEDGER_PAGE)))
+    finally:
+        ex.close()
+    assert got is not None and "Kremlin" in got.text
+    assert "extracting in a thread" in caplog.text

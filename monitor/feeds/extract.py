@@ -73,7 +73,15 @@ class Extractor:
             else:
                 # spawn: forking a process that runs an event loop and threads is unsafe
                 ctx = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(max_workers=self._workers, mp_context=ctx)
+                try:
+                    self._pool = ProcessPoolExecutor(max_workers=self._workers, mp_context=ctx)
+                except OSError as e:  # e.g. a container without a writable /dev/shm
+                    log.warning(
+                        "cannot start extraction worker processes (%s); extracting in a thread",
+                        e,
+                    )
+                    self._workers = 0
+                    return self._executor()
         return self._pool
 
     async def extract(self, html: bytes, url: str) -> ExtractedPage | None:
