@@ -40,7 +40,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 from courlan.clean import normalize_url, scrub_url
-from datasketch import MinHash
 
 from monitor.models import Article
 from monitor.text import STOPWORDS_EN, get_stemmer, stemmer_languages, words
@@ -170,7 +169,37 @@ _STOPWORDS = STOPWORDS_EN | frozenset(
     """.split()
 )
 
-_PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme="affine32").permutations
+
+
+# MinHash exactly as datasketch (>= 2.0) computes it with scheme="affine32" and an identity
+# hash function over our own 32-bit shingle hashes: each value goes through the MurmurHash3
+# 32-bit finalizer, then through NUM_PERM affine maps h -> a*h + b mod 2^32 whose (odd) `a`
+# and `b` are drawn from numpy's legacy RandomState(seed). Stored signatures depend on every
+# detail; tests/unit/test_dedup_minhash.py checks them against datasketch itself. (Importing
+# datasketch pulls in scipy.integrate through its LSH module, half of the daemon's start.)
+def _affine32_permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
+
+
+_PERM_A, _PERM_B = _affine32_permutations(NUM_PERM, _SEED)
+
+
+def _fmix32(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finalizer (wrapping uint32 arithmetic)."""
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
+
+
+def minhash_signature(hashes: list[int]) -> bytes:
+    """The MinHash signature (NUM_PERM little-endian uint32) of a set of 32-bit hashes."""
+    hv = _fmix32(np.asarray(hashes, dtype=np.uint32).reshape(-1, 1))
+    return (hv * _PERM_A + _PERM_B).min(axis=0).astype("<u4").tobytes()
 
 
 def _int64(digest: bytes) -> int:
@@ -271,15 +300,7 @@ def sketch(
     # MinHash over word shingles (short texts: whatever shingles there are)
     mh = b""
     if norms:
-        m = MinHash(
-            num_perm=NUM_PERM,
-            seed=_SEED,
-            scheme="affine32",
-            permutations=_PERMUTATIONS,
-            hashfunc=_identity,
-        )
-        m.update_batch(_shingle_hashes(norms))
-        mh = m.hashvalues.astype("<u4").tobytes()
+        mh = minhash_signature(_shingle_hashes(norms))
 
     # story vector: stems of content words, log-scaled counts; title words weigh more
     stemmer = get_stemmer(language if language in stemmer_languages() else "en")
@@ -320,10 +341,6 @@ def sketch(
         when=when,
         n_words=len(norms),
     )
-
-
-def _identity(x: int) -> int:
-    return x
 
 
 def jaccard(a: bytes, b: bytes) -> float:
