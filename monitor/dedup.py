@@ -170,7 +170,6 @@ _STOPWORDS = STOPWORDS_EN | frozenset(
 )
 
 
-
 # MinHash exactly as datasketch (>= 2.0) computes it with scheme="affine32" and an identity
 # hash function over our own 32-bit shingle hashes: each value goes through the MurmurHash3
 # 32-bit finalizer, then through NUM_PERM affine maps h -> a*h + b mod 2^32 whose (odd) `a`
