@@ -364,7 +364,7 @@ def _load_parts(directory: str) -> tuple[Vocabulary, TreeEnsemble, TreeEnsemble,
     if meta.get("feature_names") != list(FEATURE_NAMES):
         raise ModelError(
             f"the stance model in {d} was trained on other features; retrain it with "
-            "scripts/stance_train.py --out"
+            "python -m training.stance --out"
         )
     return vocab, related, stance, meta
 
