@@ -26,6 +26,8 @@ from typing import Any
 
 import httpx
 
+from monitor.errors import JudgeError
+
 log = logging.getLogger("monitor.claims.judge")
 
 # "both": the article reports the claim true on one source's word and false on another's
@@ -75,10 +77,6 @@ class JudgeVerdict:
     confidence: float
     evidence: str
     model: str
-
-
-class JudgeError(Exception):
-    """The endpoint failed or answered something we cannot read (the message says which)."""
 
 
 def parse_answer(content: str) -> tuple[str, float, str]:

@@ -41,6 +41,7 @@ from monitor.claims.stance_features import (
     prepare_text,
 )
 from monitor.claims.stance_gbdt import TreeEnsemble
+from monitor.errors import ModelError
 
 __all__ = [
     "STANCES",
@@ -336,10 +337,6 @@ def quantize(vocab: Vocabulary) -> Vocabulary:
         float(vocab.unseen_idf),
         vocab.components.astype(np.float16).astype(np.float32),
     )
-
-
-class ModelError(RuntimeError):
-    """The stance model files are missing or unreadable."""
 
 
 @functools.lru_cache(maxsize=4)
