@@ -221,14 +221,9 @@ class Fingerprint:
     terms: tuple[
         tuple[int, float], ...
     ]  # story vector: (term hash, weight), L2 = 1, heaviest first
-    title_terms: tuple[int, ...]  # hashes of the title's content-word stems
     site: str  # the outlet (host)
     when: datetime  # the article's time for story windows: published, else fetched
     n_words: int = 0
-
-    @property
-    def signature(self) -> np.ndarray:
-        return np.frombuffer(self.minhash, dtype="<u4")
 
     @property
     def bands(self) -> tuple[int, ...]:
@@ -254,8 +249,12 @@ def band_keys(minhash: bytes) -> tuple[int, ...]:
 
 def content_hash(title: str, text: str) -> str:
     """sha256 over the folded words of title and text (spacing, case, punctuation ignored)."""
+    return _words_hash(words(title), words(text))
+
+
+def _words_hash(title_words: list[str], text_words: list[str]) -> str:
     return hashlib.sha256(
-        (" ".join(words(title)) + "\n" + " ".join(words(text))).encode()
+        (" ".join(title_words) + "\n" + " ".join(text_words)).encode()
     ).hexdigest()
 
 
@@ -294,7 +293,7 @@ def sketch(
     text = article.text or ""
     norms = words(text)
     title_words = words(article.title)
-    chash = hashlib.sha256((" ".join(title_words) + "\n" + " ".join(norms)).encode()).hexdigest()
+    chash = _words_hash(title_words, norms)
 
     # MinHash over word shingles (short texts: whatever shingles there are)
     mh = b""
@@ -335,7 +334,6 @@ def sketch(
         content_hash=chash,
         minhash=mh,
         terms=terms,
-        title_terms=tuple(sorted({_h32(s) for s in title_stems})),
         site=site_of(article),
         when=when,
         n_words=len(norms),
