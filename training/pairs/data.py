@@ -21,7 +21,6 @@ Labels: 0 confirms, 1 contradicts, 2 neither (the order of ``monitor.claims.pair
 
 from __future__ import annotations
 
-import csv
 import json
 import random
 import re
@@ -29,7 +28,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from make_splits import headline_key
+from make_splits import headline_key, read_csv
 
 from monitor.claims.pairs import content_words, most_similar, split_text
 
@@ -59,7 +58,7 @@ def load_splits(path: Path) -> dict:
 
 
 def emergent_examples(data: Path, claim_ids: set[str]) -> list[Example]:
-    rows = csv.DictReader(open(data / "emergent" / "train.csv", encoding="utf-8"))
+    rows = read_csv(data / "emergent" / "train.csv")
     return [
         Example(r["claim"], r["headline"], EMERGENT[r["stance"]], "emergent", r["claim_id"])
         for r in rows
@@ -68,7 +67,7 @@ def emergent_examples(data: Path, claim_ids: set[str]) -> list[Example]:
 
 
 def fnc_bodies(data: Path) -> dict[int, list[str]]:
-    rows = csv.DictReader(open(data / "fnc1" / "train_bodies.csv", encoding="utf-8"))
+    rows = read_csv(data / "fnc1" / "train_bodies.csv")
     return {int(r["Body ID"]): split_text(r["articleBody"]) for r in rows}
 
 
@@ -78,7 +77,7 @@ def fnc_pairs(data: Path, split: dict) -> list[tuple[str, int, str]]:
     hs = set(split["headline_sha1"])
     bs = set(split["body_ids"])
     out = []
-    for r in csv.DictReader(open(data / "fnc1" / "train_stances.csv", encoding="utf-8")):
+    for r in read_csv(data / "fnc1" / "train_stances.csv"):
         if headline_key(r["Headline"]) in hs and int(r["Body ID"]) in bs:
             out.append((r["Headline"], int(r["Body ID"]), r["Stance"]))
     return out
@@ -176,7 +175,7 @@ def augment(claims: list[tuple[str, str]], rng: random.Random) -> list[Example]:
         c = _strip_end(claim)
         lc = _lc_first(c)
 
-        def add(a: str, b: str, label: int) -> None:
+        def add(a: str, b: str, label: int, group: str = group) -> None:
             out.append(Example(a, b, label, "augment", group))
 
         add(c, rng.choice([c, c.title(), c.upper(), c.lower()]), CONFIRMS)

@@ -26,6 +26,12 @@ SEED = 1  # seed 0 left 18 contradicting headlines (6 %) in test: too few to mea
 FRACTIONS = (("test", 0.20), ("val", 0.15))
 
 
+def read_csv(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV file with a header."""
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def norm_headline(s: str) -> str:
     return re.sub(r"\W+", " ", s.lower()).strip()
 
@@ -53,8 +59,8 @@ class _UnionFind:
 
 
 def make_splits(data: Path, seed: int = SEED) -> dict:
-    emergent = list(csv.DictReader(open(data / "emergent" / "train.csv", encoding="utf-8")))
-    stances = list(csv.DictReader(open(data / "fnc1" / "train_stances.csv", encoding="utf-8")))
+    emergent = read_csv(data / "emergent" / "train.csv")
+    stances = read_csv(data / "fnc1" / "train_stances.csv")
     uf = _UnionFind()
     by_norm: dict[str, set[str]] = defaultdict(set)
     for r in stances:

@@ -154,13 +154,23 @@ def main() -> None:
             best = f1
             model.save_pretrained(args.out / "best")
             tok.save_pretrained(args.out / "best")
-            json.dump(
-                {"epoch": epoch, "val_acc": acc, "val_macro_f1": f1, "args": vars(args) | {
-                    "data": str(args.data), "splits": str(args.splits), "out": str(args.out)}},
-                open(args.out / "best" / "train_info.json", "w"),
-                indent=1,
+            (args.out / "best" / "train_info.json").write_text(
+                json.dumps(
+                    {
+                        "epoch": epoch,
+                        "val_acc": acc,
+                        "val_macro_f1": f1,
+                        "args": vars(args)
+                        | {
+                            "data": str(args.data),
+                            "splits": str(args.splits),
+                            "out": str(args.out),
+                        },
+                    },
+                    indent=1,
+                )
             )
-    # validation probabilities of the best model, for thresholds (export.py)
+    # validation probabilities of the best model (thresholds: calibrate.py, on the ONNX model)
     model = AutoModelForSequenceClassification.from_pretrained(args.out / "best")
     pv = predict(model, tok, val_fnc, args.max_length)
     np.savez(
