@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import time
 from pathlib import Path
@@ -38,6 +39,7 @@ from monitor.claims.pairs import (  # noqa: E402
     PairModel,
     content_words,
     judge_many,
+    judge_sentences,
     most_similar,
 )
 from monitor.claims.stance import load_engine  # noqa: E402
@@ -124,6 +126,7 @@ def main() -> None:
     ap.add_argument("--unrelated", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--limit", type=int, default=0, help="at most this many FNC-1 pairs (a trial)")
     args = ap.parse_args()
     splits = json.loads(args.splits.read_text())
     model = PairModel(args.model, threads=args.threads)
@@ -134,7 +137,7 @@ def main() -> None:
     em = emergent_pairs(args.data, set(splits["emergent"][args.split]))
     gold = [EMERGENT[s] for _, _, s in em]
     t0 = time.perf_counter()
-    pm = [s.label for s in model.score([(c, h) for c, h, _ in em])]
+    pm = [judge_sentences(c, [h], model=model).relation for c, h, _ in em]
     t_pm = time.perf_counter() - t0
     st = [STANCE_MAP[engine.judge(c, h).stance] for c, h, _ in em]
     ov = [overlap_baseline(c, h) for c, h, _ in em]
@@ -154,6 +157,8 @@ def main() -> None:
     )
 
     fnc, bodies, uw = fnc_body_pairs(args.data, splits["fnc1"][args.split], args.unrelated)
+    if args.limit:
+        fnc = random.Random(0).sample(fnc, min(args.limit, len(fnc)))
     stances = [s for _, _, s in fnc]
     gold = [FNC[s] for s in stances]
     w = np.array([uw if s == "unrelated" else 1.0 for s in stances])

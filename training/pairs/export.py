@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).parents[2]))
 from data import build  # noqa: E402
 from train import LABELS, predict  # noqa: E402
 
-from monitor.claims.pairs import PairModel  # noqa: E402
+from monitor.claims.pairs import LEVELS, PairModel  # noqa: E402
 
 
 def sha256(path: Path) -> str:
@@ -111,7 +111,10 @@ def agreement(run: Path, out: Path, data: Path, splits: Path, max_length: int) -
     model = AutoModelForSequenceClassification.from_pretrained(run / "best")
     tok = AutoTokenizer.from_pretrained(run / "best")
     onnx = PairModel(
-        out, threads=2, verify=False, thresholds={"confirms": 0.5, "contradicts": 0.5}
+        out,
+        threads=2,
+        verify=False,
+        thresholds=dict.fromkeys(LEVELS, {"confirms": 0.5, "contradicts": 0.5}),
     ).probabilities([(e.claim, e.text) for e in val])
     pt = predict(model, tok, val, max_length)
     same = pt.argmax(1) == onnx.argmax(1)
