@@ -21,7 +21,7 @@ from email.policy import EmailPolicy
 from email.utils import format_datetime, parseaddr
 from typing import Any
 
-from monitor.alerts.channels import Delivery, missing_env
+from monitor.alerts.base import Delivery, missing_env
 from monitor.alerts.render import (
     View,
     clip,
