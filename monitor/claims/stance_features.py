@@ -1,7 +1,7 @@
 """Text preparation and claim/text pair features for the stance engine.
 
 Everything here needs only numpy and scipy, and is shared by inference
-(``monitor.claims.stance``) and training (``monitor.claims.stance_train``), so the
+(``monitor.claims.stance``) and training (``training.stance``), so the
 features a model was trained on are exactly the ones it is asked about later.
 
 Three groups of features describe one (claim, text) pair:

@@ -5,15 +5,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from monitor.cli.base import CliState, pass_state, short_time
+from monitor.store.db import HEARTBEAT_META, STOPPED_META
 from monitor.store.rows import ChannelHealthRow, FeedStatusRow
 
 if TYPE_CHECKING:
@@ -28,6 +31,7 @@ class FeedLine(FeedStatusRow):
 
     in_config: bool = False
     enabled: bool = False
+    state: str = "ok"  # FeedStatusRow.health: ok, warning, error, disabled, new
     page_errors: int = 0  # article pages that could not be fetched (too large, timeout, ...)
     last_page_error: str | None = None
 
@@ -41,40 +45,53 @@ class StatusReport:
     channels: list[ChannelHealthRow]
     claims_judge: dict[str, Any] | None
     heartbeat: str | None
+    daemon_stopped: str | None = None
     config_error: str | None = None  # the daemon's last rejected config change
 
+    def failing_only(self) -> StatusReport:
+        """Only what needs a look: feeds in error, warning or disabled; troubled channels."""
+        return dataclasses.replace(
+            self,
+            feeds=[f for f in self.feeds if f.state in ("error", "warning", "disabled")],
+            channels=[c for c in self.channels if c.state != "ok" or c.pending or c.failed],
+        )
 
-def read_status(cfg: Config) -> StatusReport:
+
+def read_status(db: Path, cfg: Config | None) -> StatusReport:
     """Per-feed health (marked with whether the config still has the feed), alert counts,
-    channel health, the claims judge's state and the daemon's heartbeat."""
+    channel health, the claims judge's state and the daemon's heartbeat.
+
+    ``cfg`` None: the config does not load; every stored feed counts as configured."""
     from monitor.claims.judge import JUDGE_META
     from monitor.daemon import RELOAD_ERROR_META
     from monitor.store import Store
 
-    store = Store.open(cfg.database_path(), readonly=True)
+    store = Store.open(db, readonly=True)
     try:
         feeds = store.feed_status()
         page_errors = store.page_errors()
         alerts = store.alert_counts()
         channels = store.channel_health()
-        heartbeat = store.get_meta("heartbeat")
+        heartbeat = store.get_meta(HEARTBEAT_META)
+        stopped = store.get_meta(STOPPED_META)
         config_error = store.get_meta(RELOAD_ERROR_META) or None
-        judge_meta = store.get_meta(JUDGE_META) if cfg.claims.judge else None
+        judge_meta = store.get_meta(JUDGE_META) if cfg is None or cfg.claims.judge else None
     finally:
         store.close()
-    configured = {f.name: f for f in cfg.feeds}
+    configured = {f.name: f.enabled for f in cfg.feeds} if cfg else {f.name: True for f in feeds}
     lines = [
         FeedLine(
             **asdict(f),
             in_config=f.name in configured,
-            enabled=configured[f.name].enabled if f.name in configured else False,
+            enabled=configured.get(f.name, False),
+            state=f.health,
             page_errors=page_errors[f.name].count if f.name in page_errors else 0,
             last_page_error=page_errors[f.name].last_error if f.name in page_errors else None,
         )
         for f in feeds
     ]
     judge = json.loads(judge_meta) if judge_meta else None
-    return StatusReport(lines, alerts, channels, judge, heartbeat, config_error)
+    return StatusReport(lines, alerts, channels, judge, heartbeat, stopped, config_error)
 
 
 def render_status(report: StatusReport, console: Console) -> None:
@@ -82,23 +99,25 @@ def render_status(report: StatusReport, console: Console) -> None:
     from rich.table import Table
 
     table = Table(title="feeds", show_lines=False)
-    for col in (
+    columns = (
         "feed",
+        "state",
         "last poll",
-        "status",
+        "http",
         "failures",
         "next poll",
         "articles",
         "page errors",
         "error",
-    ):
+    )
+    for col in columns:
         table.add_column(col)
     for f in report.feeds:
-        state = "disabled" if f.disabled_reason else str(f.last_status or "-")
         table.add_row(
             f.name + ("" if f.in_config else " (not in config)"),
+            f.state,
             short_time(f.last_poll),
-            state,
+            str(f.last_status or "-"),
             str(f.failures),
             short_time(f.next_poll),
             str(f.articles),
@@ -127,19 +146,43 @@ def render_status(report: StatusReport, console: Console) -> None:
             line += f", last error: {judge['error']} (the built-in verdicts stand)"
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     if report.heartbeat:
-        console.print(f"daemon heartbeat: {report.heartbeat}")
+        console.print(f"daemon heartbeat: {report.heartbeat} ({heartbeat_verdict(report)[1]})")
     if report.config_error:
         console.print(
             f"config change rejected at {report.config_error}", markup=False, highlight=False
         )
 
 
+HEALTH_MAX_AGE = 180  # seconds a heartbeat stays fresh (the daemon beats every few seconds)
+
+
+def heartbeat_verdict(report: StatusReport, max_age: float = HEALTH_MAX_AGE) -> tuple[bool, str]:
+    """Whether the daemon is alive by its heartbeat, and the words for it."""
+    from monitor.store import from_iso
+
+    beat = from_iso(report.heartbeat)
+    if beat is None:
+        return False, "no heartbeat yet: the daemon has not run"
+    stopped = from_iso(report.daemon_stopped)
+    if stopped is not None and stopped >= beat:
+        return False, f"the daemon stopped at {report.daemon_stopped}"
+    age = (datetime.now(UTC) - beat).total_seconds()
+    if age > max_age:
+        return False, f"stale: last heartbeat {age:.0f}s ago (the daemon is stopped or stuck)"
+    return True, f"last heartbeat {age:.0f}s ago"
+
+
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--failing", is_flag=True, help="Only feeds in error or warning, and troubled channels."
+)
 @pass_state
-def status(state: CliState, as_json: bool) -> None:
-    """Per-feed health: last poll, status, error, failures, next poll, articles."""
-    report = read_status(state.config())
+def status(state: CliState, as_json: bool, failing: bool) -> None:
+    """Per-feed health: state, last poll, HTTP status, error, failures, next poll, articles."""
+    report = read_status(state.database(), state.config_or_none())
+    if failing:
+        report = report.failing_only()
     if as_json:
         click.echo(json.dumps(asdict(report), indent=2))
         return
@@ -149,7 +192,9 @@ def status(state: CliState, as_json: bool) -> None:
 
 
 @click.command()
-@click.option("--max-age", default=180, show_default=True, help="Seconds a heartbeat stays fresh.")
+@click.option(
+    "--max-age", default=HEALTH_MAX_AGE, show_default=True, help="Seconds a heartbeat stays fresh."
+)
 @click.option(
     "--overdue",
     default=3.0,
@@ -160,26 +205,38 @@ def status(state: CliState, as_json: bool) -> None:
 @click.pass_context
 def health(ctx: click.Context, state: CliState, max_age: int, overdue: float) -> None:
     """Exit 0 when the daemon's heartbeat is fresh and its feeds are polled on time (for
-    Docker HEALTHCHECK), else 1."""
+    Docker HEALTHCHECK), else 1. With a config that does not load only the heartbeat counts."""
+    db = state.database()
+    report = read_status(db, None)
+    ok, words = heartbeat_verdict(report, max_age)
+    if not ok:
+        click.echo(f"unhealthy: {words}", err=True)
+        ctx.exit(1)
+    cfg = state.config_or_none()
+    late = overdue_feeds(db, cfg, overdue) if cfg is not None else []
+    if late:
+        click.echo(
+            f"unhealthy: {len(late)} feed(s) overdue by more than {overdue:g} intervals: "
+            + ", ".join(late),
+            err=True,
+        )
+        ctx.exit(1)
+    click.echo(f"healthy: {words}")
+
+
+def overdue_feeds(db: Path, cfg: Config, overdue: float) -> list[str]:
+    """Enabled feeds whose poll is late by more than ``overdue`` of their intervals, each as
+    ``name (due TIME)``."""
     from monitor.daemon import STARTED_META
     from monitor.store import Store, from_iso
 
-    cfg = state.config()
-    store = Store.open(cfg.database_path(), readonly=True)
+    store = Store.open(db, readonly=True)
     try:
-        beat = from_iso(store.get_meta("heartbeat"))
         started = from_iso(store.get_meta(STARTED_META))
         states = {f.name: store.feed_state(f.name) for f in cfg.feeds if f.enabled}
     finally:
         store.close()
-    if beat is None:
-        click.echo("unhealthy: no heartbeat yet", err=True)
-        ctx.exit(1)
     now = datetime.now(UTC)
-    age = (now - beat).total_seconds()
-    if age > max_age:
-        click.echo(f"unhealthy: last heartbeat {age:.0f}s ago", err=True)
-        ctx.exit(1)
     late = []
     for feed in cfg.feeds:
         st = states.get(feed.name)
@@ -190,11 +247,4 @@ def health(ctx: click.Context, state: CliState, max_age: int, overdue: float) ->
         interval = cfg.feed_interval(feed)
         if due is not None and (now - due).total_seconds() > overdue * interval:
             late.append(f"{feed.name} (due {short_time(due.isoformat(timespec='seconds'))})")
-    if late:
-        click.echo(
-            f"unhealthy: {len(late)} feed(s) overdue by more than {overdue:g} intervals: "
-            + ", ".join(late),
-            err=True,
-        )
-        ctx.exit(1)
-    click.echo(f"healthy: last heartbeat {age:.0f}s ago")
+    return late

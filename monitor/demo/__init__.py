@@ -17,9 +17,9 @@ one story in several reports (see ``corpus/manifest.json``):
 from __future__ import annotations
 
 import json
-from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from monitor.demo.manifest import corpus_root, demo_articles, demo_feeds
 
 if TYPE_CHECKING:
     from monitor.demo.server import CorpusServer, RequestInfo, RequestLog, Response, repeat_bytes
@@ -69,30 +69,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'monitor.demo' has no attribute {name!r}")
 
 
-def corpus_root() -> Path:
-    """The folder holding the bundled corpus (feeds, pages and manifest.json)."""
-    return Path(__file__).resolve().parent / "corpus"
-
-
-@cache
-def _manifest() -> dict[str, Any]:
-    return json.loads((corpus_root() / "manifest.json").read_text(encoding="utf-8"))
-
-
-def demo_feeds() -> list[dict[str, Any]]:
-    """The corpus feeds: path, name, format ("rss"/"atom"), site, tags, interval."""
-    return [dict(f) for f in _manifest()["feeds"]]
-
-
-def demo_articles() -> list[dict[str, Any]]:
-    """The corpus articles: key, site, title, author, published, path, feed, role, served.
-
-    ``role`` is one of "scenario-first", "scenario-second", "syndicated-copy",
-    "feed-content-fallback" (its page 404s; the feed item has the full text) or "unrelated".
-    """
-    return [dict(a) for a in _manifest()["articles"]]
-
-
 def _q(value: str) -> str:
     """A TOML basic string (JSON string escapes are a subset TOML accepts)."""
     return json.dumps(value, ensure_ascii=False)
@@ -116,6 +92,9 @@ def demo_config_toml(base_url: str, db_path: str) -> str:
         "[fetch]",
         "allow_private_networks = true  # the demo server is on 127.0.0.1",
         'timeout = "10s"',
+        "# The demo's reports are the news: alert on them at the first poll. A real config",
+        "# keeps the default (baseline = true): a feed's first poll stores its backlog silently.",
+        "baseline = false",
     ]
     for feed in demo_feeds():
         out += [
