@@ -11,7 +11,9 @@ Rules (an alert = a confirms or contradicts verdict):
 * ``AND``: the engine's verdict only when the pair model's verdict is the same relation;
 * ``engine + evidence``: the engine's verdict only when the pair model's evidence reading
   (its most confirming or contradicting sentence) reads the same relation at the
-  *sentence* thresholds.
+  *sentence* thresholds;
+* ``engine, no opposite sentence``: the engine's verdict unless that reading is the
+  opposite relation (a veto, not a second vote).
 
     python training/pairs/article_level.py --engine monitor/claims/stance_model \
         [--engine-before DIR] [--cache pm.json] [--out results.json]
@@ -89,8 +91,14 @@ def rules(pm: list[dict], en: list[dict]) -> dict[str, list[str]]:
             [e["relation"] == p["sentence"] for e, p in zip(en, pm, strict=True)]
         ),
     }
+    opposite = {"confirms": "contradicts", "contradicts": "confirms", "neither": ""}
+    not_opposed = [p["sentence"] != opposite[e["relation"]] for e, p in zip(en, pm, strict=True)]
+    out["engine, no opposite sentence"] = gated(not_opposed)
     for s in SCORE_GRID:
         out[f"engine, score >= {s}"] = gated([e["score"] >= s for e in en])
+        out[f"engine, no opposite sentence, score >= {s}"] = gated(
+            [k and e["score"] >= s for e, k in zip(en, not_opposed, strict=True)]
+        )
         out[f"engine + evidence sentence, score >= {s}"] = gated(
             [
                 e["relation"] == p["sentence"] and e["score"] >= s
