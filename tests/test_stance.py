@@ -228,6 +228,37 @@ def test_training_script_reports_missing_data(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+def test_exclude_splits_drops_pairs_touching_the_test_side(tmp_path):
+    from training.pairs.make_splits import headline_key
+    from training.stance.train import DataError, Pair, exclude_held_out
+
+    pairs = [
+        Pair("Mayor closes the harbour bridge", 1, "confirms"),  # test headline
+        Pair("Council opens a new library", 2, "discusses"),  # test body
+        Pair("Council opens a new library", 3, "confirms"),  # both on other sides
+        Pair("Storm floods the old town", 3, "unrelated"),
+        Pair("Storm floods the old town", 4, "contradicts"),  # val body: kept
+    ]
+    side = {"body_ids": [2], "headline_sha1": [headline_key("Mayor closes the harbour bridge")]}
+    other = {"body_ids": [4], "headline_sha1": []}
+    splits = tmp_path / "splits.json"
+    splits.write_text(json.dumps({"fnc1": {"test": side, "val": other}}))
+    kept, dropped = exclude_held_out(pairs, splits)
+    assert dropped == 2
+    assert kept == pairs[2:]
+    splits.write_text(json.dumps({"fnc1": {"val": other}}))
+    with pytest.raises(DataError, match="splits.json"):
+        exclude_held_out(pairs, splits)
+    proc = subprocess.run(
+        [sys.executable, "-m", "training.stance", "--data", str(tmp_path), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert "--exclude-splits" in proc.stdout
+
+
 def test_debunking_cues_are_features_of_the_sentences_like_the_claim(engine):
     from monitor.claims.stance_features import (
         FEATURE_NAMES,

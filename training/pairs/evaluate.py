@@ -148,7 +148,7 @@ def main() -> None:
         "word_overlap": table(gold, ov),
         "pair_model_seconds": round(t_pm, 2),
     }
-    for name, key in (("pair model", "pair_model"), ("monitor stance (before)", "monitor_stance")):
+    for name, key in (("pair model", "pair_model"), ("stance engine (shipped)", "monitor_stance")):
         report.append(
             f"Emergent claim vs. headline, {name}\n\n" + markdown(name, results["emergent"][key])
         )
@@ -195,7 +195,7 @@ def main() -> None:
     }
     for name, key in (
         ("pair model (judge_sentences)", "pair_model"),
-        ("monitor stance (before)", "monitor_stance"),
+        ("stance engine (shipped)", "monitor_stance"),
         ("word overlap", "word_overlap"),
     ):
         t = results["fnc1"][key]

@@ -51,6 +51,7 @@ from monitor.claims.stance_features import (
 )
 from monitor.claims.stance_gbdt import TreeEnsemble
 from monitor.text import words
+from training.pairs.make_splits import headline_key
 
 FNC_TO_STANCE = {
     "agree": "confirms",
@@ -117,6 +118,20 @@ def load_fnc(path: Path) -> tuple[dict[int, str], list[Pair]]:
 
 # ---------------------------------------------------------------------------------------
 # Splits
+
+
+def exclude_held_out(
+    pairs: list[Pair], splits_file: Path, side: str = "test"
+) -> tuple[list[Pair], int]:
+    """The pairs whose headline and body are both outside ``side`` of a splits.json
+    (training/pairs/README.md), and how many were dropped."""
+    try:
+        fnc = json.loads(splits_file.read_text(encoding="utf-8"))["fnc1"][side]
+        bodies, heads = set(fnc["body_ids"]), set(fnc["headline_sha1"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"{splits_file}: not a readable splits file ({exc!r})") from None
+    kept = [p for p in pairs if p.body_id not in bodies and headline_key(p.headline) not in heads]
+    return kept, len(pairs) - len(kept)
 
 
 def split_by_body(pairs: list[Pair], seed: int, frac: float = 0.2) -> tuple[list[int], list[int]]:
@@ -636,6 +651,13 @@ def main(argv: list[str] | None = None) -> int:
         "--rounds", type=int, default=None, help="boosting rounds per stage (default 100)"
     )
     ap.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
+    ap.add_argument(
+        "--exclude-splits",
+        type=Path,
+        default=None,
+        help="drop every pair whose headline or body is on the test side of this "
+        "splits.json (training/pairs/splits.json), so that file's test stories stay unseen",
+    )
     args = ap.parse_args(argv)
 
     def log(msg: str) -> None:
@@ -649,6 +671,15 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    excluded: dict[str, Any] | None = None
+    if args.exclude_splits is not None:
+        try:
+            pairs, dropped = exclude_held_out(pairs, args.exclude_splits)
+        except DataError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        excluded = {"splits": args.exclude_splits.name, "side": "test", "dropped_pairs": dropped}
+        print(f"excluded {dropped} pairs touching the test side of {args.exclude_splits}")
     if args.sample is not None:
         if args.sample < 100:
             print("error: --sample must be at least 100", file=sys.stderr)
@@ -683,6 +714,8 @@ def main(argv: list[str] | None = None) -> int:
             log("== tuning the contradicts thresholds on inner story splits of all pairs")
             thresholds = tune(pairs, bodies, args.seed, log)
         meta = {"data_sha256_16": data_digest(args.data), "evaluation": _summary(results)}
+        if excluded is not None:
+            meta["excluded"] = excluded
         train_final(pairs, bodies, args.seed, thresholds, args.out, meta, log)
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
