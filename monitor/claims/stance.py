@@ -50,6 +50,7 @@ __all__ = [
     "StanceEngine",
     "StanceVerdict",
     "load_engine",
+    "pair_verdict",
     "run_jsonl",
 ]
 
@@ -407,13 +408,44 @@ def load_engine(
 # The `monitor stance` command
 
 
-def run_jsonl(inp: TextIO, out: TextIO, engine: StanceEngine | None = None) -> int:
+def pair_verdict(claim: str, sentence: str) -> StanceVerdict:
+    """A claim against one sentence or headline, read by the pair model
+    (``monitor.claims.pairs``): its *neither* is ``discusses`` when the sentence shares
+    content words with the claim, else ``unrelated``."""
+    from monitor.claims.pairs import judge_sentences
+
+    v = judge_sentences(claim, [sentence])
+    stance = v.relation
+    if stance == "neither":
+        stance = "discusses" if v.score is not None else "unrelated"
+    probs = {k: 0.0 for k in STANCES}
+    if v.score is not None:
+        probs |= {"confirms": v.score.confirms, "contradicts": v.score.contradicts}
+        probs["discusses"] = v.score.neither
+    else:
+        probs["unrelated"] = 1.0
+    return StanceVerdict(
+        stance,
+        round(v.probability, 4),
+        {k: round(x, 4) for k, x in probs.items()},
+        (v.evidence,) if v.evidence else (),
+    )
+
+
+def run_jsonl(
+    inp: TextIO, out: TextIO, engine: StanceEngine | None = None, *, pairs: bool = True
+) -> int:
     """Judge JSON lines ``{"id", "claim", "text"}``; write ``{"id", "stance", "score", "evidence"}``.
 
-    A line that cannot be judged yields ``{"id": ..., "error": "..."}`` instead. Blank
-    lines are skipped. Consecutive lines with the same text share one prepared text.
-    Returns the number of lines written.
+    A text of one sentence (a headline, a summary) is read by the pair model
+    (:func:`pair_verdict`; it scores 0.7+ on held-out claim/headline pairs where the
+    engine scores about 0.5, see docs/claims-model.md) unless ``pairs`` is False; longer
+    texts by the stance engine. A line that cannot be judged yields
+    ``{"id": ..., "error": "..."}`` instead. Blank lines are skipped. Consecutive lines
+    with the same text share one prepared text. Returns the number of lines written.
     """
+    from monitor.claims.pairs import PairModelError, split_text
+
     eng = engine
     last_text: str | None = None
     last_prepared: PreparedText | None = None
@@ -435,19 +467,22 @@ def run_jsonl(inp: TextIO, out: TextIO, engine: StanceEngine | None = None) -> i
                 raise ValueError(f"line {lineno}: 'claim' must be a non-empty string")
             if not isinstance(text, str):
                 raise ValueError(f"line {lineno}: 'text' must be a string")
-            if eng is None:
-                eng = load_engine()
-            if text != last_text or last_prepared is None:
-                last_prepared = eng.prepare(text)
-                last_text = text
-            v = eng.judge(claim, last_prepared)
+            if pairs and len(split_text(text)) == 1:
+                v = pair_verdict(claim, text.strip())
+            else:
+                if eng is None:
+                    eng = load_engine()
+                if text != last_text or last_prepared is None:
+                    last_prepared = eng.prepare(text)
+                    last_text = text
+                v = eng.judge(claim, last_prepared)
             rec: dict[str, Any] = {
                 "id": rid,
                 "stance": v.stance,
                 "score": v.score,
                 "evidence": list(v.evidence),
             }
-        except (ValueError, TypeError, ModelError) as exc:
+        except (ValueError, TypeError, ModelError, PairModelError) as exc:
             rec = {"id": rid, "error": str(exc)}
         except Exception as exc:  # never a traceback for one bad record
             rec = {"id": rid, "error": f"line {lineno}: {type(exc).__name__}: {exc}"}
