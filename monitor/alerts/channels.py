@@ -14,7 +14,7 @@ from typing import Protocol
 
 import httpx
 
-from monitor.alerts.render import hits_plain, one_line
+from monitor.alerts.render import claim_lines, hits_plain, one_line
 from monitor.config import ChannelConfig
 from monitor.feeds.fetch import parse_retry_after
 from monitor.models import AlertEvent
@@ -64,6 +64,9 @@ def format_line(event: AlertEvent) -> str:
             line += f" ({ev['attribution']})"
         if isinstance(conf, int | float):
             line += f" confidence {conf:.2f}"
+        context = claim_lines(p)
+        if context:
+            line += " | " + " | ".join(context)
         return one_line(f"{line} <{art.get('url')}>", 2000)
     if event.type == "story.updated":
         story = p.get("story") or {}
