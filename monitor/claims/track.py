@@ -43,6 +43,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from monitor.claims.extract import (
+    Attribution,
     ClaimRecord,
     PreparedArticle,
     Proposition,
@@ -60,7 +61,13 @@ from monitor.claims.pairs import (
     judge_many,
     split_text,
 )
-from monitor.claims.relate import StoredClaim, best_match, is_copy, sources_overlap
+from monitor.claims.relate import (
+    StoredClaim,
+    best_match,
+    is_copy,
+    proposition_match,
+    sources_overlap,
+)
 from monitor.models import Article, Match
 from monitor.store.rows import ClaimEvidenceRow, ClaimRow, NewClaim, NewEvidence
 
@@ -74,6 +81,9 @@ CROSS_STORY_OVERLAP = 0.6
 CROSS_STORY_PROBABILITY = 0.95
 # At most this many claims of other stories are read per article (the time budget).
 CROSS_STORY_LIMIT = 20
+# A confirmation restates the claim: its evidence carries at least this share of the
+# claim's content words (a contradiction may be worded freely: "the report is a hoax").
+CONFIRM_OVERLAP = 0.5
 
 # Claims a decision creates are numbered from here until the apply step stores them: above
 # every stored id, in the order they were made, as their stored ids will be.
@@ -249,6 +259,7 @@ _FRAME = re.compile(
     r"|stated|announced|wrote|added)\s+that\s+|according\s+to\s+[^,]{1,80},\s+)(?=\S)",
     re.IGNORECASE,
 )
+_HEADLINE_FRAME = re.compile(r"^[^,]{1,60}?\b(?:says|said)\s+(?=[A-Z])")  # "Kremlin says Putin ..."
 _TAIL = re.compile(r",\s+(?:[^,]{1,80}\s+)?(?:said|says|reported|reports|told\s+\w+)\.?$", re.I)
 
 
@@ -258,11 +269,9 @@ def claim_content(statement: str) -> str:
     the alert names the source (``first_source``). A frame of denial ("Peskov denied
     that ...") is kept: it is the content."""
     s = statement.strip()
-    m = _FRAME.match(s)
+    m = _FRAME.match(s) or _HEADLINE_FRAME.match(s)
     if m:
         s = s[m.end() :]
-    else:
-        s = re.sub(r"^[^,]{1,60}?\b(?:says|said)\s+(?=[A-Z])", "", s)  # "Kremlin says Putin ..."
     s = _TAIL.sub("", s).strip()
     return s[:1].upper() + s[1:] if len(s.split()) >= 3 else statement.strip()
 
@@ -363,7 +372,9 @@ class ClaimTracker:
             sent_words = [content_words(s) for s in sents]
             article_words = set().union(*sent_words) if sent_words else set()
             other_rows = [
-                r for r in other_rows if strong_match(claim_content(r.statement), sent_words, article_words)
+                r
+                for r in other_rows
+                if strong_match(claim_content(r.statement), sent_words, article_words)
             ]
             other_rows = sorted(other_rows, key=lambda r: -r.id)[:CROSS_STORY_LIMIT]
         loaded = load_claims(store, [*own_rows, *other_rows])
@@ -523,9 +534,28 @@ class _ArticleRun:
             )
         )
 
+    def _source_of(
+        self, attribution: Attribution | None, proposition: Proposition, polarity: str
+    ) -> Attribution | None:
+        """Who the article says makes a claim: the attribution of its sentence, else that of
+        another of its reports of the same proposition ("Mayor to close bridge" in the
+        headline, "..., the transport office said" in the text)."""
+        if attribution is not None:
+            return attribution
+        return next(
+            (
+                r.attribution
+                for r in self.outcome.records
+                if r.attribution
+                and r.polarity == polarity
+                and proposition_match(r.proposition, proposition)
+            ),
+            None,
+        )
+
     def _create(self, rec: ClaimRecord) -> StoredClaim:
         a = self.article
-        attr = rec.attribution
+        attr = self._source_of(rec.attribution, rec.proposition, rec.polarity)
         prop = rec.proposition
         new = NewClaim(
             watch=self.watch,
@@ -622,17 +652,21 @@ class _ArticleRun:
 
     def _reading(self, claim: StoredClaim, v: Verdict, polarity: str) -> ClaimRecord:
         """The evidence as a record: the model's sentence(s), attributed by the claim reader
-        (the record of that sentence, else a fresh reading of it)."""
+        (the record of that sentence, else a fresh reading of it). A sentence that names no
+        source (a headline) takes the source of this article's report of the same
+        proposition, if it names one."""
         found = [r for r, c in self._records_in(v.evidence) if r.polarity == polarity]
         base = found[0] if found else None
         if base is None:
             first = split_text(v.evidence)[0] if v.evidence else ""
             base = read_sentence(first, proper=self.prep.proper, language=self.prep.language)
+        prop = base.proposition if found and base else claim.proposition
+        attribution = self._source_of(base.attribution if base else None, prop, polarity)
         return ClaimRecord(
-            proposition=base.proposition if base else claim.proposition,
+            proposition=prop,
             polarity=polarity,  # type: ignore[arg-type]
             modality=base.modality if base and base.assertive else "stated",
-            attribution=base.attribution if base else None,
+            attribution=attribution,
             quote=v.evidence,
             statement=base.statement if found and base else v.evidence,
             field=base.field if found and base else "text",
@@ -642,6 +676,9 @@ class _ArticleRun:
     def _confirm(self, claim: StoredClaim, v: Verdict, note: str) -> None:
         if claim.id in self.created:
             return  # an article never confirms a claim it created
+        cw = content_words(claim_content(claim.statement))
+        if len(cw & content_words(v.evidence)) < CONFIRM_OVERLAP * len(cw):
+            return  # not a restatement of the claim
         rec = self._reading(claim, v, claim.polarity)
         fresh_outlet = _outlet(self.article) not in claim.outlets
         alert = (
@@ -680,6 +717,9 @@ class _ArticleRun:
         # the claim the contradicting report stands for: the one its sentence was grouped
         # into, else a new one (the claim's proposition, the other polarity)
         sides = [c for r, c in self._records_in(v.evidence) if c.polarity == polarity]
+        if claim.id in self.created:
+            # both sides in one article: two reports the reader found, of one proposition
+            sides = [c for c in sides if proposition_match(c.proposition, claim.proposition)]
         other = sides[0] if sides else None
         if other is None:
             if self.copy or claim.id in self.created:
