@@ -336,3 +336,53 @@ def test_confidence_note_in_plain_words() -> None:
     assert confidence_note("confirms", 0.5, None) == (
         "The model is 50 % sure this report confirms the claim."
     )
+
+
+def test_every_rendering_says_who_claimed_who_answers_and_how_sure() -> None:
+    from datetime import UTC, datetime
+
+    from monitor.alerts import events
+    from monitor.alerts.channels import format_line
+    from monitor.alerts.chat import discord_message, ntfy_request, slack_message
+    from monitor.alerts.email import html_body
+    from monitor.alerts.render import plain_text
+    from monitor.models import Article
+
+    art = Article(
+        url="https://radio.example/kovac",
+        title=DENIAL.title,
+        text=DENIAL.text,
+        text_source="feed",
+        feed_name="Harbour Radio",
+        guid="g",
+    )
+    note = confidence_note("contradicts", 0.93, 0.86)
+    (ev,) = events.claim_related(
+        "contradicts",
+        art,
+        events.ClaimRef(
+            1,
+            "Mayor Kovac to close Harbour Bridge for repairs",
+            first_outlet="The Daily Tide",
+            first_published=datetime(2030, 3, 4, tzinfo=UTC),
+            first_source="the city's transport office",
+        ),
+        events.Evidence(DENIAL.title, "Mayor Ana Kovac", "negative"),
+        0.93,
+        WATCH,
+        ["mail"],
+        story={"id": 7, "title": "Harbour Bridge"},
+        note=note,
+    )
+    validate_payload(ev.payload)
+    assert ev.payload["confidence_note"] == note
+    first = "First claimed by the city's transport office in The Daily Tide (2030-03-04)"
+    answer = "Contradicted by Mayor Ana Kovac in Harbour Radio"
+    slack = json.dumps(slack_message(ev.payload))
+    discord = json.dumps(discord_message(ev.payload))
+    ntfy = ntfy_request(ev.payload)[0].decode()
+    for text in (plain_text(ev.payload), html_body(ev.payload), ntfy, format_line(ev)):
+        assert first in text.replace("&#x27;", "'") and answer in text and "9 times in 10" in text
+    for text in (slack, discord):
+        assert "transport office" in text and "Mayor Ana Kovac in Harbour Radio" in text
+        assert "9 times in 10" in text
