@@ -40,11 +40,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 from courlan.clean import normalize_url, scrub_url
-from datasketch import MinHash
 
+from monitor.lexicon import STOPWORDS_EN
 from monitor.models import Article
 from monitor.store.rows import KnownArticle, SketchRecord, SketchRow, StoryRow
-from monitor.text import STOPWORDS_EN, get_stemmer, stemmer_languages, words
+from monitor.text import get_stemmer, stemmer_languages, words
 
 __all__ = [
     "NEAR_DUPLICATE_THRESHOLD",
@@ -171,7 +171,36 @@ _STOPWORDS = STOPWORDS_EN | frozenset(
     """.split()
 )
 
-_PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme="affine32").permutations
+
+# MinHash exactly as datasketch (>= 2.0) computes it with scheme="affine32" and an identity
+# hash function over our own 32-bit shingle hashes: each value goes through the MurmurHash3
+# 32-bit finalizer, then through NUM_PERM affine maps h -> a*h + b mod 2^32 whose (odd) `a`
+# and `b` are drawn from numpy's legacy RandomState(seed). Stored signatures depend on every
+# detail; tests/unit/test_dedup_minhash.py checks them against datasketch itself. (Importing
+# datasketch pulls in scipy.integrate through its LSH module, half of the daemon's start.)
+def _affine32_permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
+
+
+_PERM_A, _PERM_B = _affine32_permutations(NUM_PERM, _SEED)
+
+
+def _fmix32(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finalizer (wrapping uint32 arithmetic)."""
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
+
+
+def minhash_signature(hashes: list[int]) -> bytes:
+    """The MinHash signature (NUM_PERM little-endian uint32) of a set of 32-bit hashes."""
+    hv = _fmix32(np.asarray(hashes, dtype=np.uint32).reshape(-1, 1))
+    return (hv * _PERM_A + _PERM_B).min(axis=0).astype("<u4").tobytes()
 
 
 def _int64(digest: bytes) -> int:
@@ -194,14 +223,9 @@ class Fingerprint:
     terms: tuple[
         tuple[int, float], ...
     ]  # story vector: (term hash, weight), L2 = 1, heaviest first
-    title_terms: tuple[int, ...]  # hashes of the title's content-word stems
     site: str  # the outlet (host)
     when: datetime  # the article's time for story windows: published, else fetched
     n_words: int = 0
-
-    @property
-    def signature(self) -> np.ndarray:
-        return np.frombuffer(self.minhash, dtype="<u4")
 
     @property
     def bands(self) -> tuple[int, ...]:
@@ -227,8 +251,12 @@ def band_keys(minhash: bytes) -> tuple[int, ...]:
 
 def content_hash(title: str, text: str) -> str:
     """sha256 over the folded words of title and text (spacing, case, punctuation ignored)."""
+    return _words_hash(words(title), words(text))
+
+
+def _words_hash(title_words: list[str], text_words: list[str]) -> str:
     return hashlib.sha256(
-        (" ".join(words(title)) + "\n" + " ".join(words(text))).encode()
+        (" ".join(title_words) + "\n" + " ".join(text_words)).encode()
     ).hexdigest()
 
 
@@ -267,20 +295,12 @@ def sketch(
     text = article.text or ""
     norms = words(text)
     title_words = words(article.title)
-    chash = hashlib.sha256((" ".join(title_words) + "\n" + " ".join(norms)).encode()).hexdigest()
+    chash = _words_hash(title_words, norms)
 
     # MinHash over word shingles (short texts: whatever shingles there are)
     mh = b""
     if norms:
-        m = MinHash(
-            num_perm=NUM_PERM,
-            seed=_SEED,
-            scheme="affine32",
-            permutations=_PERMUTATIONS,
-            hashfunc=_identity,
-        )
-        m.update_batch(_shingle_hashes(norms))
-        mh = m.hashvalues.astype("<u4").tobytes()
+        mh = minhash_signature(_shingle_hashes(norms))
 
     # story vector: stems of content words, log-scaled counts; title words weigh more
     stemmer = get_stemmer(language if language in stemmer_languages() else "en")
@@ -316,15 +336,10 @@ def sketch(
         content_hash=chash,
         minhash=mh,
         terms=terms,
-        title_terms=tuple(sorted({_h32(s) for s in title_stems})),
         site=site_of(article),
         when=when,
         n_words=len(norms),
     )
-
-
-def _identity(x: int) -> int:
-    return x
 
 
 def jaccard(a: bytes, b: bytes) -> float:

@@ -13,12 +13,15 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Iterable
 from itertools import accumulate, compress, count
 from operator import add
 from typing import NamedTuple
 
 import lxml.html
 import Stemmer  # PyStemmer: the Snowball algorithms in C
+
+from monitor.lexicon import ABBREVIATIONS
 
 # Letters/digits runs, keeping inner apostrophes (don't, Peskov's) together.
 # CJK ideographs, kana and Hangul syllables are one token each: those scripts do not
@@ -131,81 +134,6 @@ def word_offsets(text: str, plain: str | None) -> tuple[list[int], list[int]]:
     return starts, list(map(add, starts, filter(None, lengths)))
 
 
-# English function words (negations included): no topic of their own. Stages that need
-# more (dedup's multilingual and news filler words) extend this set rather than copy it.
-STOPWORDS_EN = frozenset(
-    """
-    a about above after again against all also am an and any are as
-    at be because been before being below between both but by can
-    could did do does doing done down dr during each few for from
-    further get got had has have having he her here hers herself him
-    himself his how i if in into is it its itself just like may
-    me might more most mr mrs ms must my myself never new no nor
-    not now of off on once one only or other our ours ourselves out
-    over own s said same say saying says shall she should so some
-    such t tell than that the their theirs them themselves then there
-    these they this those through to told too two under until up upon
-    us very via was we were what when where which while who whom
-    why will with would year years you your yours yourself yourselves
-    """.split()
-)
-
-
-_ABBREVIATIONS = frozenset(
-    [
-        "mr",
-        "mrs",
-        "ms",
-        "dr",
-        "prof",
-        "sr",
-        "jr",
-        "st",
-        "mt",
-        "gen",
-        "col",
-        "lt",
-        "sgt",
-        "capt",
-        "cmdr",
-        "adm",
-        "gov",
-        "sen",
-        "rep",
-        "pres",
-        "rev",
-        "hon",
-        "jan",
-        "feb",
-        "mar",
-        "apr",
-        "jun",
-        "jul",
-        "aug",
-        "sep",
-        "sept",
-        "oct",
-        "nov",
-        "dec",
-        "no",
-        "nos",
-        "vol",
-        "fig",
-        "approx",
-        "inc",
-        "ltd",
-        "co",
-        "corp",
-        "dept",
-        "est",
-        "vs",
-        "etc",
-        "al",
-        "univ",
-        "ave",
-        "blvd",
-    ]
-)
 # Candidate boundary: terminal punctuation, optional closing quotes/brackets, whitespace,
 # then something that can open a sentence.
 # It is written to start with one character class, which lets the regex engine skip ahead
@@ -260,7 +188,7 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
             if last:
                 word = last.group(1)
                 # "Mr." / "Gen." / initials "J." / "U.S." are not ends of sentences
-                if word.lower() in _ABBREVIATIONS or len(word) == 1:
+                if word.lower() in ABBREVIATIONS or len(word) == 1:
                     continue
         if _NON_SPACE_RE.search(text, start, at + 1):
             spans.append(_trim(text, start, at + len(boundary.rstrip())))
@@ -268,6 +196,22 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     if text[start:].strip():
         spans.append(_trim(text, start, len(text)))
     return spans
+
+
+def split_lines(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sentence spans cut again at line breaks: a headline, caption or heading on its own
+    line is never glued to the sentence after it."""
+    out: list[tuple[int, int]] = []
+    for a, b in spans:
+        start = a
+        for m in re.finditer(r"\n", text[a:b]):
+            end = a + m.start()
+            if text[start:end].strip():
+                out.append(_trim(text, start, end))
+            start = a + m.end()
+        if text[start:b].strip():
+            out.append(_trim(text, start, b))
+    return out
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:

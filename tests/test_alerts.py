@@ -342,6 +342,7 @@ def test_retry_delay_jitter_and_floor():
     assert retry_delay(30, None, rng, base=10, cap=100) <= 100
 
 
+@pytest.mark.slow
 def test_receiver_down_then_503_then_back_loses_nothing(store):
     """Connection refused, then 503 + Retry-After, then recovery: every alert arrives once."""
     port = free_port()

@@ -72,6 +72,7 @@ def counts(db: Path) -> dict[str, int]:
         s.close()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(90)
 def test_sigkill_mid_batch_then_restart_delivers_everything(tmp_path, corpus):
     corpus.set_file("/many.xml", feed(corpus.base_url, N))

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import basic_config
 from tests.test_pipeline import small_rss
 
@@ -34,6 +36,7 @@ def start_daemon(config: Path, log: Path) -> subprocess.Popen:
     )
 
 
+@pytest.mark.slow
 def test_daemon_polls_reloads_rejects_bad_edits_and_stops_cleanly(tmp_path, corpus, receiver):
     corpus.set_file(
         "/one.xml",
@@ -115,6 +118,7 @@ def test_daemon_polls_reloads_rejects_bad_edits_and_stops_cleanly(tmp_path, corp
     assert len(ids) == len(set(ids)) == 3
 
 
+@pytest.mark.slow
 def test_daemon_keeps_running_with_unreachable_feeds(tmp_path):
     # nothing listens on port 9: every poll fails, the daemon stays up and says why
     config = basic_config(tmp_path, ["http://127.0.0.1:9/feed.xml"])

@@ -126,6 +126,7 @@ EXPECTED_KIND = {
 }
 
 
+@pytest.mark.slow
 def test_labelled_pairs(tmp_path):
     """Every labelled pair, A stored then B decided; the same-story recall floor is measured."""
     wrong, story_missed = [], []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import string
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -259,6 +260,7 @@ def document_st(draw: st.DrawFn) -> Document:
     return Document(title=title, text=text, tags=tags)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(tree_st(), min_size=1, max_size=4), document_st(), st.sampled_from(["en", "ru"]))
 def test_indexed_matcher_agrees_with_reference(trees: list[Node], doc: Document, lang: str) -> None:

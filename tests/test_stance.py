@@ -178,13 +178,15 @@ def test_run_jsonl_round_trip_with_bad_lines(engine):
     assert "object" in recs[5]["error"]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not FNC.is_dir(), reason="FNC-1 data not present at ../shared/data/fnc1")
 def test_training_script_on_a_sample(tmp_path):
     out = tmp_path / "model"
     proc = subprocess.run(
         [
             sys.executable,
-            str(ROOT / "scripts" / "stance_train.py"),
+            "-m",
+            "training.stance",
             "--data",
             str(FNC),
             "--sample",
@@ -215,7 +217,7 @@ def test_training_script_on_a_sample(tmp_path):
 
 def test_training_script_reports_missing_data(tmp_path):
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "stance_train.py"), "--data", str(tmp_path)],
+        [sys.executable, "-m", "training.stance", "--data", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from monitor.alerts.channels import Delivery, missing_env, post
+from monitor.alerts.base import Delivery, missing_env, post
 from monitor.alerts.render import (
     View,
     clip,

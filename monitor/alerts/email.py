@@ -19,7 +19,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from typing import Any
 
-from monitor.alerts.channels import Delivery, missing_env
+from monitor.alerts.base import Delivery, missing_env
 from monitor.alerts.render import (
     View,
     clip,

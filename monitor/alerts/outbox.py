@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from monitor.alerts.channels import Channel, Delivery
+from monitor.alerts.base import Channel, Delivery
 from monitor.alerts.events import digest
 from monitor.config import ChannelConfig
 from monitor.store import Store, StoredAlert

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import httpx
 
-from monitor.alerts.channels import Delivery, make_channels
+from monitor.alerts.base import Delivery
+from monitor.alerts.channels import make_channels
 from monitor.alerts.events import article_matched
 from monitor.config import Config
 from monitor.models import Article, Match

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import httpx
 from standardwebhooks import Webhook
 
-from monitor.alerts.channels import Delivery, log, missing_env, post
+from monitor.alerts.base import Delivery, log, missing_env, post
 from monitor.config import ChannelConfig
 from monitor.models import AlertEvent
 

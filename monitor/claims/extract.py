@@ -10,8 +10,8 @@ A *claim record* is what one sentence of one report says about the watch's subje
       attribution  Kremlin spokesman Dmitry Peskov  (keys: peskov, kremlin)
 
 There is no parser here: the sentence is read as a sequence of word tokens
-(:func:`monitor.text.tokenize`) with the punctuation between them, and a handful of
-cue lists decide. The predicate is found from the watch's own hit words (a rule such
+(:func:`monitor.text.tokenize`) with the punctuation between them, and the cue lists
+of :mod:`monitor.lexicon` decide. The predicate is found from the watch's own hit words (a rule such
 as ``Putin AND congratulat*`` names the event); light verbs ("extended his
 congratulations", "sent congratulations") defer to their noun; Snowball stems make
 "congratulated", "congratulations" and "congratulate" one predicate. Names are runs of
@@ -25,13 +25,44 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import simplemma
 
+from monitor.lexicon import (
+    APPOSITIVE_OPENERS,
+    ASK_WORDS,
+    BOILERPLATE_RE,
+    CLAUSE_WORDS,
+    CONDITION_CUES,
+    COPULAS,
+    DENY_AFTER,
+    DENY_WORDS,
+    DETERMINERS,
+    FAIL_VERBS,
+    FUNCTION_WORDS,
+    HEDGES,
+    LEADING_CONJUNCTIONS,
+    LIGHT_VERBS,
+    NEGATORS,
+    NOT_SOURCES,
+    OBJECT_STOPS,
+    OPINION_RE,
+    PLAN_WORDS,
+    PRONOUNS,
+    QUESTION_CUES,
+    RELATIVE_OPENERS,
+    REPORT_VERBS,
+    ROLE_NOUNS,
+    SOURCE_NOUNS,
+    SPECULATIVE,
+    SPEECH_VERBS,
+    TITLE_WORDS,
+    TRUTH_WORDS,
+)
 from monitor.models import Article, Match
-from monitor.text import fold, get_stemmer, split_sentences, tokenize
+from monitor.text import fold, get_stemmer, split_lines, split_sentences, tokenize
 
 Polarity = Literal["asserted", "denied"]
 Modality = Literal["stated", "reported", "planned", "question", "conditional"]
@@ -39,487 +70,6 @@ MODALITIES: tuple[str, ...] = ("stated", "reported", "planned", "question", "con
 #: Modalities that make a record an assertion (one that can confirm or contradict).
 ASSERTIVE: frozenset[str] = frozenset({"stated", "reported", "planned"})
 
-# -- word lists ------------------------------------------------------------------------------
-FUNCTION_WORDS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "this",
-        "that",
-        "these",
-        "those",
-        "there",
-        "here",
-        "it",
-        "its",
-        "it's",
-        "he",
-        "she",
-        "they",
-        "we",
-        "i",
-        "you",
-        "his",
-        "her",
-        "their",
-        "our",
-        "my",
-        "your",
-        "him",
-        "them",
-        "us",
-        "me",
-        "who",
-        "whom",
-        "whose",
-        "which",
-        "what",
-        "when",
-        "where",
-        "why",
-        "how",
-        "and",
-        "or",
-        "but",
-        "nor",
-        "so",
-        "yet",
-        "for",
-        "of",
-        "to",
-        "in",
-        "on",
-        "at",
-        "by",
-        "with",
-        "from",
-        "into",
-        "onto",
-        "over",
-        "under",
-        "about",
-        "after",
-        "before",
-        "during",
-        "since",
-        "until",
-        "via",
-        "through",
-        "between",
-        "against",
-        "among",
-        "as",
-        "than",
-        "then",
-        "also",
-        "too",
-        "very",
-        "just",
-        "only",
-        "even",
-        "still",
-        "already",
-        "again",
-        "be",
-        "is",
-        "are",
-        "was",
-        "were",
-        "been",
-        "being",
-        "am",
-        "has",
-        "have",
-        "had",
-        "having",
-        "do",
-        "does",
-        "did",
-        "doing",
-        "will",
-        "would",
-        "shall",
-        "should",
-        "can",
-        "could",
-        "may",
-        "might",
-        "must",
-        "not",
-        "no",
-        "never",
-        "if",
-        "whether",
-        "while",
-        "although",
-        "though",
-        "because",
-        "unless",
-        "all",
-        "any",
-        "some",
-        "each",
-        "every",
-        "both",
-        "either",
-        "neither",
-        "one",
-        "two",
-        "such",
-        "own",
-        "same",
-        "other",
-        "another",
-        "more",
-        "most",
-        "much",
-        "many",
-        "few",
-        "less",
-        "least",
-    ]
-)
-PRONOUNS = frozenset(
-    [
-        "he",
-        "she",
-        "they",
-        "it",
-        "we",
-        "i",
-        "you",
-        "him",
-        "her",
-        "them",
-        "us",
-        "me",
-        "his",
-        "their",
-        "its",
-    ]
-)
-NEGATORS = frozenset(
-    [
-        "not",
-        "no",
-        "never",
-        "none",
-        "nothing",
-        "nobody",
-        "neither",
-        "nor",
-        "without",
-        "cannot",
-        "nowhere",
-    ]
-)
-DENY_WORDS = frozenset(
-    [
-        "deny",
-        "denies",
-        "denied",
-        "denying",
-        "denial",
-        "denials",
-        "dismiss",
-        "dismisses",
-        "dismissed",
-        "dismissing",
-        "reject",
-        "rejects",
-        "rejected",
-        "rejecting",
-        "refute",
-        "refutes",
-        "refuted",
-        "refuting",
-        "dispute",
-        "disputes",
-        "disputed",
-        "disputing",
-        "rebut",
-        "rebuts",
-        "rebutted",
-        "debunk",
-        "debunked",
-    ]
-)
-# "Reports that ... are false": an adjective after a copula denies what came before it.
-DENY_AFTER = frozenset(
-    [
-        "false",
-        "untrue",
-        "baseless",
-        "unfounded",
-        "fake",
-        "fabricated",
-        "nonsense",
-        "rubbish",
-        "wrong",
-        "incorrect",
-        "inaccurate",
-        "bogus",
-        "groundless",
-        "fiction",
-    ]
-)
-COPULAS = frozenset(["is", "are", "was", "were", "be", "been", "being"])
-FAIL_VERBS = frozenset(
-    ["failed", "fails", "fail", "refused", "refuses", "refuse", "declined", "declines", "decline"]
-)
-HEDGES = frozenset(
-    [
-        "reportedly",
-        "allegedly",
-        "alleged",
-        "purportedly",
-        "supposedly",
-        "apparently",
-        "rumoured",
-        "rumored",
-        "rumours",
-        "rumors",
-        "unconfirmed",
-        "unverified",
-        "citing",
-        "quoting",
-        "sources",
-    ]
-)
-PLAN_WORDS = frozenset(
-    [
-        "plan",
-        "plans",
-        "planned",
-        "planning",
-        "intend",
-        "intends",
-        "intended",
-        "intending",
-        "intention",
-        "intentions",
-        "expected",
-        "expects",
-        "expect",
-        "set",
-        "going",
-        "will",
-        "shall",
-        "due",
-    ]
-)
-SPECULATIVE = frozenset(["could", "might", "may", "possibly", "perhaps", "maybe"])
-QUESTION_CUES = frozenset(["whether"])
-ASK_WORDS = frozenset(
-    ["asked", "ask", "asks", "asking", "question", "questions", "wondered", "wonder", "unclear"]
-)
-CONDITION_CUES = frozenset(["if", "unless"])
-SPEECH_VERBS = frozenset(
-    [
-        "say",
-        "says",
-        "said",
-        "saying",
-        "tell",
-        "tells",
-        "told",
-        "report",
-        "reports",
-        "reported",
-        "state",
-        "states",
-        "stated",
-        "claim",
-        "claims",
-        "claimed",
-        "announce",
-        "announces",
-        "announced",
-        "add",
-        "adds",
-        "added",
-        "write",
-        "writes",
-        "wrote",
-        "insist",
-        "insists",
-        "insisted",
-        "confirm",
-        "confirms",
-        "confirmed",
-        "assert",
-        "asserts",
-        "asserted",
-        "maintain",
-        "maintains",
-        "maintained",
-        "note",
-        "notes",
-        "noted",
-        "explain",
-        "explains",
-        "explained",
-        "allege",
-        "alleges",
-        "alleged",
-        "tweet",
-        "tweeted",
-        "post",
-        "posted",
-        "acknowledge",
-        "acknowledged",
-        "admit",
-        "admits",
-        "admitted",
-        "quote",
-        "quotes",
-        "quoted",
-        "reveal",
-        "reveals",
-        "revealed",
-    ]
-)
-REPORT_VERBS = frozenset(
-    ["report", "reports", "reported", "claim", "claims", "claimed", "alleges", "alleged"]
-)
-LIGHT_VERBS = frozenset(
-    [
-        "extend",
-        "extends",
-        "extended",
-        "extending",
-        "send",
-        "sends",
-        "sent",
-        "sending",
-        "offer",
-        "offers",
-        "offered",
-        "offering",
-        "give",
-        "gives",
-        "gave",
-        "given",
-        "giving",
-        "pay",
-        "pays",
-        "paid",
-        "paying",
-        "make",
-        "makes",
-        "made",
-        "making",
-        "express",
-        "expresses",
-        "expressed",
-        "expressing",
-        "convey",
-        "conveys",
-        "conveyed",
-        "conveying",
-        "pass",
-        "passed",
-        "passes",
-        "deliver",
-        "delivered",
-        "delivers",
-        "hold",
-        "held",
-        "holds",
-        "take",
-        "took",
-        "takes",
-        "have",
-        "has",
-        "had",
-    ]
-)
-ROLE_NOUNS = frozenset(
-    [
-        "spokesman",
-        "spokeswoman",
-        "spokesperson",
-        "minister",
-        "ministry",
-        "official",
-        "officials",
-        "aide",
-        "aides",
-        "secretary",
-        "ambassador",
-        "adviser",
-        "advisor",
-        "envoy",
-        "press",
-        "office",
-        "representative",
-        "chief",
-        "head",
-        "leader",
-        "president",
-    ]
-)
-TITLE_WORDS = frozenset(
-    [
-        "president",
-        "prime",
-        "minister",
-        "chancellor",
-        "king",
-        "queen",
-        "prince",
-        "spokesman",
-        "spokeswoman",
-        "mr",
-        "mrs",
-        "ms",
-        "dr",
-        "general",
-        "gen",
-        "sir",
-        "senator",
-        "sen",
-        "governor",
-        "gov",
-        "mayor",
-        "pope",
-    ]
-)
-OBJECT_STOPS = frozenset(
-    [
-        "on",
-        "via",
-        "through",
-        "by",
-        "over",
-        "for",
-        "at",
-        "in",
-        "with",
-        "after",
-        "before",
-        "during",
-        "because",
-        "as",
-        "when",
-        "while",
-        "from",
-        "about",
-        "since",
-        "and",
-        "or",
-        "but",
-        "that",
-        "which",
-        "who",
-    ]
-)
-CLAUSE_WORDS = frozenset(["but", "however", "although", "though", "whereas"])
-RELATIVE_OPENERS = frozenset(["who", "which", "whose", "whom", "where"])
-_DETERMINERS = frozenset(
-    ["the", "a", "an", "these", "those", "such", "his", "her", "their", "its", "media"]
-)
 QUOTE_OPEN = '“«„"'
 QUOTE_CLOSE = '”»"'
 
@@ -637,9 +187,26 @@ def proper_nouns(text: str) -> frozenset[str]:
     return frozenset(w for w in out if w not in lower and w not in FUNCTION_WORDS)
 
 
+def not_claim_worthy(sentence: str, *, own_line: bool = False) -> str:
+    """Why a sentence of an article's text is no claim ("" when it may be one).
+
+    Page furniture (captions, credits, navigation, boilerplate), a heading (a short line of
+    its own without closing punctuation) and first-person opinion are skipped. Questions
+    are read (as modality "question": discussion, never an alert), not skipped.
+    """
+    s = sentence.strip()
+    if BOILERPLATE_RE.match(s):
+        return "boilerplate"
+    if OPINION_RE.match(s):
+        return "opinion"
+    if own_line and not re.search(r"[.!?…:;\"'”’»)]$", s) and len(s.split()) <= 14:
+        return "heading"
+    return ""
+
+
 def prepare_article(article: Article, language: str = "en") -> PreparedArticle:
     fields = {"title": article.title or "", "text": article.text or ""}
-    spans = {k: split_sentences(v) for k, v in fields.items()}
+    spans = {k: split_lines(v, split_sentences(v)) for k, v in fields.items()}
     return PreparedArticle(fields, spans, proper_nouns(fields["text"]), language)
 
 
@@ -753,10 +320,18 @@ class _Reader:
     # -- names
     def name_run(self, i: int) -> tuple[int, int]:
         a = i
-        while a > 0 and self.t[a - 1].name and not self.t[a].gap.strip():
+        while a > 0 and self.t[a - 1].name and self.t[a].gap.strip() in ("", "-"):
             a -= 1
         b = i + 1
-        while b < self.n and self.t[b].name and not self.t[b].gap.strip():
+        while (
+            b < self.n
+            and self.t[b].name
+            and (
+                self.t[b].gap.strip() in ("", "-")
+                or self.t[b].gap.strip() == "."
+                and self.t[b - 1].norm in ("mr", "mrs", "ms", "dr", "gen", "sen", "gov", "rep")
+            )
+        ):
             b += 1
         return a, b
 
@@ -828,13 +403,25 @@ class _Reader:
                     if t[j].norm in SPEECH_VERBS:
                         continue
                     a, b = self.name_run(j)
-                    if self._is_speaker(b):
+                    if self._is_speaker(b) and not self._denies_own_act(b, p):
                         continue
                     return self.text(a, b), name_key(self.text(a, b)), True
             d = self.descriptor(lo, p, backward=True)
             if d:
                 return self.text(*d), name_key(self.text(*d)), False
         return "", "", False
+
+    def _denies_own_act(self, b: int, p: int) -> bool:
+        """ "X denies offering ...", "X denies plan to close ...": the one who denies is the
+        subject of the denied act (no "that" clause or quotation in between)."""
+        t = self.t
+        j = next((k for k in range(b, p) if t[k].norm in DENY_WORDS | FAIL_VERBS), None)
+        if j is None:
+            return False
+        between = range(j + 1, p)
+        return all(t[k].norm not in ("that", "reports", "report", "claims") for k in between) and (
+            not self._quote_inside(j, p + 1)
+        )
 
     def _is_speaker(self, b: int) -> bool:
         """The name ending at b is the one who speaks ("Peskov said ...")."""
@@ -879,6 +466,8 @@ class _Reader:
             if w in NEGATORS or w.endswith("n't"):
                 if w == "not" and j + 1 < self.n and t[j + 1].norm == "only":
                     continue
+                if self._scopes_over_matrix(j, p):
+                    continue  # "nobody expected that ...", "did not say that ..."
                 cues.append(w)
             elif w in DENY_WORDS or w in FAIL_VERBS:
                 cues.append(w)
@@ -893,6 +482,18 @@ class _Reader:
         if last and last[-1] >= self.n - 2:
             cues.append(t[last[-1]].norm)
         return ("denied" if len(cues) % 2 else "asserted"), cues
+
+    def _scopes_over_matrix(self, j: int, p: int) -> bool:
+        """The negation at j belongs to a verb that takes the predicate's clause as its
+        object ("nobody expected that", "did not say whether"), not to the predicate; a
+        denial ("did not deny that") and a truth phrase ("it is not true that") keep it."""
+        t = self.t
+        for k in range(j + 1, p):
+            if t[k].norm in DENY_WORDS or t[k].norm in FAIL_VERBS:
+                return False
+            if t[k].norm in ("that", "whether") and k > j + 1:
+                return t[k - 1].norm not in TRUTH_WORDS
+        return False
 
     def modality(
         self, p: int, ca: int, cb: int, attr: Attribution | None
@@ -945,25 +546,93 @@ class _Reader:
             if ":" in t[j].gap and all(t[k].name for k in range(j)):
                 return self._make_attr(0, j, ":", via=via)
         q = self.quoted(p)
+        # the sentence ends with its speaker: "..., Kasper said." / "..., said officials."
+        for v in range(max(p + 1, self.n - 5), self.n):
+            if self._says(v) and "," in self.t[max(0, self._seg_start(v, p + 1))].gap:
+                sp = self._speaker_before(v, after=p + 1) or self._speaker_after(v)
+                if sp and max(sp[1], v + 1) >= self.n:
+                    return self._make_attr(sp[0], sp[1], t[v].orig, via=via)
+        # a quotation closed right before its speaker: '..." said X' / '...," X said'
+        for v in range(p + 1, self.n):
+            if not self._says(v):
+                continue
+            closes = any(c in t[v].gap for c in QUOTE_CLOSE + "'’")
+            if closes and v + 1 < self.n:
+                sp = self._speaker_after(v)
+                if sp:
+                    return self._make_attr(sp[0], sp[1], t[v].orig, via=via)
+            sp = self._speaker_before(v, after=p + 1)
+            if sp and any(c in t[sp[0]].gap for c in QUOTE_CLOSE + "'’"):
+                return self._make_attr(sp[0], sp[1], t[v].orig, via=via)
         # preposed: the nearest speech verb before the predicate, its speaker before it
         lo = q[0] if q else p
         for v in range(lo - 1, -1, -1):
-            if t[v].norm in SPEECH_VERBS | DENY_WORDS and not self.in_parenthetical(v):
-                if v > 0 and (t[v - 1].norm in DENY_WORDS or t[v - 1].norm in _DETERMINERS):
+            if self._says(v) and not self.in_parenthetical(v):
+                if v > 0 and (t[v - 1].norm in DENY_WORDS or t[v - 1].norm in DETERMINERS):
                     continue  # a noun: "denied reports that", "the report"
                 sp = self._speaker_before(v)
                 if sp:
                     return self._make_attr(sp[0], sp[1], t[v].orig, via=via)
-        # postposed: "..., X said" / "..., said X" / "” Peskov said"
+        # postposed: "..., X said" / "..., said X" / "” Peskov said" / "..., say officials"
         hi = q[1] if q else p + 1
         for v in range(hi, self.n):
-            if t[v].norm in SPEECH_VERBS | DENY_WORDS:
+            if self._says(v):
                 sp = self._speaker_before(v, after=hi)
                 if sp:
                     return self._make_attr(sp[0], sp[1], t[v].orig, via=via)
-                if v + 1 < self.n and t[v + 1].name:
-                    a, b = self.name_run(v + 1)
-                    return self._make_attr(a, b, t[v].orig, via=via)
+                sp = self._speaker_after(v)
+                if sp:
+                    return self._make_attr(sp[0], sp[1], t[v].orig, via=via)
+        return None
+
+    def _says(self, v: int) -> bool:
+        """Token v is a verb of saying (or denying), not part of a name ("Washington Post")."""
+        t = self.t[v]
+        return t.norm in SPEECH_VERBS | DENY_WORDS and not (t.name and v > 0)
+
+    def _source_run(self, i: int, lo: int = 0) -> tuple[int, int]:
+        """The name run at token i (from lo at the earliest), without a trailing date word
+        ("told UPI Wednesday" → UPI)."""
+        a, b = self.name_run(i)
+        a = max(a, lo)
+        while b - 1 > a and self.t[b - 1].norm in NOT_SOURCES:
+            b -= 1
+        return a, b
+
+    def _not_source(self, a: int, b: int) -> bool:
+        """A date, weekday, month, disease or number is never who says something."""
+        words = [self.t[i].norm for i in range(a, b) if self.t[i].norm not in FUNCTION_WORDS]
+        return not words or all(w in NOT_SOURCES or w[:1].isdigit() for w in words)
+
+    def _speaker_after(self, v: int) -> tuple[int, int] | None:
+        """The speaker right after verb v: a name ("said Ty Votaw") or a source noun
+        phrase ("said officials", "said a spokesman for the ministry")."""
+        t = self.t
+        k = v + 1
+        if k >= self.n or "," in t[k].gap and not t[k].name:
+            return None
+        if t[k].name:
+            a, b = self._source_run(k)
+            return None if self._not_source(a, b) else (a, b)
+        j = k
+        while j < self.n and t[j].norm in ("a", "an", "the", "its", "their", "his", "her"):
+            j += 1
+        # up to two modifiers before the noun: "a Moroccan reporter", "a British military expert"
+        m = j
+        while m < min(self.n, j + 2) and t[m].norm not in SOURCE_NOUNS | FUNCTION_WORDS:
+            m += 1
+        if m < self.n and t[m].norm in SOURCE_NOUNS and not self._quote_inside(k, m + 1):
+            e = m + 1
+            while e < self.n and t[e].norm in SOURCE_NOUNS and "," not in t[e].gap:
+                e += 1
+            # "a spokesman for the ministry": the organisation belongs to the phrase
+            if e + 1 < self.n and t[e].norm in ("for", "of") and "," not in t[e].gap:
+                e += 1
+                while e < self.n and (t[e].name or t[e].norm in ("the", "a")):
+                    if "," in t[e].gap:
+                        break
+                    e += 1
+            return k, e
         return None
 
     def _via(self) -> str:
@@ -984,7 +653,8 @@ class _Reader:
         return k
 
     def _speaker_before(self, v: int, after: int = 0) -> tuple[int, int] | None:
-        """The name or noun phrase that speaks with verb v, within the same comma segment."""
+        """The name or noun phrase that speaks with verb v, within the same comma segment,
+        or before one comma-enclosed aside ("X, head of Y, said", "X, citing Z, reported")."""
         t = self.t
         j = v - 1
         while j >= after and t[j].norm in ("has", "had", "have", "also", "then", "later"):
@@ -992,20 +662,41 @@ class _Reader:
         if j < after:
             return None
         seg_a = self._seg_start(j, after)
-        # step over one comma-enclosed aside ("Verstka, citing two sources, reported")
-        if seg_a > after and t[seg_a].norm in ("citing", "quoting", "who", "which"):
-            j = seg_a - 1
-            seg_a = self._seg_start(j, after)
+        if "," in t[j + 1].gap:
+            # "..., the Black Death, say officials": what precedes a comma is not the speaker,
+            # unless it is an aside after a name ("Humberto Garcia, of the Institute, said")
+            if seg_a <= after or t[seg_a].norm not in APPOSITIVE_OPENERS | ROLE_NOUNS:
+                return None
+            prev = seg_a - 1
+            start = self._seg_start(prev, after)
+            if t[prev].name:
+                a, b = self.name_run(prev)
+                a = max(a, start)
+            elif prev - start <= 5 and t[prev].norm not in FUNCTION_WORDS | PRONOUNS:
+                a, b = start, prev + 1  # "The family statement, which was released ..., said"
+            else:
+                return None
+            return None if self._not_source(a, b) else (a, b)
         if seg_a > j:
             return None
         for i in range(j, seg_a - 1, -1):
             if t[i].name:
-                a, b = self.name_run(i)
-                return max(a, seg_a), b
+                a, b = self._source_run(i, seg_a)
+                if self._not_source(a, b):
+                    return None
+                return a, b
+        while seg_a < j and t[seg_a].norm in LEADING_CONJUNCTIONS | RELATIVE_OPENERS:
+            seg_a += 1
         # a noun phrase: "officials", "the outlet", "the Kremlin's press office"
         if j - seg_a <= 6 and t[j].norm not in FUNCTION_WORDS and t[j].norm not in PRONOUNS:
+            if self._quote_inside(seg_a, j + 1) or self._not_source(seg_a, j + 1):
+                return None
             return seg_a, j + 1
         return None
+
+    def _quote_inside(self, a: int, b: int) -> bool:
+        """A quotation mark inside [a, b): the words are quoted speech, not a speaker."""
+        return any(c in self.t[i].gap for i in range(a + 1, b) for c in QUOTE_OPEN + QUOTE_CLOSE)
 
     def _make_attr(self, a: int, b: int, verb: str, phrase: str = "", via: str = "") -> Attribution:
         t = self.t
@@ -1033,9 +724,12 @@ class _Reader:
             break
         text = phrase or self.text(ra, b)
         names = [i for i in range(a, b) if t[i].name]
-        if names:
-            na, nb = self.name_run(names[-1])
-            na = max(na, a)
+        if names and t[b - 1].norm in SOURCE_NOUNS and not t[b - 1].name:
+            # "a Moroccan reporter": the name qualifies the noun that speaks
+            source = self.text(a, b)
+            keys = [name_key(source)] + [_strip_possessive(t[i].norm) for i in names]
+        elif names:
+            na, nb = self._source_run(names[-1], a)
             source = self.text(na, nb)
             keys = [name_key(source)]
             # an organisation word before a role noun: "Kremlin spokesman" → kremlin
@@ -1122,10 +816,56 @@ def read_sentence(
     )
 
 
+def sentence_case(text: str, language: str = "en") -> str:
+    """A Title Case or ALL CAPS line in sentence case, for reading: words the dictionary
+    knows go to lower case, the others stay capitalised (names), the first word and
+    acronyms written in capitals inside Title Case keep their capital. Text already in
+    sentence case comes back unchanged."""
+    words = re.findall(r"[^\W\d_][\w'’-]*", text)
+    if not words:
+        return text
+    upper = sum(w.isupper() for w in words) >= 0.8 * len(words) and len(words) > 1
+    title = sum(w[:1].isupper() for w in words) >= 0.6 * len(words) and len(words) > 2
+    if not (upper or title):
+        return text
+
+    def known(w: str) -> bool:
+        try:
+            return bool(simplemma.is_known(fold(w), lang=language))
+        except ValueError:
+            return False
+
+    def fix(m: re.Match[str]) -> str:
+        w = m.group(0)
+        if not upper and w.isupper() and len(w) > 1:
+            return w  # an acronym inside Title Case: "NASA", "ISIS"
+        low = w.lower()
+        if low in FUNCTION_WORDS or known(low):
+            return low
+        return w[:1].upper() + w[1:].lower() if upper else w
+
+    out = re.sub(r"[^\W\d_][\w'’-]*", fix, text)
+    i = next((k for k, c in enumerate(out) if c.isalpha()), 0)
+    return out[:i] + out[i : i + 1].upper() + out[i + 1 :]
+
+
 def read_statement(text: str, language: str = "en") -> ClaimRecord | None:
-    """A user's claim ("Putin congratulated Trump on his election win") as a record."""
+    """A user's claim ("Putin congratulated Trump on his election win") as a record.
+
+    Any letter case reads the same: a Title Case or ALL CAPS claim is read in sentence case
+    (:func:`sentence_case`); the record keeps the text as the user wrote it for display.
+    """
     text = " ".join(text.split())
-    return read_sentence(text, proper=proper_nouns("X " + text), language=language)
+    parse = sentence_case(text, language)
+    rec = read_sentence(parse, proper=proper_nouns("X " + parse), language=language)
+    if rec is None or parse == text:
+        return rec
+    return replace(rec, quote=text, statement=text)
+
+
+def _own_line(text: str, a: int, b: int) -> bool:
+    """The span [a, b) is a whole line of the text."""
+    return (a == 0 or text[a - 1] == "\n") and (b == len(text) or text[b] == "\n")
 
 
 def extract_claims(
@@ -1152,6 +892,8 @@ def extract_claims(
             inside = [h for h in hits if a <= h.start and h.end <= b]
             if len({h.term for h in inside}) < need:
                 continue
+            if fname == "text" and not_claim_worthy(text[a:b], own_line=_own_line(text, a, b)):
+                continue
             rec = read_sentence(
                 text[a:b],
                 [(h.start - a, h.end - a) for h in inside],
@@ -1161,20 +903,7 @@ def extract_claims(
             )
             if rec is None:
                 continue
-            out.append(
-                ClaimRecord(
-                    proposition=rec.proposition,
-                    polarity=rec.polarity,
-                    modality=rec.modality,
-                    attribution=rec.attribution,
-                    quote=rec.quote,
-                    statement=rec.statement,
-                    field=fname,
-                    start=a,
-                    end=b,
-                    cues=rec.cues,
-                )
-            )
+            out.append(replace(rec, field=fname, start=a, end=b))
     return out
 
 
@@ -1189,8 +918,10 @@ __all__ = [
     "Proposition",
     "extract_claims",
     "name_key",
+    "not_claim_worthy",
     "prepare_article",
     "proper_nouns",
     "read_sentence",
     "read_statement",
+    "sentence_case",
 ]

@@ -27,6 +27,8 @@ from typing import Any
 
 import httpx
 
+from monitor.errors import JudgeError
+
 JUDGE_META = "claims_judge"  # the meta key that holds health_change()'s value
 
 log = logging.getLogger("monitor.claims.judge")
@@ -78,10 +80,6 @@ class JudgeVerdict:
     confidence: float
     evidence: str
     model: str
-
-
-class JudgeError(Exception):
-    """The endpoint failed or answered something we cannot read (the message says which)."""
 
 
 def parse_answer(content: str) -> tuple[str, float, str]:

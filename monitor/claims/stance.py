@@ -41,6 +41,7 @@ from monitor.claims.stance_features import (
     prepare_text,
 )
 from monitor.claims.stance_gbdt import TreeEnsemble
+from monitor.errors import ModelError
 
 __all__ = [
     "STANCES",
@@ -339,10 +340,6 @@ def quantize(vocab: Vocabulary) -> Vocabulary:
     )
 
 
-class ModelError(RuntimeError):
-    """The stance model files are missing or unreadable."""
-
-
 @functools.lru_cache(maxsize=4)
 def _load_parts(directory: str) -> tuple[Vocabulary, TreeEnsemble, TreeEnsemble, dict[str, Any]]:
     d = Path(directory)
@@ -365,7 +362,7 @@ def _load_parts(directory: str) -> tuple[Vocabulary, TreeEnsemble, TreeEnsemble,
     if meta.get("feature_names") != list(FEATURE_NAMES):
         raise ModelError(
             f"the stance model in {d} was trained on other features; retrain it with "
-            "scripts/stance_train.py --out"
+            "python -m training.stance --out"
         )
     return vocab, related, stance, meta
 

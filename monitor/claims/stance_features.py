@@ -1,7 +1,7 @@
 """Text preparation and claim/text pair features for the stance engine.
 
 Everything here needs only numpy and scipy, and is shared by inference
-(``monitor.claims.stance``) and training (``monitor.claims.stance_train``), so the
+(``monitor.claims.stance``) and training (``training.stance``), so the
 features a model was trained on are exactly the ones it is asked about later.
 
 Three groups of features describe one (claim, text) pair:
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -29,198 +28,63 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from monitor.text import STOPWORDS_EN, get_stemmer, split_sentences, tokenize
+from monitor.lexicon import (
+    ATTRIBUTION_WORDS,
+    CLAUSE_BREAKS,
+    CONFIRM_RE,
+    CONTRAST,
+    CONTRAST_PAIRS,
+    DEBUNK_PAIRS,
+    DEBUNK_WORDS,
+    DENY_VERB_RE,
+    DENY_WORD_RE,
+    DOUBT_NEG,
+    DOUBT_OBJECT_RE,
+    DOUBT_PAIRS,
+    DOUBT_RE,
+    HEDGE_RE,
+    NEGATIONS,
+    NO_PLAN_WORDS,
+    NONCOMMITTAL,
+    QUESTION_OPENERS,
+    REFUTED_AFTER,
+    REPORT_NOUNS,
+    STOPWORDS_EN,
+    STRONG_HEDGE_RE,
+)
+from monitor.text import get_stemmer, split_sentences, tokenize
 
 # Function words left out of the TF-IDF vectors and of overlap counts. Negations are
 # here too: they are counted as cues, and should not make two texts look alike.
 STOPWORDS = STOPWORDS_EN
 
-NEGATIONS = frozenset(
-    [
-        "not",
-        "no",
-        "never",
-        "none",
-        "nobody",
-        "nothing",
-        "neither",
-        "nor",
-        "without",
-        "cannot",
-        "nowhere",
-        "nope",
-    ]
-)
-_DENY_RE = re.compile(
-    r"^(?:den(?:y|ies|ied|ying|ials?)|dismiss\w*|reject\w*|refut\w*|rebut\w*|debunk\w*"
-    r"|disput\w*|contradict\w*|retract\w*|untrue|false\w*|fake\w*|hoax\w*|baseless"
-    r"|unfounded|fabricat\w*|nonsense|rubbish|bogus|myths?|misleading|incorrect"
-    r"|inaccurate|wrong\w*|lies|lied|lying|fictio\w*|satir\w*|prank\w*|scam\w*)$"
-)
-_HEDGE_RE = re.compile(
-    r"^(?:reportedly|alleg\w*|purport\w*|apparent\w*|supposed\w*|rumou?r\w*|unconfirmed"
-    r"|unverified|unclear|according|citing|cites?|sources?|claim\w*|reports?|speculat\w*"
-    r"|may|might|could|possibl\w*|perhaps|believed|seem\w*|appear\w*|suggest\w*|if"
-    r"|whether|likely|unlikely|expected)$"
-)
-# A narrower set for the rule layer: words that attribute or qualify a statement.
-_STRONG_HEDGE_RE = re.compile(
-    r"^(?:reportedly|alleged|allegedly|purportedly|apparently|supposedly|rumou?r(?:s|ed)?"
-    r"|unconfirmed|unverified|according|citing|sources?|claimed|claims|reports|reported)$"
-)
-_CONFIRM_RE = re.compile(
-    r"^(?:confirm\w*|announc\w*|official\w*|verified|proved?|proven|admit\w*|acknowledg\w*"
-    r"|revealed?|indeed|true|genuine|authentic)$"
-)
-# Adjectives that deny a proposition stated before them ("reports that ... are false").
-_DENY_AFTER = frozenset(
-    [
-        "false",
-        "untrue",
-        "baseless",
-        "unfounded",
-        "fake",
-        "hoax",
-        "nonsense",
-        "rubbish",
-        "wrong",
-        "incorrect",
-        "inaccurate",
-        "bogus",
-        "fabricated",
-        "fiction",
-        "myth",
-    ]
-)
-_CLAUSE_BREAK = frozenset(
-    ["but", "however", "although", "though", "whereas", "yet", "while", "instead"]
-)
-_QUESTION_OPENERS = frozenset(["whether", "if", "asked"])
-
-# Words and word pairs typical of debunking articles (FNC-1's "disagree" bodies).
-_DEBUNK_WORDS = frozenset(
-    [
-        "hoax",
-        "hoaxes",
-        "fake",
-        "faked",
-        "satire",
-        "satirical",
-        "parody",
-        "spoof",
-        "debunked",
-        "debunk",
-        "debunks",
-        "doctored",
-        "photoshopped",
-        "fabricated",
-        "untrue",
-        "false",
-        "bogus",
-        "myth",
-        "prank",
-        "misattributed",
-        "unfounded",
-        "baseless",
-        "snopes",
-    ]
-)
-_DEBUNK_PAIRS = frozenset(
-    [
-        ("not", "true"),
-        ("no", "evidence"),
-        ("no", "truth"),
-        ("no", "proof"),
-        ("not", "real"),
-        ("isn't", "real"),
-        ("never", "happened"),
-        ("made", "up"),
-        ("turned", "out"),
-        ("turns", "out"),
-        ("in", "fact"),
-        ("april", "fools"),
-        ("fake", "news"),
-        ("too", "good"),
-        ("no", "such"),
-        ("not", "genuine"),
-    ]
-)
-
 
 def debunk_count(words: list[str]) -> int:
     """Debunking words and word pairs in one sentence's folded words."""
-    n = sum(w in _DEBUNK_WORDS for w in words)
-    n += sum(p in _DEBUNK_PAIRS for p in zip(words, words[1:], strict=False))
+    n = sum(w in DEBUNK_WORDS for w in words)
+    n += sum(p in DEBUNK_PAIRS for p in zip(words, words[1:], strict=False))
     return n
 
 
 # Doubt, as opposed to denial: FNC-1 labels "NASA raises doubts", "experts sceptical",
 # "could not confirm", "no evidence" bodies `disagree`, though they carry no negation of the
-# claim's verb. Words, a negated evidence/confirmation noun or verb, and word pairs.
-_DOUBT_RE = re.compile(
-    r"^(?:doubt\w*|sceptic\w*|skeptic\w*|questioned|questioning|questionable|unlikely"
-    r"|implausibl\w*|improbabl\w*|dubious|suspicious|mystery|mysterious|puzzl\w*|unverified"
-    r"|unconfirmed|unsubstantiated|unproven|misleading|debunk\w*|exaggerat\w*|premature"
-    r"|inconclusive|contested|disputed|uncertain\w*)$"
-)
-_DOUBT_NEG = frozenset(
-    [
-        "no",
-        "not",
-        "never",
-        "little",
-        "lack",
-        "without",
-        "cannot",
-        "couldn't",
-        "can't",
-        "unable",
-        "didn't",
-        "wasn't",
-        "isn't",
-        "hasn't",
-        "haven't",
-        "nothing",
-    ]
-)
-_DOUBT_OBJECT_RE = re.compile(
-    r"^(?:evidence|proof|confirm\w*|verif\w*|sign|signs|trace|link|connection|basis"
-    r"|indication|record|reason)$"
-)
-_DOUBT_PAIRS = frozenset(
-    [
-        ("ruled", "out"),
-        ("some", "other"),
-        ("other", "cause"),
-        ("not", "clear"),
-        ("nothing", "to"),
-        ("may", "not"),
-        ("might", "not"),
-        ("no", "one"),
-        ("too", "early"),
-        ("not", "yet"),
-    ]
-)
-_CONTRAST = frozenset(
-    ["however", "but", "actually", "instead", "although", "though", "contrary", "despite"]
-    + ["nevertheless", "yet"]
-)
-_CONTRAST_PAIRS = frozenset([("in", "fact"), ("turns", "out"), ("turned", "out")])
+# claim's verb: words, a negated evidence/confirmation noun or verb, and word pairs
+# (DOUBT_RE, DOUBT_NEG/DOUBT_OBJECT_RE, DOUBT_PAIRS in monitor.lexicon).
 
 
 def doubt_count(words: list[str]) -> int:
     """Doubt cues in one sentence's folded words ("doubts", "no evidence", "ruled out")."""
-    n = sum(bool(_DOUBT_RE.match(w)) for w in words)
+    n = sum(bool(DOUBT_RE.match(w)) for w in words)
     for j, w in enumerate(words):
-        if _DOUBT_OBJECT_RE.match(w) and any(x in _DOUBT_NEG for x in words[max(0, j - 3) : j]):
+        if DOUBT_OBJECT_RE.match(w) and any(x in DOUBT_NEG for x in words[max(0, j - 3) : j]):
             n += 1
-    n += sum(p in _DOUBT_PAIRS for p in zip(words, words[1:], strict=False))
+    n += sum(p in DOUBT_PAIRS for p in zip(words, words[1:], strict=False))
     return n
 
 
 def contrast_count(words: list[str]) -> int:
-    n = sum(w in _CONTRAST for w in words)
-    return n + sum(p in _CONTRAST_PAIRS for p in zip(words, words[1:], strict=False))
+    n = sum(w in CONTRAST for w in words)
+    return n + sum(p in CONTRAST_PAIRS for p in zip(words, words[1:], strict=False))
 
 
 NEG, DENY, HEDGE, CONFIRM = 1, 2, 4, 8
@@ -237,18 +101,18 @@ def cue_bits(word: str) -> int:
     bits = 0
     if word in NEGATIONS or word.endswith("n't"):
         bits |= NEG
-    if _DENY_RE.match(word):
+    if DENY_WORD_RE.match(word):
         bits |= DENY
-    if _HEDGE_RE.match(word):
+    if HEDGE_RE.match(word):
         bits |= HEDGE
-    if _CONFIRM_RE.match(word):
+    if CONFIRM_RE.match(word):
         bits |= CONFIRM
     return bits
 
 
 @functools.lru_cache(maxsize=200_000)
 def strong_hedge(word: str) -> bool:
-    return bool(_STRONG_HEDGE_RE.match(word))
+    return bool(STRONG_HEDGE_RE.match(word))
 
 
 def is_cue_word(word: str) -> bool:
@@ -616,43 +480,6 @@ class PropositionReading:
         )
 
 
-_ATTRIBUTION = frozenset(
-    [
-        "says",
-        "said",
-        "say",
-        "claims",
-        "claimed",
-        "claim",
-        "report",
-        "reports",
-        "reported",
-        "reportedly",
-        "according",
-        "rumor",
-        "rumors",
-        "rumour",
-        "rumours",
-        "source",
-        "sources",
-        "alleged",
-        "allegedly",
-        "may",
-        "might",
-        "could",
-        "suggests",
-        "believes",
-        "insists",
-        "warns",
-        "tells",
-        "told",
-        "possibly",
-        "maybe",
-        "apparently",
-    ]
-)
-
-
 def _colon_speaker(text: str) -> bool:
     """A short colon-prefixed speaker or label: "GOP Rep: ...", "Report: ..."."""
     head = text.split(":", 1)
@@ -661,7 +488,7 @@ def _colon_speaker(text: str) -> bool:
 
 def claim_attributed(text: str, words: list[str]) -> bool:
     """The claim reports what someone says (or asks) rather than stating it itself."""
-    if "?" in text or any(w in _ATTRIBUTION for w in words):
+    if "?" in text or any(w in ATTRIBUTION_WORDS for w in words):
         return True
     return _colon_speaker(text)
 
@@ -722,70 +549,6 @@ def read_proposition(claim: PreparedClaim, body: PreparedText) -> PropositionRea
     return reading
 
 
-_PLAN_WORDS = frozenset(
-    [
-        "aware",
-        "plan",
-        "plans",
-        "planned",
-        "intention",
-        "intentions",
-        "intend",
-        "intends",
-        "intended",
-        "reason",
-        "evidence",
-        "sign",
-        "signs",
-        "truth",
-        "basis",
-        "question",
-    ]
-)
-# Verbs of saying, knowing or doing that a negation may scope over instead of the claim.
-_NONCOMMITTAL = frozenset(
-    [
-        "say",
-        "comment",
-        "confirm",
-        "disclose",
-        "reveal",
-        "specify",
-        "verify",
-        "elaborate",
-        "know",
-        "provide",
-        "need",
-        "use",
-        "want",
-        "immediately",
-    ]
-)
-_DENY_VERB_RE = re.compile(
-    r"^(?:den(?:y|ies|ied|ying)|dismiss(?:ed|es|ing)?|reject(?:ed|s|ing)?|refut(?:e|ed|es|ing)"
-    r"|rebut(?:s|ted|ting)?|debunk(?:ed|s|ing)?|disput(?:e|ed|es|ing)|contradict(?:ed|s|ing)?"
-    r"|retract(?:ed|s|ing)?)$"
-)
-_REPORT_NOUNS = frozenset(
-    [
-        "that",
-        "reports",
-        "report",
-        "claims",
-        "claim",
-        "rumours",
-        "rumors",
-        "rumour",
-        "rumor",
-        "allegations",
-        "suggestions",
-        "speculation",
-        "stories",
-        "story",
-    ]
-)
-
-
 def _polarity(words: list[str], stems: list[str], preds: set[str], claim_words: set[str]) -> str:
     """How one sentence treats the predicate: affirm, contra, weak, hedged or asked.
 
@@ -805,13 +568,13 @@ def _polarity(words: list[str], stems: list[str], preds: set[str], claim_words: 
         saw_plan = saw_report = noncommittal = False
         for j in range(i - 1, max(-1, i - DENY_WINDOW - 1), -1):
             w = words[j]
-            if w in _CLAUSE_BREAK:
+            if w in CLAUSE_BREAKS:
                 break
-            if w in _PLAN_WORDS:
+            if w in NO_PLAN_WORDS:
                 saw_plan = True
-            if w in _REPORT_NOUNS:
+            if w in REPORT_NOUNS:
                 saw_report = True
-            if w in _NONCOMMITTAL or w in _QUESTION_OPENERS:
+            if w in NONCOMMITTAL or w in QUESTION_OPENERS:
                 noncommittal = True
             bits = cue_bits(w)
             if bits & NEG and i - j <= NEG_WINDOW:
@@ -823,11 +586,11 @@ def _polarity(words: list[str], stems: list[str], preds: set[str], claim_words: 
                     return "contra"
                 else:
                     weak = True
-            if _DENY_VERB_RE.match(w) and (saw_report or i - j <= 4):
+            if DENY_VERB_RE.match(w) and (saw_report or i - j <= 4):
                 return "contra"
             if bits & DENY:
                 weak = True
-            if w in _QUESTION_OPENERS:
+            if w in QUESTION_OPENERS:
                 asked = True
         after = words[i + 1 :]
         if asked:
@@ -837,8 +600,8 @@ def _polarity(words: list[str], stems: list[str], preds: set[str], claim_words: 
             asked_any = True
             continue
         # "reports that Putin congratulated Trump are false"
-        if any(w in _DENY_AFTER for w in after[:12]) and any(
-            w in _REPORT_NOUNS for w in words[max(0, i - DENY_WINDOW) : i]
+        if any(w in REFUTED_AFTER for w in after[:12]) and any(
+            w in REPORT_NOUNS for w in words[max(0, i - DENY_WINDOW) : i]
         ):
             return "contra"
     if asked_any:

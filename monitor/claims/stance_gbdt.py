@@ -8,7 +8,6 @@ engine scores per article.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -146,6 +145,3 @@ class TreeEnsemble:
             int(meta[0]),
             int(meta[1]),
         )
-
-    def save(self, path: Path, prefix: str = "") -> None:
-        np.savez_compressed(path, **self.arrays(prefix))

@@ -44,6 +44,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from monitor.demo.manifest import corpus_root
+
 __all__ = [
     "BASE_PLACEHOLDER",
     "CorpusServer",
@@ -236,8 +238,6 @@ class CorpusServer:
         verbose: bool = False,
     ) -> None:
         if root is None:
-            from monitor.demo import corpus_root
-
             root = corpus_root()
         self.root = Path(root)
         if not self.root.is_dir():

@@ -16,8 +16,9 @@ from __future__ import annotations
 import weakref
 from collections.abc import Iterable, Mapping
 
+from monitor.lexicon import STOPWORDS_EN
 from monitor.models import Match
-from monitor.text import STOPWORDS_EN, tokenize
+from monitor.text import tokenize
 
 from .document import Document, PreparedDocument, as_prepared
 from .match import Rule, build_match, word_tests

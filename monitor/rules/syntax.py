@@ -20,39 +20,13 @@ from typing import Union
 import lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
+from monitor.errors import RuleError
 from monitor.text import fold, tokenize
 
 FIELDS: tuple[str, ...] = ("title", "text", "author", "source", "url", "feed", "tag")
 DEFAULT_FIELDS: tuple[str, ...] = ("title", "text")
 MAX_DISTANCE = 500
 MIN_PREFIX = 2
-
-
-class RuleError(ValueError):
-    """A watch rule that cannot be used, with the column of the trouble.
-
-    ``str(e)`` is the message, then the rule, then a caret under the column::
-
-        unbalanced parenthesis: this '(' is never closed
-          (Putin OR Kremlin AND congratulat*
-          ^
-    """
-
-    def __init__(self, message: str, rule: str, column: int, expected: str = "") -> None:
-        self.message = message
-        self.rule = rule
-        self.column = max(1, column)  # 1-based
-        self.expected = expected
-        shown = re.sub(r"\s", " ", rule)
-        super().__init__(f"{message}\n  {shown}\n  {' ' * (self.column - 1)}^")
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "error": self.message,
-            "rule": self.rule,
-            "column": self.column,
-            "expected": self.expected,
-        }
 
 
 # --------------------------------------------------------------------------- tree

@@ -1,4 +1,4 @@
-"""Training and evaluation of the stance model on FNC-1 (entry point: scripts/stance_train.py).
+"""Training and evaluation of the stance model on FNC-1 (entry point: python -m training.stance).
 
 Protocol:
 
@@ -12,7 +12,7 @@ Protocol:
   model alone, the model with the cue layer, and a baseline (hand features, one 4-class
   model) trained in the same run.
 
-Needs lightgbm (training only; the shipped model is evaluated with numpy).
+Needs the ``[train]`` extra (lightgbm); the shipped model is evaluated with numpy only.
 """
 
 from __future__ import annotations
@@ -619,7 +619,8 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     ap = argparse.ArgumentParser(
-        prog="stance_train", description="Train and evaluate the stance model on FNC-1."
+        prog="python -m training.stance",
+        description="Train and evaluate the stance model on FNC-1.",
     )
     ap.add_argument("--data", required=True, type=Path, help="folder with the FNC-1 CSVs")
     ap.add_argument("--sample", type=int, default=None, help="use N random pairs only")
@@ -660,6 +661,12 @@ def main(argv: list[str] | None = None) -> int:
             print("error: --rounds must be at least 10", file=sys.stderr)
             return 2
         ROUNDS = args.rounds
+    try:
+        import lightgbm  # noqa: F401
+    except ImportError:
+        print("error: training needs lightgbm: pip install -e '.[train]'", file=sys.stderr)
+        return 2
+
     log(f"{len(pairs)} pairs, {len({p.body_id for p in pairs})} bodies, seed {args.seed}")
     results: dict[str, Any] = {"pairs": len(pairs), "seed": args.seed, "splits": []}
     splits = ("story", "body") if args.split == "both" else (args.split,)
