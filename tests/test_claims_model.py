@@ -67,6 +67,13 @@ DENIAL = Report(
     "repairs will be done at night.",
     "Harbour Radio",
 )
+ATTRIBUTED = Report(
+    "Harbour Bridge to shut for two years of repairs",
+    "Mayor Ana Kovac will close the Harbour Bridge for two years of repairs, her spokesman "
+    "Ivo Maric said on Monday. Traffic will go over the old ferry road while the Harbour "
+    "Bridge is shut.",
+    "Harbour Radio",
+)
 
 CASES = [
     Case(
@@ -113,13 +120,7 @@ CASES = [
         (
             (PLAN, Expect()),
             (
-                Report(
-                    "Harbour Bridge to shut for two years of repairs",
-                    "Mayor Ana Kovac will close the Harbour Bridge for two years of repairs, "
-                    "her spokesman Ivo Maric said on Monday. Traffic will go over the old "
-                    "ferry road while the Harbour Bridge is shut.",
-                    "Harbour Radio",
-                ),
+                ATTRIBUTED,
                 Expect(("claim.confirmed",), "close", "Harbour Bridge", "Maric"),
             ),
         ),

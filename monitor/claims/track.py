@@ -688,6 +688,8 @@ class _ArticleRun:
             and not is_copy(v.evidence, claim.quotes)
         )
         if alert and not self._judge_allows(claim, "confirms"):
+            # kept, read the [claims.judge] model's way, never alerted
+            self._mark(claim, "discusses", v.probability, alerted=False, rec=rec)
             return
         same = bool(rec.attribution) and sources_overlap(
             rec.attribution.keys if rec.attribution else (), claim.source_keys
