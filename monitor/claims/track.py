@@ -81,9 +81,9 @@ CROSS_STORY_OVERLAP = 0.6
 CROSS_STORY_PROBABILITY = 0.95
 # At most this many claims of other stories are read per article (the time budget).
 CROSS_STORY_LIMIT = 20
-# A confirmation restates the claim: its evidence carries at least this share of the
-# claim's content words (a contradiction may be worded freely: "the report is a hoax").
-CONFIRM_OVERLAP = 0.5
+# ... and the claim must have at least this many content words (a name and a verb are
+# not a claim another story can be matched on).
+CROSS_STORY_WORDS = 4
 
 # Claims a decision creates are numbered from here until the apply step stores them: above
 # every stored id, in the order they were made, as their stored ids will be.
@@ -283,12 +283,19 @@ def _names(statement: str) -> set[str]:
     return content_words(" ".join(t for t in toks if t[:1].isupper()))
 
 
-def strong_match(statement: str, sent_words: Sequence[set[str]], article_words: set[str]) -> bool:
+def strong_match(statement: str, sents: Sequence[str], sent_words: Sequence[set[str]]) -> bool:
     """Does an article say nearly what a claim of another story says? One sentence shares
-    :data:`CROSS_STORY_OVERLAP` of the claim's content words (at least two), and the
-    article names every name of the claim."""
+    :data:`CROSS_STORY_OVERLAP` of the claim's content words (at least
+    :data:`CROSS_STORY_WORDS` of them), and the article names every name and number of the
+    claim."""
     cw = content_words(statement)
-    if len(cw) < 2 or not _names(statement) <= article_words:
+    if len(cw) < CROSS_STORY_WORDS:
+        return False
+    article_words = set().union(*sent_words) if sent_words else set()
+    numbers = set(re.findall(r"\d+", statement))
+    if not _names(statement) <= article_words or not numbers <= set(
+        re.findall(r"\d+", " ".join(sents))
+    ):
         return False
     return any(len(cw & sw) >= CROSS_STORY_OVERLAP * len(cw) for sw in sent_words)
 
@@ -370,11 +377,8 @@ class ClaimTracker:
         )
         if other_rows:
             sent_words = [content_words(s) for s in sents]
-            article_words = set().union(*sent_words) if sent_words else set()
             other_rows = [
-                r
-                for r in other_rows
-                if strong_match(claim_content(r.statement), sent_words, article_words)
+                r for r in other_rows if strong_match(claim_content(r.statement), sents, sent_words)
             ]
             other_rows = sorted(other_rows, key=lambda r: -r.id)[:CROSS_STORY_LIMIT]
         loaded = load_claims(store, [*own_rows, *other_rows])
@@ -676,9 +680,6 @@ class _ArticleRun:
     def _confirm(self, claim: StoredClaim, v: Verdict, note: str) -> None:
         if claim.id in self.created:
             return  # an article never confirms a claim it created
-        cw = content_words(claim_content(claim.statement))
-        if len(cw & content_words(v.evidence)) < CONFIRM_OVERLAP * len(cw):
-            return  # not a restatement of the claim
         rec = self._reading(claim, v, claim.polarity)
         fresh_outlet = _outlet(self.article) not in claim.outlets
         alert = (
