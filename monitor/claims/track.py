@@ -608,12 +608,12 @@ class _ArticleRun:
         level = "sentence" if len(sents) == 1 else "article"
         by_claim = dict(zip((c.id for c in judged), verdicts, strict=True))
         # a contradiction only by a side already on file must not hide a confirmation:
-        # read those claims again without the sentences of that side
-        again = [c for c in judged if self._known_side(c, by_claim[c.id])]
-        if again:
-            for c in again:
-                rest = [s for s in sents if not self._opposed_by(c, s)]
-                [by_claim[c.id]] = judge_many([claim_content(c.statement)], rest, model=model)
+        # read those claims again without the sentences of that side (rare: an article
+        # carrying both known sides of a story)
+        for c in [c for c in judged if self._known_side(c, by_claim[c.id])]:
+            rest = [s for s in sents if not self._opposed_by(c, s)]
+            [by_claim[c.id]] = judge_many([claim_content(c.statement)], rest, model=model)
+        others = {c.id for c in self.others}
         for c in judged:  # claims on file first (by id), then those this article created
             v = by_claim[c.id]
             log.debug(
@@ -629,7 +629,7 @@ class _ArticleRun:
                 continue
             precision = _precision(model, level, v.relation)
             note = confidence_note(v.relation, v.probability, precision)
-            if c in self.others and v.probability < CROSS_STORY_PROBABILITY:
+            if c.id in others and v.probability < CROSS_STORY_PROBABILITY:
                 continue
             if v.relation == "confirms":
                 self._confirm(c, v, note)
