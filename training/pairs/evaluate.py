@@ -175,9 +175,12 @@ def main() -> None:
             pm_v[i] = v.relation
     pm = [pm_v[i] for i in range(len(fnc))]
     t_pm = time.perf_counter() - t0
-    st = []
-    for h, b, _ in fnc:
-        st.append(STANCE_MAP[engine.judge(h, "\n".join(bodies[b])).stance])
+    st_v: dict[int, str] = {}
+    for b, idx in by_body.items():
+        prepared = engine.prepare("\n".join(bodies[b]))
+        for i, v in zip(idx, engine.judge_many([fnc[i][0] for i in idx], prepared), strict=True):
+            st_v[i] = STANCE_MAP[v.stance]
+    st = [st_v[i] for i in range(len(fnc))]
     ov = []
     for h, b, _ in fnc:
         top = most_similar(h, bodies[b], 1)
