@@ -1,19 +1,25 @@
-FROM python:3.11-slim
+# BASE: any image with Python >= 3.11 and python3 -m venv (the default is the official slim
+# image; `podman build --build-arg BASE=...` builds on a local one where Docker Hub is out of reach)
+ARG BASE=python:3.11-slim
+FROM ${BASE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
-    MONITOR_CONFIG=/config/config.toml
+    MONITOR_CONFIG=/config/config.toml \
+    PATH=/opt/news-monitor/bin:$PATH
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY monitor ./monitor
-RUN pip install --no-cache-dir . \
- && useradd --system --uid 10001 --home /data monitor \
+RUN python3 -m venv /opt/news-monitor \
+ && /opt/news-monitor/bin/pip install --no-cache-dir . \
+ && groupadd --system --gid 10001 monitor \
+ && useradd --system --uid 10001 --gid 10001 --home /data monitor \
  && mkdir -p /data /config
 COPY config.toml /config/config.toml
 RUN sed -i 's|^path = "monitor.db"|path = "/data/monitor.db"|' /config/config.toml \
- && chown -R monitor /data /config
+ && chown -R 10001:10001 /data /config
 
-USER monitor
+USER 10001:10001
 VOLUME ["/data"]
 HEALTHCHECK --interval=60s --timeout=10s --start-period=60s --retries=3 \
   CMD ["monitor", "health"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +36,9 @@ class WatchDecision:
     match: Match
     watch: WatchConfig
     claims: ClaimDecision | None = None
+    # why the match alerts nobody ("baseline": a feed's first poll; "too old": published
+    # before the watch's ignore_older_than): it is stored, its alerts are counted, not sent
+    suppress: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class Applied:
     matches: int
     alerts: int
     claims: tuple[ClaimDecision, ...] = ()  # with their stored ids
+    suppressed: dict[str, int] = field(default_factory=dict)  # reason → alerts not sent
 
 
 def apply_article(store: Store, d: ArticleDecisions, channels: Mapping[str, Any]) -> Applied:
@@ -68,6 +72,7 @@ def apply_article(store: Store, d: ArticleDecisions, channels: Mapping[str, Any]
             return Applied(article_id, story_id, 0, 0)
         story = story_ref(story_id, store.story(story_id)) if d.matched else {}
         n_alerts = 0
+        suppressed: dict[str, int] = {}
         claims: list[ClaimDecision] = []
         for w in d.watches:
             # a revision that the watch matched before was left out by the pipeline
@@ -85,9 +90,12 @@ def apply_article(store: Store, d: ArticleDecisions, channels: Mapping[str, Any]
                     for ev in resolved.events
                     for e in claim_alerts(d.article, ev, w.watch.alerts, story)
                 ]
+            if w.suppress:
+                suppressed[w.suppress] = suppressed.get(w.suppress, 0) + len(events)
+                continue
             for event in events:
                 n_alerts += store.enqueue_alert(event)
-        return Applied(article_id, story_id, d.matched, n_alerts, tuple(claims))
+        return Applied(article_id, story_id, d.matched, n_alerts, tuple(claims), suppressed)
 
 
 def apply_dedup(store: Store, article: Article, decision: DedupDecision) -> tuple[int, int]:

@@ -71,8 +71,14 @@ def parse_size(value: Any) -> int:
     raise ValueError(f"invalid size {value!r}: write it like '5MB' or '512KiB'")
 
 
+def _one_or_many(value: Any) -> Any:
+    """``to = "me@example.org"`` means ``to = ["me@example.org"]``."""
+    return [value] if isinstance(value, str) else value
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Size = Annotated[int, BeforeValidator(parse_size)]
+StrList = Annotated[list[str], BeforeValidator(_one_or_many)]  # a list, or one string
 
 
 class _Model(BaseModel):
@@ -98,6 +104,12 @@ class FetchConfig(_Model):
     max_backoff: Duration = Field(default=6 * 3600, ge=1)
     jitter: float = Field(default=0.1, ge=0, le=0.5)  # fraction of the interval
     fetch_pages: bool = True  # fetch each entry's page for extraction
+    # the first poll of a feed stores its entries and alerts on none of them (a feed's
+    # backlog is not news); a feed's own `baseline` overrides this
+    baseline: bool = True
+    # entries published longer ago than this are stored but alert nobody (a watch's own
+    # `ignore_older_than` overrides this); None: no age limit
+    ignore_older_than: Duration | None = Field(default=None, gt=0)
 
 
 class ExtractConfig(_Model):
@@ -110,7 +122,8 @@ class FeedConfig(_Model):
     name: str = ""
     interval: Duration | None = Field(default=None, ge=1)
     enabled: bool = True
-    tags: list[str] = []
+    tags: StrList = []
+    baseline: bool | None = None  # None: [fetch].baseline
 
     @field_validator("url")
     @classmethod
@@ -135,12 +148,13 @@ class WatchConfig(_Model):
     name: str = Field(min_length=1)
     rule: str = Field(min_length=1)
     language: str = "en"
-    feeds: list[str] = []  # scope: only these feed names (empty: all)
-    tags: list[str] = []  # scope: only feeds with one of these tags (empty: all)
-    alerts: list[str] = []
+    feeds: StrList = []  # scope: only these feed names (empty: all)
+    tags: StrList = []  # scope: only feeds with one of these tags (empty: all)
+    alerts: StrList = []
     track_claims: bool = False
     dedup: Literal["story", "article", "off"] = "story"
     claims: list[ClaimConfig] = []
+    ignore_older_than: Duration | None = Field(default=None, gt=0)  # None: [fetch]'s
 
     @field_validator("language")
     @classmethod
@@ -164,6 +178,9 @@ _CHANNEL_KEYS: dict[str, set[str]] = {
     "apprise": {"url_env"},
     "email": {"host", "port", "tls", "username", "password_env", "from_", "to", "ca_file"},
 }
+# Push and email channels get a rate limit unless they set one: a flood of pushes or mails
+# is worse than one digest (`max_per_hour = 0` turns the limit off).
+DEFAULT_MAX_PER_HOUR: dict[str, int] = {"email": 20, "ntfy": 30, "apprise": 30}
 _HHMM_RE = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 
 
@@ -187,7 +204,7 @@ class ChannelConfig(_Model):
     username: str | None = None
     password_env: str | None = None
     from_: str | None = Field(default=None, alias="from")
-    to: list[str] = []
+    to: StrList = []
     ca_file: str | None = None
     # delivery
     timeout: Duration = Field(default=15.0, gt=0)
@@ -197,7 +214,8 @@ class ChannelConfig(_Model):
     every: Duration | None = Field(default=None, gt=0)
     at: str | None = None  # "HH:MM", daily, in `timezone`
     timezone: str = "UTC"
-    max_per_hour: int | None = Field(default=None, ge=1)
+    # None: the type's default (DEFAULT_MAX_PER_HOUR); 0: no limit
+    max_per_hour: int | None = Field(default=None, ge=0)
 
     @field_validator("timezone")
     @classmethod
@@ -273,6 +291,10 @@ class ChannelConfig(_Model):
                 )
         elif self.every is not None or self.at is not None:
             raise ValueError("'every' and 'at' need mode = \"digest\"")
+        if self.max_per_hour is None:
+            object.__setattr__(self, "max_per_hour", DEFAULT_MAX_PER_HOUR.get(t))
+        elif self.max_per_hour == 0:
+            object.__setattr__(self, "max_per_hour", None)
         return self
 
     def env(self, variable: str | None) -> str | None:
@@ -359,6 +381,16 @@ class Config(_Model):
     def feed_interval(self, feed: FeedConfig) -> float:
         return feed.interval if feed.interval is not None else self.fetch.interval
 
+    def feed_baseline(self, feed: FeedConfig) -> bool:
+        """Whether the feed's first poll is a silent baseline."""
+        return feed.baseline if feed.baseline is not None else self.fetch.baseline
+
+    def max_entry_age(self, watch: WatchConfig) -> float | None:
+        """Seconds after publication past which an entry alerts nobody for the watch."""
+        if watch.ignore_older_than is not None:
+            return watch.ignore_older_than
+        return self.fetch.ignore_older_than
+
     def database_path(self) -> Path:
         p = Path(os.path.expanduser(self.storage.path))
         if not p.is_absolute() and self._path is not None:
@@ -418,69 +450,178 @@ def _messages(err: ValidationError, raw: dict[str, Any]) -> list[str]:
     return msgs
 
 
-def _cross_check(cfg: Config) -> list[str]:
+def _tables(data: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """The ``[[key]]`` tables of a raw document (anything else as an empty table)."""
+    items = data.get(key)
+    if not isinstance(items, list):
+        return []
+    return [t if isinstance(t, dict) else {} for t in items]
+
+
+def _feed_name(feed: dict[str, Any]) -> str:
+    """A raw feed's name, defaulted as :class:`FeedConfig` does."""
+    name, url = feed.get("name"), feed.get("url")
+    if isinstance(name, str) and name:
+        return name
+    if isinstance(url, str) and "://" in url:
+        return url.strip().split("://", 1)[1].rstrip("/")
+    return ""
+
+
+def _strings(value: Any) -> list[str]:
+    return [v for v in _one_or_many(value) or [] if isinstance(v, str)]
+
+
+def _cross_check(data: dict[str, Any]) -> list[str]:
+    """Problems between sections (names, channels, scopes), read from the raw document so
+    they are found in the same pass as each table's own problems."""
     errors: list[str] = []
+    feeds, watches = _tables(data, "feeds"), _tables(data, "watches")
+    channels = data.get("alerts") if isinstance(data.get("alerts"), dict) else {}
     seen: dict[str, int] = {}
-    for i, f in enumerate(cfg.feeds):
-        if f.name in seen:
-            errors.append(f"feeds[{i}].name: '{f.name}' is already used by feeds[{seen[f.name]}]")
-        seen[f.name] = i
     urls: dict[str, int] = {}
-    for i, f in enumerate(cfg.feeds):
-        if f.url in urls:
-            errors.append(f"feeds[{i}].url: the same URL is already listed as feeds[{urls[f.url]}]")
-        urls[f.url] = i
-    tags = {t for f in cfg.feeds for t in f.tags}
-    wnames: dict[str, int] = {}
-    for i, w in enumerate(cfg.watches):
-        if w.name in wnames:
+    for i, f in enumerate(feeds):
+        name, url = _feed_name(f), f.get("url")
+        if name in seen:
+            errors.append(f"feeds[{i}].name: '{name}' is already used by feeds[{seen[name]}]")
+        if isinstance(url, str) and url.strip() in urls:
             errors.append(
-                f"watches[{i}].name: '{w.name}' is already used by watches[{wnames[w.name]}]"
+                f"feeds[{i}].url: the same URL is already listed as feeds[{urls[url.strip()]}]"
             )
-        wnames[w.name] = i
-        for ch in w.alerts:
-            if ch not in cfg.alerts:
-                known = ", ".join(sorted(cfg.alerts)) or "none defined"
+        seen.setdefault(name, i)
+        if isinstance(url, str):
+            urls.setdefault(url.strip(), i)
+    tags = {t for f in feeds for t in _strings(f.get("tags"))}
+    wnames: dict[str, int] = {}
+    for i, w in enumerate(watches):
+        name = w.get("name")
+        if isinstance(name, str) and name in wnames:
+            errors.append(f"watches[{i}].name: '{name}' is already used by watches[{wnames[name]}]")
+        if isinstance(name, str):
+            wnames.setdefault(name, i)
+        for ch in _strings(w.get("alerts")):
+            if ch not in channels:
+                known = ", ".join(sorted(channels)) or "none defined"
                 errors.append(
                     f"watches[{i}].alerts: no channel named '{ch}' (channels: {known}); "
                     f"define it as [alerts.{ch}]"
                 )
-        for fname in w.feeds:
+        for fname in _strings(w.get("feeds")):
             if fname not in seen:
                 errors.append(f"watches[{i}].feeds: no feed named '{fname}'")
-        for t in w.tags:
+        for t in _strings(w.get("tags")):
             if t not in tags:
                 errors.append(f"watches[{i}].tags: no feed has the tag '{t}'")
     return errors
 
 
-def _compile_rules(cfg: Config) -> tuple[dict[str, Any], list[str]]:
+def _compile_rules(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Every watch's rule compiled (by watch name), and the problems of those that do not."""
     from monitor.rules import RuleError, compile_rule
 
     compiled: dict[str, Any] = {}
     errors: list[str] = []
-    for i, w in enumerate(cfg.watches):
+    for i, w in enumerate(_tables(data, "watches")):
+        rule, language, name = w.get("rule"), w.get("language", "en"), w.get("name")
+        if not isinstance(rule, str) or not rule.strip() or language not in stemmer_languages():
+            continue  # the table's own validation names these
         try:
-            compiled[w.name] = compile_rule(w.rule, language=w.language)
+            compiled[str(name)] = compile_rule(rule, language=language)
         except RuleError as e:
             text = str(e).replace("\n", "\n    ")
-            errors.append(f"watches[{i}].rule (watch '{w.name}'): {text}")
-        except ValueError as e:  # e.g. no stemmer for the language
-            errors.append(f"watches[{i}].language (watch '{w.name}'): {e}")
+            errors.append(f"watches[{i}].rule (watch '{name}'): {text}")
     return compiled, errors
 
 
-def parse_config(data: dict[str, Any], source: str = "config") -> Config:
-    """Validate an already-parsed TOML document."""
+_HEADER_RE = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
+
+
+def _toml_index(text: str) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+    """Where each table and key of a TOML text is: the line (1-based) of each table's
+    header, by its path as errors write it (``feeds[3]``, ``alerts.hook``), and the line of
+    each key in it."""
+    headers: dict[str, int] = {}
+    keys: dict[str, dict[str, int]] = {"": {}}
+    counts: dict[str, int] = {}
+    current = ""
+    for n, line in enumerate(text.splitlines(), 1):
+        m = _HEADER_RE.match(line)
+        if m:
+            parts = [p.strip().strip("\"'") for p in m.group(2).split(".")]
+            if m.group(1) == "[[":
+                parent = "".join(
+                    f".{p}" if not p.startswith("[") else p for p in _resolve(parts[:-1], counts)
+                )
+                array = (parent + "." + parts[-1]).lstrip(".")
+                counts[array] = counts.get(array, -1) + 1
+                current = f"{array}[{counts[array]}]"
+            else:
+                current = ".".join(_resolve(parts, counts)).replace(".[", "[")
+            headers[current] = n
+            keys.setdefault(current, {})
+            continue
+        k = re.match(r"^\s*([A-Za-z0-9_\-]+|\"[^\"]*\")\s*=", line)
+        if k:
+            keys.setdefault(current, {}).setdefault(k.group(1).strip('"'), n)
+    return headers, keys
+
+
+def _resolve(parts: list[str], counts: dict[str, int]) -> list[str]:
+    """A header's path with the current index of every array of tables on it
+    (``[[watches.claims]]`` belongs to the last ``[[watches]]``)."""
+    out: list[str] = []
+    path = ""
+    for p in parts:
+        path = (path + "." + p).lstrip(".")
+        out.append(p)
+        if path in counts:
+            out.append(f"[{counts[path]}]")
+            path = f"{path}[{counts[path]}]"
+    return out
+
+
+def _where(problem: str, data: dict[str, Any], text: str | None) -> str:
+    """A problem with its TOML line and, for a feed or a watch, its name."""
+    path = problem.split(":", 1)[0].split(" ", 1)[0]
+    notes: list[str] = []
+    m = re.match(r"(feeds|watches)\[(\d+)\]", path)
+    if m and "(watch '" not in problem:
+        tables = _tables(data, m.group(1))
+        i = int(m.group(2))
+        if i < len(tables):
+            name = _feed_name(tables[i]) if m.group(1) == "feeds" else tables[i].get("name")
+            if name:
+                notes.append(f"{'feed' if m.group(1) == 'feeds' else 'watch'} '{name}'")
+    if text is not None:
+        headers, keys = _toml_index(text)
+        table = max(
+            (h for h in headers if path == h or path.startswith(h + ".")), key=len, default=""
+        )
+        rest = path[len(table) :].lstrip(".").split(".")[0].split("[")[0]
+        line = keys.get(table, {}).get(rest) or headers.get(table)
+        if line:
+            notes.insert(0, f"line {line}")
+    if not notes:
+        return problem
+    first, nl, more = problem.partition("\n")
+    return f"{first} ({', '.join(notes)}){nl}{more}"
+
+
+def parse_config(data: dict[str, Any], source: str = "config", text: str | None = None) -> Config:
+    """Validate an already-parsed TOML document; every problem is reported at once, each
+    with its line (when ``text``, the TOML source, is given) and the feed or watch named."""
+    cfg: Config | None = None
     try:
         cfg = Config.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(source, _messages(e, data)) from None
-    errors = _cross_check(cfg)
-    rules, rule_errors = _compile_rules(cfg)
+        errors = _messages(e, data)
+    else:
+        errors = []
+    errors += _cross_check(data)
+    rules, rule_errors = _compile_rules(data)
     errors += rule_errors
-    if errors:
-        raise ConfigError(source, errors)
+    if errors or cfg is None:
+        raise ConfigError(source, [_where(p, data, text) for p in errors])
     cfg._rules = rules
     return cfg
 
@@ -502,6 +643,6 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         raise ConfigError(str(p), ["not UTF-8 text"]) from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(str(p), [f"TOML syntax error: {e}"]) from None
-    cfg = parse_config(data, str(p))
+    cfg = parse_config(data, str(p), text=raw.decode("utf-8"))
     cfg._path = p.resolve()
     return cfg

@@ -22,12 +22,17 @@ from apscheduler.triggers.interval import IntervalTrigger
 from monitor.config import Config, FeedConfig, load_config
 from monitor.errors import ConfigError
 from monitor.pipeline import Pipeline, open_pipeline
+from monitor.store.db import HEARTBEAT_META, STOPPED_META
 
 log = logging.getLogger("monitor.daemon")
 
 DELIVERY_EVERY = 5.0  # seconds
 CONFIG_CHECK_EVERY = 2.0
 SHUTDOWN_GRACE = 30.0
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class Daemon:
@@ -102,6 +107,7 @@ class Daemon:
                 await asyncio.wait(list(self._inflight), timeout=SHUTDOWN_GRACE)
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
+            pipeline.store.set_meta(STOPPED_META, _now())  # `monitor health` fails from now
         log.info("stopped")
         return 0
 
@@ -163,7 +169,7 @@ class Daemon:
     async def _deliver(self) -> None:
         assert self.pipeline is not None
         await self.pipeline.deliver()
-        self.pipeline.store.set_meta("heartbeat", datetime.now(UTC).isoformat(timespec="seconds"))
+        self.pipeline.store.set_meta(HEARTBEAT_META, _now())
 
     async def _check_config(self) -> None:
         stamp = self._stamp()

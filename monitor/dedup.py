@@ -634,7 +634,9 @@ def fingerprint_row(
 
 
 class StoryReader(Protocol):
-    def stories(self, limit: int = 50, watch: str | None = None) -> list[StoryRow]: ...
+    def stories(
+        self, limit: int = 50, watch: str | None = None, *, matched: bool = False
+    ) -> list[StoryRow]: ...
 
     def story(self, story_id: int) -> StoryRow | None: ...
 
@@ -656,7 +658,7 @@ def _story_json(row: StoryRow) -> dict[str, Any]:
     ]
     return {
         "id": row.id,
-        "title": row.title,
+        "title": story_title(row.title, reports),
         "articles": row.articles,
         "outlets": list(row.outlets),
         "watches": list(row.watches),
@@ -667,11 +669,33 @@ def _story_json(row: StoryRow) -> dict[str, Any]:
     }
 
 
+_HASH_TITLE = re.compile(r"(urn:sha256:)?[0-9a-f]{24,}", re.I)
+
+
+def story_title(title: str | None, reports: list[dict[str, Any]]) -> str:
+    """A story's title for people: never an internal hash (an untitled entry once lent its
+    guid); then a report's real title, else the opening words of the first report."""
+    if title and not _HASH_TITLE.fullmatch(title.strip()):
+        return title
+    for r in reports:
+        t = r.get("title") or ""
+        if t and not _HASH_TITLE.fullmatch(t.strip()):
+            return t
+    outlets = sorted({r["outlet"] for r in reports if r.get("outlet")})
+    return f"(untitled report from {', '.join(outlets) or 'an unknown outlet'})"
+
+
 def stories_overview(
-    store: StoryReader, watch: str | None = None, limit: int = 50, *, min_articles: int = 1
+    store: StoryReader,
+    watch: str | None = None,
+    limit: int = 50,
+    *,
+    min_articles: int = 1,
+    matched: bool = False,
 ) -> list[dict[str, Any]]:
-    """Stories, latest activity first, as JSON-ready dicts."""
-    rows = store.stories(limit=limit, watch=watch)
+    """Stories, latest activity first, as JSON-ready dicts (``matched``: only stories a
+    watch matched)."""
+    rows = store.stories(limit=limit, watch=watch, matched=matched)
     return [_story_json(r) for r in rows if r.articles >= min_articles]
 
 

@@ -44,12 +44,15 @@ log = logging.getLogger("monitor.pipeline")
 @dataclass
 class FeedReport:
     name: str
-    status: str  # "ok", "not-modified", "error", "disabled", "skipped"
+    # "ok", "warning" (read, but malformed or listing nothing), "not-modified", "error",
+    # "disabled", "skipped"
+    status: str
     new_entries: int = 0
     articles: int = 0
     matches: int = 0
     alerts: int = 0
     error: str | None = None
+    suppressed: dict[str, int] = field(default_factory=dict)  # reason → alerts not sent
 
 
 @dataclass
@@ -64,6 +67,18 @@ class CycleReport:
     @property
     def errors(self) -> list[FeedReport]:
         return [f for f in self.feeds if f.status == "error"]
+
+    @property
+    def warnings(self) -> list[FeedReport]:
+        return [f for f in self.feeds if f.status == "warning"]
+
+    def suppressed(self) -> dict[str, int]:
+        """Alerts not sent, by reason ("baseline", "too old"), over all feeds."""
+        out: dict[str, int] = {}
+        for f in self.feeds:
+            for why, n in f.suppressed.items():
+                out[why] = out.get(why, 0) + n
+        return out
 
 
 def in_scope(watch: WatchConfig, feed: FeedConfig) -> bool:
@@ -227,7 +242,14 @@ class Pipeline:
         except FeedParseError as e:
             return fail(str(e))
 
-        report = FeedReport(feed.name, "ok")
+        warning = parsed.warning
+        if not parsed.entries:
+            warning = (
+                f"{warning}; no entries" if warning else "the feed lists no entries (truncated?)"
+            )
+        report = FeedReport(feed.name, "warning" if warning else "ok", error=warning)
+        if warning:
+            log.warning("feed %s: %s", feed.name, warning)
         assert state.id is not None
         guids = [e.guid for e in parsed.entries]
         unseen = self.store.unseen_guids(state.id, guids)
@@ -235,19 +257,38 @@ class Pipeline:
         # dict.fromkeys: one entry per guid even if the feed repeats itself
         new_entries = list({e.guid: e for e in new_entries}.values())
         report.new_entries = len(new_entries)
+        # the first poll of a feed (nothing of it stored yet) is a silent baseline
+        baseline = bool(new_entries) and (
+            self.config.feed_baseline(feed) and not self.store.feed_has_entries(state.id)
+        )
         articles = await asyncio.gather(*(self._article(feed, e) for e in new_entries))
         for entry, article in zip(new_entries, articles, strict=True):
             pre = await self._judge_claims(feed, article) if self.judge is not None else None
-            applied = apply_article(
-                self.store, self._decide(feed, state.id, entry, article, pre), self.config.alerts
-            )
+            decisions = self._decide(feed, state.id, entry, article, pre, baseline=baseline)
+            applied = apply_article(self.store, decisions, self.config.alerts)
             report.articles += 1
             report.matches += applied.matches
             report.alerts += applied.alerts
+            for why, n in applied.suppressed.items():
+                report.suppressed[why] = report.suppressed.get(why, 0) + n
+        if baseline:
+            log.info(
+                "feed %s: first poll, %d entries stored as the baseline; %d alerts suppressed"
+                " (baseline)",
+                feed.name,
+                len(new_entries),
+                report.suppressed.get("baseline", 0),
+            )
+        if report.suppressed.get("too old"):
+            log.info(
+                "feed %s: %d alerts suppressed (entries older than ignore_older_than)",
+                feed.name,
+                report.suppressed["too old"],
+            )
         updates.update(
             etag=result.etag,
             last_modified=result.last_modified,
-            last_error=parsed.warning,
+            last_error=warning,
             title=parsed.title,
         )
         return report, parsed.ttl_seconds
@@ -320,6 +361,8 @@ class Pipeline:
         entry: Entry,
         article: Article,
         pre: ClaimsPrepass | None = None,
+        *,
+        baseline: bool = False,
     ) -> ArticleDecisions:
         """Dedup, match and (for claim-tracking watches) the claims stage: the decisions."""
         decision = self.dedup.decide(article, urls=(entry.link,))
@@ -344,10 +387,25 @@ class Pipeline:
                     judged=pre.judged if pre else None,
                     prepared=pre.prepared.get(watch.language) if pre else None,
                 )
-            watches.append(WatchDecision(m, watch, claims))
+            watches.append(
+                WatchDecision(m, watch, claims, self._suppress(watch, article, baseline))
+            )
         return ArticleDecisions(
             feed_id, entry.guid, article, decision, tuple(watches), matched=len(matches)
         )
+
+    def _suppress(self, watch: WatchConfig, article: Article, baseline: bool) -> str | None:
+        """Why a watch's match of this article alerts nobody, or None."""
+        if baseline:
+            return "baseline"
+        max_age = self.config.max_entry_age(watch)
+        if max_age is not None and article.published is not None:
+            published = article.published
+            if published.tzinfo is None:
+                published = published.replace(tzinfo=UTC)
+            if (datetime.now(UTC) - published).total_seconds() > max_age:
+                return "too old"
+        return None
 
     # -- a whole cycle --------------------------------------------------------------------
     async def run_cycle(

@@ -16,6 +16,13 @@ from tests.servers import WebhookReceiver
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def _state_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the CLI remembers each config's database: a fresh folder per test."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+    monkeypatch.delenv("MONITOR_DB", raising=False)
+
+
 @pytest.fixture
 def corpus() -> Iterator[CorpusServer]:
     with CorpusServer() as server:
@@ -80,6 +87,7 @@ read_timeout = "2s"
 connect_timeout = "2s"
 interval = "1h"
 jitter = 0
+baseline = false  # these tests alert on the first poll
 {fetch_extra}
 
 [extract]

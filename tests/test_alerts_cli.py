@@ -125,7 +125,7 @@ alerts = ["c"]
             'type = "log"\nmode = "digest"\nat = "08:00"\ntimezone = "Mars/Olympus"',
             "unknown time zone 'Mars/Olympus'",
         ),
-        ('type = "log"\nmax_per_hour = 0', "alerts.c.max_per_hour"),
+        ('type = "log"\nmax_per_hour = -1', "alerts.c.max_per_hour"),
         ('type = "ntfy"\nurl = "https://ntfy.sh/t"\npriority = 9', "alerts.c.priority"),
         ('type = "sms"', "'sms' is not allowed"),
     ],

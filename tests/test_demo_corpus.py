@@ -491,7 +491,7 @@ def test_demo_config_toml_renders_a_complete_config() -> None:
     db = 'C:\\demo dir\\mon "x".db'
     cfg = tomllib.loads(demo_config_toml(base + "/", db))
     assert cfg["storage"]["path"] == db
-    assert cfg["fetch"] == {"allow_private_networks": True, "timeout": "10s"}
+    assert cfg["fetch"] == {"allow_private_networks": True, "timeout": "10s", "baseline": False}
     assert [f["url"] for f in cfg["feeds"]] == [base + p for p in FEEDS]
     assert {f["name"] for f in cfg["feeds"]} == {f["name"] for f in FEEDS.values()}
     assert all(f["interval"] and f["tags"] for f in cfg["feeds"])

@@ -106,6 +106,19 @@ class DeliveryReport:
     messages: int = 0  # messages acknowledged (a digest counts once)
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """Alerts of one channel still pending after a drain, and why."""
+
+    channel: str
+    count: int
+    reason: str
+
+
+def _hhmm(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 class Outbox:
     """Delivers what the store's outbox holds. One instance per writer process.
 
@@ -156,6 +169,46 @@ class Outbox:
             names = self.store.due_channels(now)
             await asyncio.gather(*(self._channel(n, now, limit, report) for n in names))
             return report
+
+    async def drain(self, max_rounds: int = 1000) -> DeliveryReport:
+        """Rounds until nothing due is left that can go now (``run --once``): more than a
+        round's batch goes out; what must wait (digest, rate limit, backoff) waits, and
+        :meth:`still_waiting` says why."""
+        total = DeliveryReport()
+        for _ in range(max_rounds):
+            r = await self.deliver_due()
+            total.delivered += r.delivered
+            total.failed += r.failed
+            total.messages += r.messages
+            if not (r.delivered or r.failed):
+                break
+        total.waiting = sum(w.count for w in self.still_waiting())
+        return total
+
+    def still_waiting(self, now: datetime | None = None) -> list[Waiting]:
+        """Pending alerts per channel, each with the reason it has not gone out."""
+        now = now or self.clock()
+        out = []
+        for name, (count, next_at) in self.store.pending_by_channel().items():
+            out.append(Waiting(name, count, self._why_waiting(name, now, next_at)))
+        return out
+
+    def _why_waiting(self, name: str, now: datetime, next_at: datetime | None) -> str:
+        cfg = self.configs.get(name)
+        if cfg is None:
+            return "the channel is not configured"
+        backoff = self.store.channel_backoff(name, now)
+        if backoff is not None:
+            error = self.channel_errors.get(name) or "delivery failed"
+            return f"backoff: the channel is failing ({error}); next try at {_hhmm(backoff)}"
+        if cfg.mode == "digest":
+            return f"digest: the next one goes out at {_hhmm(next_boundary(cfg, now))}"
+        if self._allowance(name, cfg, now) == 0:
+            at = f" at {_hhmm(next_at)}" if next_at else ""
+            return f"rate limit: max_per_hour = {cfg.max_per_hour} reached; next slot{at}"
+        if next_at is not None and next_at > now:
+            return f"waiting until {_hhmm(next_at)}"
+        return "due (more than one run delivers; run again)"
 
     async def _channel(self, name: str, now: datetime, limit: int, report: DeliveryReport) -> None:
         channel, cfg = self.channels.get(name), self.configs.get(name)

@@ -10,7 +10,7 @@ from monitor.alerts.base import Delivery
 from monitor.alerts.channels import make_channels
 from monitor.alerts.events import article_matched
 from monitor.config import Config
-from monitor.models import Article, Match
+from monitor.models import AlertEvent, Article, Match
 
 
 def sample_article() -> Article:
@@ -27,8 +27,9 @@ def sample_article() -> Article:
     )
 
 
-async def send_sample(config: Config, channel: str) -> Delivery:
-    """Send a sample ``article.matched`` event to one configured channel (no outbox row)."""
+async def send_sample(config: Config, channel: str) -> tuple[AlertEvent, Delivery]:
+    """Send a sample ``article.matched`` event to one configured channel (no outbox row);
+    the event sent and the outcome."""
     match = Match(
         watch="test",
         terms=("test",),
@@ -39,4 +40,4 @@ async def send_sample(config: Config, channel: str) -> Delivery:
         headers={"User-Agent": config.fetch.user_agent}, follow_redirects=False
     ) as client:
         channels = make_channels({channel: config.alerts[channel]}, client)
-        return await channels[channel].send(event)
+        return event, await channels[channel].send(event)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from monitor.cli.alerts import alerts
 from monitor.cli.base import cli, setup_logging
-from monitor.cli.configure import check_config, import_opml_cmd
+from monitor.cli.configure import check_config, export_opml_cmd, import_opml_cmd
 from monitor.cli.demo import demo
 from monitor.cli.rules import test_rule
 from monitor.cli.run import run
@@ -23,6 +23,7 @@ for _command in (
     status,
     health,
     import_opml_cmd,
+    export_opml_cmd,
     demo,
     test_rule,
     stance,

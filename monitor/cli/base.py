@@ -3,8 +3,12 @@ context object (config path, verbosity, the loaded `Config`), read-only store ac
 
 from __future__ import annotations
 
+import difflib
+import json
 import logging
+import os
 import sys
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -13,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from monitor.errors import MonitorError
+from monitor.errors import ConfigError, MonitorError
 
 if TYPE_CHECKING:
     from monitor.config import Config
@@ -37,13 +41,67 @@ def setup_logging(level: int = logging.INFO, alerts: bool = True) -> None:
     logging.getLogger("monitor.alert").setLevel(logging.INFO if alerts else logging.WARNING)
 
 
+def _state_file() -> Path:
+    """Where the CLI remembers each config's database (XDG state directory)."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return Path(base) / "news-monitor" / "databases.json"
+
+
+def _remembered() -> dict[str, str]:
+    try:
+        data = json.loads(_state_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def remember_database(config: Config) -> None:
+    """Note the database of a valid config, for reading commands to find when a later edit
+    breaks the file (best effort: an unwritable state directory is not an error)."""
+    if config.path is None:
+        return
+    known = _remembered()
+    key, value = str(config.path), str(config.database_path())
+    if known.get(key) == value:
+        return
+    known[key] = value
+    target = _state_file()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(json.dumps(known, indent=1), encoding="utf-8")
+        tmp.replace(target)
+    except OSError:
+        pass
+
+
+def last_good_database(config_path: Path) -> Path | None:
+    """The database of this config file when it last loaded; else the ``[storage] path``
+    the broken file still names, when it parses as TOML; else None."""
+    known = _remembered().get(str(config_path.resolve()))
+    if known:
+        return Path(known)
+    try:
+        data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    path = data.get("storage", {}).get("path", "monitor.db") if isinstance(data, dict) else None
+    if not isinstance(path, str):
+        return None
+    p = Path(os.path.expanduser(path))
+    p = p if p.is_absolute() else config_path.resolve().parent / p
+    return p if p.exists() else None
+
+
 @dataclass
 class CliState:
     """The root group's options, handed to every command as ``ctx.obj``."""
 
     config_path: Path
     verbose: bool = False
+    db_path: Path | None = None  # --db: read this database whatever the config says
     _config: Config | None = field(default=None, repr=False)
+    _config_error: ConfigError | None = field(default=None, repr=False)
 
     def config(self) -> Config:
         """The config file, loaded (and validated) once."""
@@ -51,7 +109,39 @@ class CliState:
             from monitor.config import load_config
 
             self._config = load_config(self.config_path)
+            remember_database(self._config)
         return self._config
+
+    def config_or_none(self) -> Config | None:
+        """The config, or None (with a warning, once) when it does not load: for reading
+        commands, which work from the database whatever state the config file is in."""
+        if self._config_error is not None:
+            return None
+        try:
+            return self.config()
+        except ConfigError as e:
+            self._config_error = e
+            click.echo(
+                f"warning: the config does not load (reading the database anyway): {e}", err=True
+            )
+            return None
+
+    def database(self) -> Path:
+        """The database reading commands open: --db, else the config's; when the config is
+        broken, the database of its last good version (a warning says so)."""
+        if self.db_path is not None:
+            return self.db_path
+        try:
+            return self.config().database_path()
+        except ConfigError as e:
+            fallback = last_good_database(self.config_path)
+            if fallback is None:
+                raise MonitorError(
+                    f"{e}\n(no database known for this config: fix it, or give --db PATH)"
+                ) from None
+            self.config_or_none()  # the warning about the config
+            click.echo(f"warning: reading {fallback} (the last good config's database)", err=True)
+            return fallback
 
 
 class MonitorGroup(click.Group):
@@ -75,12 +165,21 @@ class MonitorGroup(click.Group):
     show_default=True,
     help="Config file (or set MONITOR_CONFIG).",
 )
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="MONITOR_DB",
+    default=None,
+    help="Database for the reading commands (status, health, alerts, stories, claims), "
+    "whatever the config says (or set MONITOR_DB).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log more detail.")
 @click.version_option(package_name="news-monitor")
 @click.pass_context
-def cli(ctx: click.Context, config_path: Path, verbose: bool) -> None:
+def cli(ctx: click.Context, config_path: Path, db_path: Path | None, verbose: bool) -> None:
     """news-monitor: watch news feeds, match rules, track claims, send alerts."""
-    ctx.obj = CliState(config_path=config_path, verbose=verbose)
+    ctx.obj = CliState(config_path=config_path, verbose=verbose, db_path=db_path)
 
 
 pass_state = click.make_pass_decorator(CliState)
@@ -91,11 +190,27 @@ def read_store(state: CliState, fn: Callable[[Store], T]) -> T:
     outdated database is a clear error, see :mod:`monitor.store.db`)."""
     from monitor.store import Store
 
-    store = Store.open(state.config().database_path(), readonly=True)
+    store = Store.open(state.database(), readonly=True)
     try:
         return fn(store)
     finally:
         store.close()
+
+
+def check_watch(state: CliState, store: Store, watch: str | None) -> None:
+    """An unknown watch name is an error that says so (not an empty list): known are the
+    config's watches and every watch the database has matches of."""
+    if watch is None:
+        return
+    known = set(store.matched_watches())
+    cfg = state.config_or_none()
+    if cfg is not None:
+        known |= {w.name for w in cfg.watches}
+    if watch not in known:
+        hint = difflib.get_close_matches(watch, sorted(known), n=1)
+        also = f"; did you mean '{hint[0]}'?" if hint else ""
+        names = ", ".join(sorted(known)) or "none yet"
+        raise MonitorError(f"no watch named '{watch}' (watches: {names}){also}")
 
 
 def short_time(s: str | None) -> str:

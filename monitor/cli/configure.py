@@ -32,7 +32,31 @@ def import_opml_cmd(state: CliState, file: Path) -> None:
     """Add the feeds of an OPML export to the config file (comments kept)."""
     from monitor.feeds.opml import import_opml
 
-    added, skipped = import_opml(file, state.config_path)
-    for f in added:
+    result = import_opml(file, state.config_path)
+    for f in result.added:
         click.echo(f"added {f.name} <{f.url}>")
-    click.echo(f"{len(added)} feeds added, {len(skipped)} already present")
+    click.echo(f"{len(result.added)} feeds added, {len(result.skipped)} already present")
+    if result.problems:
+        click.echo(
+            f"warning: {state.config_path} has {len(result.problems)} problem(s) of its own"
+            " (the import did not cause them; fix them before `monitor run`):",
+            err=True,
+        )
+        for problem in result.problems:
+            click.echo(f"  {problem}", err=True)
+
+
+@click.command("export-opml")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@pass_state
+def export_opml_cmd(state: CliState, file: Path | None) -> None:
+    """Write the config's feeds as OPML (to FILE, or stdout); tags become folders."""
+    from monitor.feeds.opml import OpmlFeed, export_opml
+
+    feeds = [OpmlFeed(f.url, f.name, tuple(f.tags)) for f in state.config().feeds]
+    data = export_opml(feeds)
+    if file is None:
+        click.echo(data.decode("utf-8"), nl=False)
+        return
+    file.write_bytes(data)
+    click.echo(f"{len(feeds)} feeds written to {file}", err=True)

@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING
 
 import click
 
+from monitor.cli.base import CliState, pass_state
 from monitor.errors import MonitorError
 
 if TYPE_CHECKING:
+    from monitor.config import FetchConfig
     from monitor.rules import Document
 
 
@@ -29,9 +31,11 @@ if TYPE_CHECKING:
 @click.option("--title", default="", help="A title to match along with the text.")
 @click.option("--language", default="en", show_default=True)
 @click.option("--json", "as_json", is_flag=True)
+@pass_state
 @click.pass_context
 def test_rule(
     ctx: click.Context,
+    state: CliState,
     rule: str,
     text: str | None,
     file: Path | None,
@@ -61,7 +65,7 @@ def test_rule(
         else:
             doc = Document(title=title, text=raw.decode("utf-8", errors="replace"))
     elif url is not None:
-        doc = asyncio.run(_document_from_url(url, title))
+        doc = asyncio.run(_document_from_url(url, title, _fetch_config(state)))
     result = explain(compiled, doc)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
@@ -86,11 +90,21 @@ def _document_from_html(raw: bytes, url: str, title: str) -> Document:
     )
 
 
-async def _document_from_url(url: str, title: str) -> Document:
+def _fetch_config(state: CliState) -> FetchConfig:
+    """The config's [fetch] settings (timeouts, user agent, private networks); the defaults
+    when there is no config file, or (with a warning) when it does not load."""
     from monitor.config import FetchConfig
+
+    if not state.config_path.exists():
+        return FetchConfig()
+    cfg = state.config_or_none()
+    return cfg.fetch if cfg is not None else FetchConfig()
+
+
+async def _document_from_url(url: str, title: str, fetch: FetchConfig) -> Document:
     from monitor.feeds.fetch import PAGE_ACCEPT, Fetcher
 
-    async with Fetcher(FetchConfig()) as f:
+    async with Fetcher(fetch) as f:
         r = await f.fetch(url, accept=PAGE_ACCEPT)
     if not r.ok:
         raise MonitorError(f"{url}: {r.error}")

@@ -44,16 +44,44 @@ async def _run_once(cfg: Config, progress: bool) -> int:
 
             with Progress(transient=True) as bar:
                 task = bar.add_task("polling feeds", total=len(feeds))
-                report = await pipeline.run_cycle(on_feed_done=lambda r: bar.advance(task))
+                report = await pipeline.run_cycle(
+                    on_feed_done=lambda r: bar.advance(task), deliver=False
+                )
         else:
-            report = await pipeline.run_cycle()
+            report = await pipeline.run_cycle(deliver=False)
+        # --once drains the outbox: everything that can go now goes, however many
+        report.delivery = await pipeline.outbox.drain()
+        waiting = pipeline.outbox.still_waiting()
     for f in report.feeds:
-        if f.status == "error":
-            click.echo(f"feed {f.name}: {f.error}", err=True)
+        if f.status in ("error", "warning"):
+            click.echo(f"feed {f.name}: {f.status}: {f.error}", err=True)
     delivered = len(report.delivery.delivered) if report.delivery else 0
     click.echo(
         f"{len(report.feeds)} feeds polled, {sum(f.articles for f in report.feeds)} new articles, "
-        f"{report.matches} matches, {delivered} alerts delivered, {len(report.errors)} feed errors",
+        f"{report.matches} matches, {delivered} alerts delivered, {len(report.errors)} feed errors,"
+        f" {len(report.warnings)} feed warnings",
         err=True,
     )
+    for line in suppressed_lines(report.suppressed()):
+        click.echo(line, err=True)
+    for w in waiting:
+        click.echo(
+            f"{w.count} alert{'s' if w.count != 1 else ''} still waiting on channel"
+            f" {w.channel}: {w.reason}",
+            err=True,
+        )
     return 1 if feeds and len(report.errors) == len(feeds) else 0
+
+
+def suppressed_lines(suppressed: dict[str, int]) -> list[str]:
+    """'N alerts suppressed (baseline)' and the like, for the run summary."""
+    hints = {
+        "baseline": "the first poll of a feed stores its entries silently; set baseline = false"
+        " to alert on them",
+        "too old": "published before ignore_older_than",
+    }
+    return [
+        f"{n} alert{'s' if n != 1 else ''} suppressed ({why}): {hints[why]}"
+        for why, n in sorted(suppressed.items())
+        if n
+    ]

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from monitor.cli.base import CliState, pass_state, read_store
+from monitor.cli.base import CliState, check_watch, pass_state, read_store
 from monitor.errors import MonitorError
+
+if TYPE_CHECKING:
+    from monitor.store import Store
 
 
 @click.group("claims", invoke_without_command=True)
@@ -21,7 +25,11 @@ def claims_cmd(ctx: click.Context, state: CliState, watch: str | None, as_json: 
         return
     from monitor.claims.track import claims_overview, format_overview
 
-    rows = read_store(state, lambda store: claims_overview(store, watch))
+    def read(store: Store) -> list[dict[str, Any]]:
+        check_watch(state, store, watch)
+        return claims_overview(store, watch)
+
+    rows = read_store(state, read)
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
     else:
@@ -48,20 +56,32 @@ def claims_show(state: CliState, claim_id: int, as_json: bool) -> None:
 @click.group("stories", invoke_without_command=True)
 @click.option("--watch", "watch", default=None, help="Only stories this watch matched.")
 @click.option("--limit", default=50, show_default=True, help="At most this many stories.")
+@click.option("--all", "show_all", is_flag=True, help="Every story, also those no watch matched.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 @click.pass_context
 def stories_cmd(
-    ctx: click.Context, state: CliState, watch: str | None, limit: int, as_json: bool
+    ctx: click.Context,
+    state: CliState,
+    watch: str | None,
+    limit: int,
+    show_all: bool,
+    as_json: bool,
 ) -> None:
-    """Stories: the reports folded together, latest activity first."""
+    """Stories a watch matched (--all: every story), latest activity first."""
     if ctx.invoked_subcommand is not None:
         return
     from monitor.dedup import format_stories, stories_overview
 
-    rows = read_store(state, lambda store: stories_overview(store, watch, limit))
+    def read(store: Store) -> list[dict[str, Any]]:
+        check_watch(state, store, watch)
+        return stories_overview(store, watch, limit, matched=not show_all)
+
+    rows = read_store(state, read)
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+    elif not rows and not show_all:
+        click.echo("no story matched a watch yet (`monitor stories --all` lists every story)")
     else:
         click.echo(format_stories(rows))
 

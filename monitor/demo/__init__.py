@@ -92,6 +92,9 @@ def demo_config_toml(base_url: str, db_path: str) -> str:
         "[fetch]",
         "allow_private_networks = true  # the demo server is on 127.0.0.1",
         'timeout = "10s"',
+        "# The demo's reports are the news: alert on them at the first poll. A real config",
+        "# keeps the default (baseline = true): a feed's first poll stores its backlog silently.",
+        "baseline = false",
     ]
     for feed in demo_feeds():
         out += [

@@ -73,7 +73,15 @@ class Extractor:
             else:
                 # spawn: forking a process that runs an event loop and threads is unsafe
                 ctx = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(max_workers=self._workers, mp_context=ctx)
+                try:
+                    self._pool = ProcessPoolExecutor(max_workers=self._workers, mp_context=ctx)
+                except OSError as e:  # e.g. a container without a writable /dev/shm
+                    log.warning(
+                        "cannot start extraction worker processes (%s); extracting in a thread",
+                        e,
+                    )
+                    self._workers = 0
+                    return self._executor()
         return self._pool
 
     async def extract(self, html: bytes, url: str) -> ExtractedPage | None:
@@ -95,6 +103,17 @@ class Extractor:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+
+
+def _untitled(text: str, url: str, feed_name: str) -> str:
+    """A title for an entry that has none: its opening words, else its http(s) address;
+    never the internal guid (a hash)."""
+    words = text.split()
+    if words:
+        return " ".join(words[:12]) + (" …" if len(words) > 12 else "")
+    if url.startswith(("http://", "https://")):
+        return url
+    return f"(untitled entry of {feed_name})"
 
 
 def build_article(
@@ -126,7 +145,9 @@ def build_article(
     url = page_url or entry.link or entry.guid
     return Article(
         url=url,
-        title=entry.title or (page.title if page and page.title else "") or url,
+        title=entry.title
+        or (page.title if page and page.title else "")
+        or _untitled(text, url, feed_name),
         text=text,
         text_source=source,
         feed_name=feed_name,

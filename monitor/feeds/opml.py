@@ -1,4 +1,5 @@
-"""Import the feeds of an OPML export into config.toml, keeping the file's comments.
+"""OPML in and out: import the feeds of an OPML export into config.toml, keeping the file's
+comments, and export the config's feeds as OPML (``monitor export-opml``).
 
 Every feed reader exports OPML; outlines with an ``xmlUrl`` are feeds, and the titles
 of the folders around them become tags. tomlkit edits the document in place, so the
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import tomlkit
 from lxml import etree
@@ -48,8 +50,15 @@ def read_opml(data: bytes, source: str = "OPML") -> list[OpmlFeed]:
     return feeds
 
 
-def import_opml(opml_path: Path, config_path: Path) -> tuple[list[OpmlFeed], list[OpmlFeed]]:
-    """Add the OPML's feeds to the config file; returns (added, skipped as already present)."""
+@dataclass(frozen=True)
+class OpmlImport:
+    added: list[OpmlFeed]
+    skipped: list[OpmlFeed]  # already present
+    problems: list[str]  # the config's own problems, left as they were
+
+
+def import_opml(opml_path: Path, config_path: Path) -> OpmlImport:
+    """Add the OPML's feeds to the config file (unless that makes the config invalid)."""
     try:
         data = opml_path.read_bytes()
     except OSError as e:
@@ -83,6 +92,44 @@ def import_opml(opml_path: Path, config_path: Path) -> tuple[list[OpmlFeed], lis
         urls.add(f.url)
         names.add(name)
         added.append(OpmlFeed(f.url, name, f.tags))
-    parse_config(doc.unwrap(), str(config_path))  # refuse to write a config that won't load
+    # refuse to write a config the import breaks; problems the file already had (a watch's
+    # tag filter, say) are not the import's business: they are reported, not blocking
+    before = set(config_problems(tomlkit.parse(text).unwrap(), str(config_path)))
+    after = config_problems(doc.unwrap(), str(config_path))
+    caused = [p for p in after if p not in before]
+    if caused:
+        raise ConfigError(str(config_path), caused)
     config_path.write_text(tomlkit.dumps(doc), encoding="utf-8")
-    return added, skipped
+    return OpmlImport(added, skipped, after)
+
+
+def config_problems(data: dict[str, Any], source: str) -> list[str]:
+    """The problems of a config document (none when it is valid)."""
+    try:
+        parse_config(data, source)
+    except ConfigError as e:
+        return e.problems
+    return []
+
+
+def export_opml(feeds: list[OpmlFeed], title: str = "news-monitor feeds") -> bytes:
+    """The feeds as an OPML 2.0 document; tags become nested folders (the first tag the
+    outermost), so :func:`read_opml` gives the same names, URLs and tags back."""
+    root = etree.Element("opml", version="2.0")
+    head = etree.SubElement(root, "head")
+    etree.SubElement(head, "title").text = title
+    body = etree.SubElement(root, "body")
+    folders: dict[tuple[str, ...], etree._Element] = {(): body}
+
+    def folder(path: tuple[str, ...]) -> etree._Element:
+        if path not in folders:
+            folders[path] = etree.SubElement(
+                folder(path[:-1]), "outline", text=path[-1], title=path[-1]
+            )
+        return folders[path]
+
+    for f in feeds:
+        etree.SubElement(
+            folder(f.tags), "outline", type="rss", text=f.name, title=f.name, xmlUrl=f.url
+        )
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

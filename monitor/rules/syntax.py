@@ -358,7 +358,10 @@ class _Builder:
             raise self.error(f"unexpected {t.value!r}", t.start_pos)
         kind = t.data
         if kind == "term":
-            return self.term(t.children[0])
+            tok = t.children[0]
+            if tok.type == "PHRASE" and not tok.value.endswith('"'):
+                return self.phrase_near(tok)
+            return self.term(tok)
         if kind == "group":
             return self.build(t.children[0])
         if kind == "negation":
@@ -414,13 +417,7 @@ class _Builder:
                 node: Node = Sent(left, right, pos=pos)
             else:
                 name, _, num = op.value.partition("/")
-                distance = int(num)
-                if distance > MAX_DISTANCE:
-                    raise self.error(
-                        f"{op.value}: the distance can be at most {MAX_DISTANCE} words",
-                        pos,
-                        f"a number from 0 to {MAX_DISTANCE}",
-                    )
+                distance = self.distance(num, op.value, pos)
                 node = Near(left, right, distance, name.lower() == "onear", pos=pos)
             if not node_fields(left) & node_fields(right):
                 raise self.error(
@@ -434,6 +431,17 @@ class _Builder:
                 )
             left = node
         return left
+
+    def distance(self, num: str, shown: str, pos: int) -> int:
+        """The word distance of NEAR/n, ONEAR/n or "a b"~n, checked."""
+        distance = int(num)
+        if distance > MAX_DISTANCE:
+            raise self.error(
+                f"{shown}: the distance can be at most {MAX_DISTANCE} words",
+                pos,
+                f"a number from 0 to {MAX_DISTANCE}",
+            )
+        return distance
 
     def operand(self, t: lark.Tree) -> Node:
         node = self.build(t)
@@ -471,9 +479,38 @@ class _Builder:
             )
         return Sent(self.scope(node.left, name, pos), self.scope(node.right, name, pos), node.pos)
 
+    def phrase_near(self, tok: lark.Token) -> Node:
+        """Lucene's ``"a b"~N`` (the words within N of each other): ``a NEAR/N b``."""
+        quoted, _, num = tok.value.rpartition("~")
+        tilde = tok.start_pos + len(quoted)
+        if not num.isdigit():
+            raise self.error(
+                f"{tok.value!r}: after a phrase, '~' takes a number of words, as in "
+                f'"{quoted[1:-1]}"~5 (read as NEAR/5)',
+                tilde,
+                "~<number>",
+            )
+        distance = self.distance(num, tok.value, tilde)
+        words = self.words(quoted[1:-1], tok.start_pos + 1)
+        if len(words) < 2:
+            raise self.error(
+                f"{tok.value!r}: ~{num} after a single word is Lucene's fuzzy search, which "
+                "rules do not have; write the word (stemming finds its forms), a prefix "
+                "(word*), or OR its spellings",
+                tilde,
+                "two or more words before ~",
+            )
+        terms = [Term((w,), False, None, w.text, tok.start_pos) for w in words]
+        node: Node = terms[0]
+        for term in terms[1:]:
+            node = Near(node, term, distance, pos=tilde)
+        return node
+
     def term(self, tok: lark.Token) -> Term:
         raw = tok.value
         pos = tok.start_pos
+        if tok.type == "WORD":
+            self.lucene_habits(raw, pos)
         if tok.type == "AMBIGUOUS":
             up = raw.upper()
             raise self.error(
@@ -503,6 +540,38 @@ class _Builder:
         if len(words) == 1 and words[0].prefix:
             exact = False
         return Term(tuple(words), exact, None, raw, pos)
+
+    def lucene_habits(self, raw: str, pos: int) -> None:
+        """Other engines' syntax that would otherwise be read silently as something else."""
+        if raw.startswith("~"):
+            raise self.error(
+                f"{raw!r}: a proximity '~N' goes right after a phrase's closing quote, "
+                'as in "Putin Trump"~5 (read as Putin NEAR/5 Trump)',
+                pos,
+                '"a phrase"~<number>',
+            )
+        tilde = raw.find("~")
+        if tilde > 0:
+            word = raw[:tilde]
+            raise self.error(
+                f"{raw!r}: '~' after a word is Lucene's fuzzy search, which rules do not have; "
+                f"write {word} (stemming finds its forms), a prefix such as {word[:4]}*, or OR "
+                f'its spellings; for words near each other write "{word} other"~5 or '
+                f"{word} NEAR/5 other",
+                pos + tilde,
+                "a word without '~'",
+            )
+        mark = raw.find("?")
+        if mark >= 0:
+            stem = raw[:mark]
+            hint = f"a prefix such as {stem}* or " if len(stem) >= MIN_PREFIX else ""
+            raise self.error(
+                f"{raw!r}: '?' (one-character wildcard) is not supported; write {hint}the "
+                "spellings joined with OR, e.g. (Putin OR Poutine); quote a phrase to search "
+                "for a question",
+                pos + mark,
+                "a word without '?'",
+            )
 
     def words(self, body: str, pos: int) -> list[Word]:
         toks = tokenize(body)

@@ -112,6 +112,10 @@ class ArticlesRepo(Database):
         )
         return cur.rowcount > 0
 
+    def matched_watches(self) -> list[str]:
+        """The names of every watch that has matched something (config or not)."""
+        return [r[0] for r in self.db.execute("SELECT DISTINCT watch FROM matches ORDER BY 1")]
+
     def watch_matched(self, watch: str, article_id: int) -> bool:
         """Has the watch matched this article already (an earlier revision of it)?"""
         return self._exists(

@@ -23,6 +23,9 @@ import sqlite_utils
 from monitor.errors import StoreError
 from monitor.store import schema
 
+HEARTBEAT_META = "heartbeat"  # the running daemon's last sign of life (ISO time)
+STOPPED_META = "daemon_stopped"  # when the daemon last stopped cleanly
+
 
 class Database:
     """The connection and what every domain module shares (see :class:`Store`)."""

@@ -79,6 +79,10 @@ class FeedsRepo(Database):
             )
         return set(guids) - seen
 
+    def feed_has_entries(self, feed_id: int) -> bool:
+        """Whether anything the feed listed was stored (its first poll is behind it)."""
+        return self._exists("SELECT 1 FROM feed_entries WHERE feed_id = ? LIMIT 1", [feed_id])
+
     def link_entry(self, feed_id: int, guid: str, article_id: int | None) -> None:
         """Record a feed entry as processed (call inside :meth:`transaction`)."""
         self.db.execute(

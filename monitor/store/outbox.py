@@ -148,6 +148,14 @@ class OutboxRepo(Database):
         ).fetchone()
         return from_iso(row[0]) if row else None
 
+    def pending_by_channel(self) -> dict[str, tuple[int, datetime | None]]:
+        """Per channel: how many alerts are pending, and the earliest next attempt."""
+        rows = self.db.execute(
+            "SELECT channel, COUNT(*), MIN(next_attempt) FROM alerts WHERE status = 'pending'"
+            " GROUP BY channel ORDER BY channel"
+        )
+        return {ch: (n, from_iso(at)) for ch, n, at in rows}
+
     def alert_counts(self) -> dict[str, int]:
         rows = self.db.execute("SELECT status, COUNT(*) FROM alerts GROUP BY status").fetchall()
         return {status: n for status, n in rows}

@@ -71,6 +71,18 @@ class FeedStatusRow:
     disabled_reason: str | None
     articles: int  # distinct articles its entries brought
 
+    @property
+    def health(self) -> str:
+        """ "disabled", "error" (the last poll failed), "warning" (it was read, with a
+        complaint: malformed, no entries), "ok", or "new" (never polled)."""
+        if self.disabled_reason:
+            return "disabled"
+        if self.failures:
+            return "error"
+        if self.last_error:
+            return "warning"
+        return "ok" if self.last_poll else "new"
+
 
 # -- articles ------------------------------------------------------------------------------
 @dataclass(frozen=True)

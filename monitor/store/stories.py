@@ -42,15 +42,20 @@ class StoriesRepo(Database):
             [iso(utcnow()), w, w, story_id],
         )
 
-    def stories(self, limit: int = 50, watch: str | None = None) -> list[StoryRow]:
-        """Stories, latest activity first, with their outlets and the watches they matched."""
+    def stories(
+        self, limit: int = 50, watch: str | None = None, *, matched: bool = False
+    ) -> list[StoryRow]:
+        """Stories, latest activity first, with their outlets and the watches they matched.
+
+        ``watch``: only stories that watch matched; ``matched``: only stories any watch matched.
+        """
         where, args = "", []
-        if watch:
+        if watch or matched:
             where = (
                 " WHERE s.id IN (SELECT a.story_id FROM matches m JOIN articles a"
-                " ON a.id = m.article_id WHERE m.watch = ?)"
+                " ON a.id = m.article_id" + (" WHERE m.watch = ?)" if watch else ")")
             )
-            args.append(watch)
+            args += [watch] if watch else []
         rows = self.db.query(
             f"SELECT s.* FROM stories s{where} ORDER BY s.updated_at DESC, s.id DESC LIMIT ?",
             [*args, limit],
