@@ -75,55 +75,47 @@ ATTRIBUTED = Report(
     "Harbour Radio",
 )
 
+
+def after_plan(name: str, report: Report, expect: Expect, never: tuple[str, ...], **kw) -> Case:
+    """A case: the plan reported by The Daily Tide, then ``report``."""
+    return Case(name, ((PLAN, Expect()), (report, expect)), never=never, **kw)
+
+
 CASES = [
-    Case(
+    after_plan(
         "same story: a report, then the subject's denial, contradicts",
-        ((PLAN, Expect()), (DENIAL, Expect(("claim.contradicted",), "lose", "denie"))),
+        DENIAL,
+        Expect(("claim.contradicted",), "lose", "denie"),
         never=("claim.confirmed",),
     ),
-    Case(
+    after_plan(
         "a debunk that quotes the rumour before refuting it never confirms",
-        (
-            (PLAN, Expect()),
-            (
-                Report(
-                    "City hall: Harbour Bridge will not close",
-                    "Reports on Monday said Mayor Ana Kovac would close the Harbour Bridge "
-                    "for two years of repairs. City hall said on Tuesday that the reports "
-                    "were false and that Kovac had no plans to close the Harbour Bridge.",
-                    "Harbour Radio",
-                ),
-                Expect(("claim.contradicted",), "close", "not close"),
-            ),
+        Report(
+            "City hall: Harbour Bridge will not close",
+            "Reports on Monday said Mayor Ana Kovac would close the Harbour Bridge for two "
+            "years of repairs. City hall said on Tuesday that the reports were false and that "
+            "Kovac had no plans to close the Harbour Bridge.",
+            "Harbour Radio",
         ),
+        Expect(("claim.contradicted",), "close", "not close"),
         never=("claim.confirmed",),
     ),
-    Case(
+    after_plan(
         "'has no plans to' contradicts what was reported as done",
-        (
-            (PLAN, Expect()),
-            (
-                Report(
-                    "Kovac has no plans to close Harbour Bridge",
-                    "Mayor Ana Kovac has no plans to close the Harbour Bridge, her office "
-                    "said on Tuesday, and repairs will be done at night while traffic "
-                    "keeps moving over the Harbour Bridge.",
-                    "Harbour Radio",
-                ),
-                Expect(("claim.contradicted",), "close", "no plans"),
-            ),
+        Report(
+            "Kovac has no plans to close Harbour Bridge",
+            "Mayor Ana Kovac has no plans to close the Harbour Bridge, her office said on "
+            "Tuesday, and repairs will be done at night while traffic keeps moving over the "
+            "Harbour Bridge.",
+            "Harbour Radio",
         ),
+        Expect(("claim.contradicted",), "close", "no plans"),
         never=("claim.confirmed",),
     ),
-    Case(
+    after_plan(
         "an attributed statement from another outlet confirms, naming who says it",
-        (
-            (PLAN, Expect()),
-            (
-                ATTRIBUTED,
-                Expect(("claim.confirmed",), "close", "Harbour Bridge", "Maric"),
-            ),
-        ),
+        ATTRIBUTED,
+        Expect(("claim.confirmed",), "close", "Harbour Bridge", "Maric"),
         never=("claim.contradicted",),
     ),
     Case(
@@ -132,22 +124,16 @@ CASES = [
         declared=("Mayor Kovac Will Close The Harbour Bridge",),
         never=("claim.confirmed",),
     ),
-    Case(
+    after_plan(
         "claims of unrelated stories never relate",
-        (
-            (PLAN, Expect()),
-            (
-                Report(
-                    "Kovac scores twice in the derby",
-                    "Striker Luka Kovac scored twice on Saturday as the Rovers beat City "
-                    "three goals to one in front of a sold-out crowd. The winger, who "
-                    "crossed the bridge from the youth team last season, was substituted "
-                    "late with a knee knock, the coach said.",
-                    "Harbour Sport",
-                ),
-                Expect(),
-            ),
+        Report(
+            "Kovac scores twice in the derby",
+            "Striker Luka Kovac scored twice on Saturday as the Rovers beat City three goals "
+            "to one in front of a sold-out crowd. The winger, who crossed the bridge from the "
+            "youth team last season, was substituted late with a knee knock, the coach said.",
+            "Harbour Sport",
         ),
+        Expect(),
         never=("claim.confirmed", "claim.contradicted"),
         stories=2,
     ),
