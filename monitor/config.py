@@ -8,6 +8,7 @@ Every problem is reported as ``FILE: key.path: what is wrong`` (for example
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 import tomllib
@@ -32,6 +33,10 @@ DEFAULT_CONFIG = "config.toml"
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# The longest duration any setting accepts: beyond it intervals and windows stop making sense,
+# and far beyond it the scheduler's date arithmetic overflows.
+MAX_DURATION = 366 * 86400.0
+MAX_SIZE = 2**30  # the largest byte size any setting accepts (1 GiB)
 
 
 def parse_duration(value: Any) -> float:
@@ -41,7 +46,7 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, int | float):
         if value < 0:
             raise ValueError("a duration cannot be negative")
-        return float(value)
+        return _bounded_duration(value, float(value))
     if isinstance(value, str):
         s = value.strip().lower().replace(" ", "")
         pos, total = 0, 0.0
@@ -51,8 +56,14 @@ def parse_duration(value: Any) -> float:
             total += float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
             pos = m.end()
         if s and pos == len(s):
-            return total
+            return _bounded_duration(value, total)
     raise ValueError(f"invalid duration {value!r}: write it like '90s', '15m', '1h' or '1d'")
+
+
+def _bounded_duration(value: Any, seconds: float) -> float:
+    if not math.isfinite(seconds) or seconds > MAX_DURATION:
+        raise ValueError(f"duration {value!r} is too long: the maximum is 366 days ('366d')")
+    return seconds
 
 
 _SIZE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?")
@@ -61,14 +72,21 @@ _SIZE_UNITS |= {"gb": 10**9, "gib": 2**30}
 
 
 def parse_size(value: Any) -> int:
-    """'5MB', '512KiB' or a number of bytes → bytes."""
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    if isinstance(value, str):
+    """'5MB', '512KiB' or a number of bytes → bytes (more than 0, at most 1 GiB)."""
+    size: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        size = value
+    elif isinstance(value, str):
         m = _SIZE_RE.fullmatch(value.strip().lower())
         if m:
-            return int(float(m.group(1)) * _SIZE_UNITS[m.group(2)])
-    raise ValueError(f"invalid size {value!r}: write it like '5MB' or '512KiB'")
+            size = int(float(m.group(1)) * _SIZE_UNITS[m.group(2)])
+    if size is None:
+        raise ValueError(f"invalid size {value!r}: write it like '5MB' or '512KiB'")
+    if size <= 0:
+        raise ValueError(f"size {value!r} must be more than 0 bytes")
+    if size > MAX_SIZE:
+        raise ValueError(f"size {value!r} is too large: the maximum is 1 GiB ('1GiB')")
+    return size
 
 
 def _one_or_many(value: Any) -> Any:
@@ -171,10 +189,10 @@ ChannelType = Literal["log", "webhook", "slack", "discord", "ntfy", "apprise", "
 # Keys that only make sense for some channel types (the rest apply to every type).
 _CHANNEL_KEYS: dict[str, set[str]] = {
     "log": set(),
-    "webhook": {"url", "url_env", "secret_env", "headers"},
-    "slack": {"url", "url_env", "headers"},
-    "discord": {"url", "url_env", "headers"},
-    "ntfy": {"url", "url_env", "token_env", "headers", "priority"},
+    "webhook": {"url", "url_env", "secret_env", "headers", "allow_private_networks"},
+    "slack": {"url", "url_env", "headers", "allow_private_networks"},
+    "discord": {"url", "url_env", "headers", "allow_private_networks"},
+    "ntfy": {"url", "url_env", "token_env", "headers", "priority", "allow_private_networks"},
     "apprise": {"url_env"},
     "email": {"host", "port", "tls", "username", "password_env", "from_", "to", "ca_file"},
 }
@@ -197,6 +215,9 @@ class ChannelConfig(_Model):
     token_env: str | None = None  # ntfy: variable holding an access token
     headers: dict[str, str] = {}
     priority: int | None = Field(default=None, ge=1, le=5)  # ntfy
+    # HTTP channels may post to private/loopback addresses (a receiver on the LAN) unless
+    # this is false; the address is checked where the connection is made, like feeds'
+    allow_private_networks: bool = True
     # email (SMTP)
     host: str | None = None
     port: int | None = Field(default=None, ge=1, le=65535)
@@ -611,6 +632,8 @@ def parse_config(data: dict[str, Any], source: str = "config", text: str | None 
     """Validate an already-parsed TOML document; every problem is reported at once, each
     with its line (when ``text``, the TOML source, is given) and the feed or watch named."""
     cfg: Config | None = None
+    if _depth(data) > MAX_NESTING:
+        raise ConfigError(source, [_too_deep()])
     try:
         cfg = Config.model_validate(data)
     except ValidationError as e:
@@ -624,6 +647,28 @@ def parse_config(data: dict[str, Any], source: str = "config", text: str | None 
         raise ConfigError(source, [_where(p, data, text) for p in errors])
     cfg._rules = rules
     return cfg
+
+
+MAX_NESTING = 16  # tables and arrays inside one another: the schema needs 4
+
+
+def _too_deep() -> str:
+    return f"tables or arrays nested too deeply (more than {MAX_NESTING} levels)"
+
+
+def _depth(data: Any) -> int:
+    """How deeply tables and arrays nest in parsed TOML (walked without recursion)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, depth + 1)
+            if deepest > MAX_NESTING:
+                break
+            items = value.values() if isinstance(value, dict) else value
+            stack.extend((v, depth + 1) for v in items)
+    return deepest
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
@@ -643,6 +688,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         raise ConfigError(str(p), ["not UTF-8 text"]) from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(str(p), [f"TOML syntax error: {e}"]) from None
+    except RecursionError:
+        raise ConfigError(str(p), [_too_deep()]) from None
     cfg = parse_config(data, str(p), text=raw.decode("utf-8"))
     cfg._path = p.resolve()
     return cfg

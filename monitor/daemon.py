@@ -21,6 +21,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config import Config, FeedConfig, load_config
 from monitor.errors import ConfigError
+from monitor.lock import DatabaseLock
 from monitor.pipeline import Pipeline, open_pipeline
 from monitor.store.db import HEARTBEAT_META, STOPPED_META
 
@@ -28,6 +29,8 @@ log = logging.getLogger("monitor.daemon")
 
 DELIVERY_EVERY = 5.0  # seconds
 CONFIG_CHECK_EVERY = 2.0
+STARTED_META = "daemon_started"  # when the running daemon started (`monitor health` reads it)
+RELOAD_ERROR_META = "config_reload_error"  # the last failed reload (`monitor status` shows it)
 SHUTDOWN_GRACE = 30.0
 
 
@@ -58,16 +61,19 @@ class Daemon:
         self._stop.set()
 
     async def run(self) -> int:
-        async with open_pipeline(self.config) as pipeline:
-            self.pipeline = pipeline
-            return await self._serve(pipeline)
+        # one daemon per database: a second one refuses, naming the first one's pid
+        with DatabaseLock(self.config.database_path(), "the daemon"):
+            async with open_pipeline(self.config) as pipeline:
+                self.pipeline = pipeline
+                return await self._serve(pipeline)
 
     async def _serve(self, pipeline: Pipeline) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
-        self._schedule_feeds()
+        self._schedule_feeds(self._feed_jobs(self.config))
+        pipeline.store.set_meta(STARTED_META, datetime.now(UTC).isoformat(timespec="seconds"))
         # delivery runs at once on start (a restart sends the backlog first), then every few
         # seconds; the outbox decides per channel what is due (retries, digests, rate limits)
         self.scheduler.add_job(
@@ -127,30 +133,56 @@ class Daemon:
 
         return job
 
-    def _schedule_feeds(self) -> None:
-        assert self.scheduler is not None and self.pipeline is not None
-        for job in self.scheduler.get_jobs():
-            if job.id.startswith("feed:"):
-                job.remove()
+    def _feed_jobs(self, config: Config) -> list[tuple[str, IntervalTrigger, datetime]]:
+        """(feed name, trigger, first run) for every enabled feed of ``config``.
+
+        Built completely before anything is scheduled: a feed whose trigger cannot be made
+        raises here, while the running schedule is still untouched."""
+        assert self.pipeline is not None
         now = datetime.now(UTC)
-        for feed in self.config.feeds:
+        jobs = []
+        for feed in config.feeds:
             if not feed.enabled:
                 continue
-            interval = self.config.feed_interval(feed)
+            interval = config.feed_interval(feed)
             state = self.pipeline.store.feed_state(feed.name)
             first = now
             if state and state.next_poll and state.next_poll > now:
                 first = state.next_poll
-            self.scheduler.add_job(
-                self._tracked(self._poll),
-                IntervalTrigger(seconds=interval, jitter=interval * self.config.fetch.jitter),
-                args=[feed.name],
-                id=f"feed:{feed.name}",
-                next_run_time=first,
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=None,
-            )
+            trigger = IntervalTrigger(seconds=interval, jitter=interval * config.fetch.jitter)
+            trigger.get_next_fire_time(first, first)  # date arithmetic fails here, not later
+            jobs.append((feed.name, trigger, first))
+        return jobs
+
+    def _schedule_feeds(self, jobs: list[tuple[str, IntervalTrigger, datetime]]) -> None:
+        """Replace the feed jobs with ``jobs``; if adding one fails, the old ones come back."""
+        assert self.scheduler is not None
+        old = [j for j in self.scheduler.get_jobs() if j.id.startswith("feed:")]
+        for job in old:
+            job.remove()
+        try:
+            for name, trigger, first in jobs:
+                self._add_feed_job(name, trigger, first)
+        except Exception:
+            for job in self.scheduler.get_jobs():
+                if job.id.startswith("feed:"):
+                    job.remove()
+            for job in old:
+                self._add_feed_job(job.args[0], job.trigger, job.next_run_time)
+            raise
+
+    def _add_feed_job(self, name: str, trigger: IntervalTrigger, first: datetime | None) -> None:
+        assert self.scheduler is not None
+        self.scheduler.add_job(
+            self._tracked(self._poll),
+            trigger,
+            args=[name],
+            id=f"feed:{name}",
+            next_run_time=first,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
 
     def _feed(self, name: str) -> FeedConfig | None:
         return next((f for f in self.config.feeds if f.name == name), None)
@@ -180,20 +212,36 @@ class Daemon:
         try:
             new = load_config(self.config_path)
         except ConfigError as e:
-            log.error("config change rejected, still running the previous config:\n%s", e)
+            self._reject(f"\n{e}")
             return
         if new.database_path() != self.config.database_path():
-            log.error(
-                "config change rejected: [storage] path cannot change while running "
+            self._reject(
+                "[storage] path cannot change while running "
                 "(restart the daemon to use another database)"
             )
             return
         assert self.pipeline is not None
+        old = self.config
+        try:
+            # all or nothing: the new schedule is built before anything is swapped
+            jobs = self._feed_jobs(new)
+            self.pipeline.reconfigure(new)
+            self._schedule_feeds(jobs)
+        except Exception as e:
+            self.pipeline.reconfigure(old)
+            self._reject(f"{type(e).__name__}: {e}")
+            return
         self.config = new
-        self.pipeline.reconfigure(new)
-        self._schedule_feeds()
+        self.pipeline.store.set_meta(RELOAD_ERROR_META, "")
         log.info(
             "config reloaded: %d feeds, %d watches",
             len([f for f in new.feeds if f.enabled]),
             len(new.watches),
         )
+
+    def _reject(self, problem: str) -> None:
+        """Log a rejected config change and keep it for `monitor status`."""
+        log.error("config change rejected, still running the previous config: %s", problem)
+        if self.pipeline is not None:
+            stamp = datetime.now(UTC).isoformat(timespec="seconds")
+            self.pipeline.store.set_meta(RELOAD_ERROR_META, f"{stamp}: {problem.strip()}")

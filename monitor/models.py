@@ -17,6 +17,30 @@ from typing import Any, Literal
 
 TextSource = Literal["page", "feed-content", "feed-summary", "title"]
 
+# The longest text a field of a feed, an entry or an article keeps (in characters): a feed
+# can put a megabyte in a title; what is stored, matched and sent is cut here.
+FIELD_LIMITS: dict[str, int] = {
+    "title": 1000,
+    "author": 300,
+    "site_name": 300,
+    "summary": 100_000,
+    "content": 1_000_000,
+    "text": 1_000_000,
+}
+MAX_TAGS, MAX_TAG = 50, 100
+
+
+def _cap_fields(obj: Any) -> None:
+    """Cut the text fields of a frozen dataclass to :data:`FIELD_LIMITS` (in place)."""
+    for name, limit in FIELD_LIMITS.items():
+        value = getattr(obj, name, None)
+        if isinstance(value, str) and len(value) > limit:
+            object.__setattr__(obj, name, value[: limit - 1] + "…")
+    tags = getattr(obj, "tags", None) or getattr(obj, "feed_tags", None)
+    if tags and (len(tags) > MAX_TAGS or any(len(t) > MAX_TAG for t in tags)):
+        attr = "tags" if hasattr(obj, "tags") else "feed_tags"
+        object.__setattr__(obj, attr, tuple(t[:MAX_TAG] for t in tags[:MAX_TAGS]))
+
 
 @dataclass(frozen=True)
 class FeedState:
@@ -75,6 +99,9 @@ class Entry:
     content: str | None = None  # plain text of the richest content element
     tags: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        _cap_fields(self)
+
 
 @dataclass(frozen=True)
 class ParsedFeed:
@@ -83,6 +110,9 @@ class ParsedFeed:
     entries: list[Entry]
     ttl_seconds: float | None = None  # <ttl> of RSS, when given
     warning: str | None = None  # the parser's complaint about a malformed feed that still parsed
+
+    def __post_init__(self) -> None:
+        _cap_fields(self)
 
 
 @dataclass(frozen=True)
@@ -102,6 +132,9 @@ class Article:
     fetched_at: datetime | None = None
     feed_tags: tuple[str, ...] = ()
     id: int | None = None
+
+    def __post_init__(self) -> None:
+        _cap_fields(self)
 
     def replace(self, **changes: Any) -> Article:
         return dataclasses.replace(self, **changes)

@@ -32,7 +32,7 @@ from monitor.dedup import Deduplicator, DedupSettings, url_hash, url_key, window
 from monitor.errors import FeedParseError
 from monitor.feeds import schedule
 from monitor.feeds.extract import Extractor, build_article
-from monitor.feeds.fetch import PAGE_ACCEPT, Fetcher, FetchResult
+from monitor.feeds.fetch import PAGE_ACCEPT, Fetcher, FetchResult, PinnedTransport
 from monitor.feeds.parse import parse_feed
 from monitor.models import Article, Entry, FeedState, Match
 from monitor.rules import RuleSet, document_from_article, prepare
@@ -133,8 +133,19 @@ class Pipeline:
         self.store = store
         self.fetcher = Fetcher(config.fetch)
         self.extractor = Extractor(config.extract.workers, config.extract.timeout)
+        # back-pressure: a page is fetched only when it can be extracted soon, so at most
+        # this many page bodies (each at most [fetch] max_bytes) are held at once
+        self._pages = asyncio.Semaphore(2 * self.extractor.slots)
         self._alert_client = httpx.AsyncClient(
             headers={"User-Agent": config.fetch.user_agent}, follow_redirects=False
+        )
+        # for channels with allow_private_networks = false: refuses non-public addresses
+        self._public_alert_client = httpx.AsyncClient(
+            headers={"User-Agent": config.fetch.user_agent},
+            follow_redirects=False,
+            transport=PinnedTransport(
+                allow_private=False, setting="allow_private_networks in the [alerts.NAME] table"
+            ),
         )
         self._busy: set[str] = set()
         self.reconfigure(config)
@@ -149,7 +160,7 @@ class Pipeline:
         self.rules = RuleSet(config.rules)
         self.watches = {w.name: w for w in config.watches}
         self.languages = tuple(sorted({w.language for w in config.watches} | {"en"}))
-        self.channels = make_channels(config.alerts, self._alert_client)
+        self.channels = make_channels(config.alerts, self._alert_client, self._public_alert_client)
         self.outbox = Outbox(self.store, self.channels, dict(config.alerts))
         self.claims = ClaimTracker(config.claims.contradicts_threshold)
         judge_cfg = config.claims.judge
@@ -168,6 +179,7 @@ class Pipeline:
         if old is not None:
             await old.aclose()
         await self._alert_client.aclose()
+        await self._public_alert_client.aclose()
         self.extractor.close()
 
     # -- one feed -------------------------------------------------------------------------
@@ -237,10 +249,18 @@ class Pipeline:
         if result.not_modified:
             updates["last_error"] = None
             return FeedReport(feed.name, "not-modified"), None
+        # parsed in a thread, so a slow feed never stalls the event loop (the scheduler,
+        # other feeds, delivery); parse_feed refuses pathological nesting up front
+        limit = self.config.extract.timeout
         try:
-            parsed = parse_feed(result.content, result.url, result.content_type)
+            parsed = await asyncio.wait_for(
+                asyncio.to_thread(parse_feed, result.content, result.url, result.content_type),
+                limit,
+            )
         except FeedParseError as e:
             return fail(str(e))
+        except TimeoutError:
+            return fail(f"not read: parsing took over {limit:g}s ([extract] timeout)")
 
         warning = parsed.warning
         if not parsed.entries:
@@ -261,7 +281,10 @@ class Pipeline:
         baseline = bool(new_entries) and (
             self.config.feed_baseline(feed) and not self.store.feed_has_entries(state.id)
         )
-        articles = await asyncio.gather(*(self._article(feed, e) for e in new_entries))
+        page_errors: list[str] = []
+        articles = await asyncio.gather(*(self._article(feed, e, page_errors) for e in new_entries))
+        if page_errors:
+            self.store.record_page_errors(feed.name, len(page_errors), page_errors[-1])
         for entry, article in zip(new_entries, articles, strict=True):
             pre = await self._judge_claims(feed, article) if self.judge is not None else None
             decisions = self._decide(feed, state.id, entry, article, pre, baseline=baseline)
@@ -293,8 +316,9 @@ class Pipeline:
         )
         return report, parsed.ttl_seconds
 
-    async def _article(self, feed: FeedConfig, entry: Entry) -> Article:
-        """Fetch and extract the entry's page; fall back to the feed's text."""
+    async def _article(self, feed: FeedConfig, entry: Entry, page_errors: list[str]) -> Article:
+        """Fetch and extract the entry's page; fall back to the feed's text. A page that
+        cannot be fetched adds its reason to ``page_errors`` (counted in `monitor status`)."""
         page = None
         page_url = entry.link
         if entry.link and self.config.fetch.fetch_pages:
@@ -302,12 +326,15 @@ class Pipeline:
             # a new guid (an update, likely): then it is fetched to look for a revision
             known = self.store.dedup_known([url_hash(url_key(entry.link))])
             if known is None or self._listed_in(feed, known.article_id):
-                r = await self.fetcher.fetch(entry.link, accept=PAGE_ACCEPT)
-                if r.ok and r.content:
-                    page_url = r.url
-                    page = await self.extractor.extract(r.content, r.url)
-                elif not r.ok:
-                    log.info("page %s: %s (using the feed's text)", entry.link, r.error)
+                async with self._pages:
+                    r = await self.fetcher.fetch(entry.link, accept=PAGE_ACCEPT)
+                    if r.ok and r.content:
+                        page_url = r.url
+                        page = await self.extractor.extract(r.content, r.url)
+                    elif not r.ok:
+                        log.info("page %s: %s (using the feed's text)", entry.link, r.error)
+                        page_errors.append(f"{entry.link}: {r.error}")
+                    del r  # the body is not kept past its extraction
         return build_article(
             entry, feed_name=feed.name, feed_tags=tuple(feed.tags), page_url=page_url, page=page
         )

@@ -288,13 +288,19 @@ def test_backoff_dead_letter_and_health_logged_once(store, tmp_path, caplog):
                 break
             if pending[0].id == ids[0]:
                 waits.append((pending[0].next_attempt - clock()).total_seconds())
-            # the queue behind the failing head waits with it, without spending attempts
-            assert all(a.attempts == 0 for a in pending[1:])
+            # the queue behind the failing head waits with it, and each failed round counts
+            # for it too: the channel is failing, so the whole queue ages together
+            assert all(a.attempts == pending[0].attempts for a in pending[1:])
+            assert len({a.next_attempt for a in pending}) == 1
             clock.t = min(a.next_attempt for a in pending)
         assert len(waits) == 4
-        assert [store.alert(i).status for i in ids] == ["failed"] * 3
+        assert [store.alert(i).status for i in ids] == ["failed"] * 3  # at once, in 5 rounds
         first = store.alert(ids[0])
         assert first.attempts == 5 and "gave up after 5 attempts" in first.last_error
+        behind = store.alert(ids[2])
+        assert (
+            behind.attempts == 5 and "not sent: held behind a failed attempt" in behind.last_error
+        )
         # one warning for the whole outage, however many attempts
         failing = [m for m in caplog.messages if "is failing" in m]
         assert len(failing) == 1

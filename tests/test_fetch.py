@@ -105,21 +105,52 @@ def test_private_addresses_refused_by_default(server):
 @pytest.mark.parametrize(
     "ip,public",
     [
+        # IPv4 and plain IPv6
         ("127.0.0.1", False),
+        ("10.0.0.1", False),
         ("10.1.2.3", False),
         ("192.168.0.1", False),
         ("172.16.5.4", False),
-        ("169.254.169.254", False),
-        ("::1", False),
-        ("fe80::1", False),
-        ("::ffff:127.0.0.1", False),
         ("100.64.0.1", False),
+        ("169.254.169.254", False),
         ("0.0.0.0", False),
+        ("224.0.0.1", False),
         ("8.8.8.8", True),
+        ("::1", False),
+        ("::", False),
+        ("fe80::1", False),
+        ("fe80::1%eth0", False),
+        ("fc00::1", False),
+        ("ff02::1", False),
         ("2606:4700::1111", True),
+        # IPv4-mapped ::ffff:0:0/96
+        ("::ffff:127.0.0.1", False),
+        ("::ffff:7f00:1", False),
+        ("::ffff:10.0.0.1", False),
+        ("::ffff:8.8.8.8", True),
+        # IPv4-compatible ::/96 (deprecated)
+        ("::127.0.0.1", False),
+        ("::10.0.0.1", False),
+        ("::169.254.169.254", False),
+        # IPv4-translated (SIIT) ::ffff:0:0:0/96
+        ("::ffff:0:127.0.0.1", False),
+        ("::ffff:0:10.0.0.1", False),
+        # NAT64 well-known prefix 64:ff9b::/96 and the local-use 64:ff9b:1::/48
+        ("64:ff9b::127.0.0.1", False),
+        ("64:ff9b::a9fe:a9fe", False),
+        ("64:ff9b::8.8.8.8", True),
+        ("64:ff9b:1::8.8.8.8", False),
+        # 6to4 2002::/16 (the IPv4 address in bits 16-48)
+        ("2002:7f00:1::", False),
+        ("2002:a00:1::1", False),
+        ("2002:808:808::1", True),
+        # Teredo 2001::/32 (server and obfuscated client embedded)
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", False),
+        ("2001:0:7f00:1:0:0:0:1", False),
     ],
 )
 def test_address_classes(ip, public):
+    """Every form an address can take, IPv6 forms embedding an IPv4 one included (issue 14)."""
     assert is_public_address(ip) is public
 
 

@@ -17,7 +17,7 @@ from typing import Protocol
 import httpx
 
 from monitor.alerts.render import one_line
-from monitor.feeds.fetch import parse_retry_after
+from monitor.feeds.fetch import BlockedAddress, parse_retry_after
 from monitor.models import AlertEvent
 
 log = logging.getLogger("monitor.alert")
@@ -77,6 +77,8 @@ async def post(
         return Delivery(ok=False, retry=True, error="timed out")
     except httpx.HTTPError as e:
         return Delivery(ok=False, retry=True, error=f"{type(e).__name__}: {e}")
+    except BlockedAddress as e:  # the channel has allow_private_networks = false
+        return Delivery(ok=False, retry=False, error=str(e))
     except (ValueError, UnicodeError) as e:  # e.g. a header value that cannot be sent
         return Delivery(ok=False, retry=False, error=f"cannot build the request: {e}")
     return http_outcome(r)

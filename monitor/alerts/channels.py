@@ -81,24 +81,29 @@ class LogChannel:
 
 
 def make_channels(
-    configs: dict[str, ChannelConfig], client: httpx.AsyncClient
+    configs: dict[str, ChannelConfig],
+    client: httpx.AsyncClient,
+    public_client: httpx.AsyncClient | None = None,
 ) -> dict[str, Channel]:
+    """The channels, HTTP ones on ``client``; those with ``allow_private_networks = false``
+    on ``public_client`` (which refuses non-public addresses) when one is given."""
     from monitor.alerts.chat import AppriseChannel, DiscordChannel, NtfyChannel, SlackChannel
     from monitor.alerts.email import EmailChannel
     from monitor.alerts.webhook import WebhookChannel
 
     channels: dict[str, Channel] = {}
     for name, cfg in configs.items():
+        http = public_client if public_client and not cfg.allow_private_networks else client
         if cfg.type == "log":
             channels[name] = LogChannel(name)
         elif cfg.type == "webhook":
-            channels[name] = WebhookChannel(name, cfg, client)
+            channels[name] = WebhookChannel(name, cfg, http)
         elif cfg.type == "slack":
-            channels[name] = SlackChannel(name, cfg, client)
+            channels[name] = SlackChannel(name, cfg, http)
         elif cfg.type == "discord":
-            channels[name] = DiscordChannel(name, cfg, client)
+            channels[name] = DiscordChannel(name, cfg, http)
         elif cfg.type == "ntfy":
-            channels[name] = NtfyChannel(name, cfg, client)
+            channels[name] = NtfyChannel(name, cfg, http)
         elif cfg.type == "apprise":
             channels[name] = AppriseChannel(name, cfg)
         elif cfg.type == "email":

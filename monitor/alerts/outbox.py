@@ -16,9 +16,12 @@ Per channel, in order of creation:
   message that carried it is acknowledged.
 
 Failures: 2xx acknowledges; retryable failures wait (exponential backoff with jitter,
-Retry-After as a floor) and the channel's remaining queue waits with them; after
-``max_attempts`` attempts or ``max_age`` since the first attempt an alert becomes a dead
-letter (``failed``). Channel health (ok / failing) is kept in the store, logged once per
+Retry-After as a floor) and the channel's remaining queue waits with them. The channel's
+health decides, not one message: a failed attempt counts against every alert it held back
+too, so the whole queue ages together and, after ``max_attempts`` failed rounds or
+``max_age`` since its first attempt, each alert becomes a dead letter (``failed``), in
+about the same time whatever the queue's length (not one alert after another). When the
+channel recovers, the head goes through and everything behind it flows, in order. Channel health (ok / failing) is kept in the store, logged once per
 change, and shown by ``monitor status``.
 """
 
@@ -258,10 +261,9 @@ class Outbox:
             result = await channel.send(alert.event())
             next_at = self._record(cfg, [alert], result, report, None)
             if next_at is not None:
-                # the receiver is in trouble: the rest of this channel's queue waits as well
-                rest = singles[i + 1 :] + rolled
-                self.store.defer_alerts([a.id for a in rest], next_at)
-                report.retrying += len(rest)
+                # the receiver is in trouble: the rest of this channel's queue waits as well,
+                # and the failure counts for it too (the channel failed, not just this one)
+                self._hold(cfg, singles[i + 1 :] + rolled, result, next_at, report)
                 return
         if len(rolled) == 1:
             result = await channel.send(rolled[0].event())
@@ -307,13 +309,7 @@ class Outbox:
             self._set_health(name, True)
             return None
         attempts = max(a.attempts for a in items) + 1
-        gave_up = []
-        for a in items:
-            first = a.first_attempt or now
-            too_many = a.attempts + 1 >= cfg.max_attempts
-            too_old = (now - first).total_seconds() >= cfg.max_age
-            if not result.retry or too_many or too_old:
-                gave_up.append(a.id)
+        gave_up = [a.id for a in items if not result.retry or _spent(cfg, a, now)]
         why = result.error or "failed"
         if result.retry and gave_up:
             why += f" (gave up after {attempts} attempts)"
@@ -330,3 +326,42 @@ class Outbox:
         if gave_up:
             log.info("channel %s: %d alert(s) failed for good: %s", name, len(gave_up), why)
         return next_at if result.retry else None
+
+    def _hold(
+        self,
+        cfg: ChannelConfig,
+        items: list[StoredAlert],
+        result: Delivery,
+        next_at: datetime,
+        report: DeliveryReport,
+    ) -> None:
+        """Alerts queued behind a message that failed and will be retried: they wait until
+        ``next_at`` with it, and the failed round counts as an attempt for each."""
+        if not items:
+            return
+        now = self.clock()
+        gave_up = [a.id for a in items if _spent(cfg, a, now)]
+        why = f"not sent: held behind a failed attempt ({result.error or 'failed'})"
+        if gave_up:
+            why += f" (gave up after {max(a.attempts for a in items) + 1} attempts)"
+            log.info(
+                "channel %s: %d alert(s) failed for good: %s", items[0].channel, len(gave_up), why
+            )
+        self.store.record_attempt(
+            [a.id for a in items],
+            delivered=False,
+            error=why,
+            next_attempt=next_at,
+            failed_ids=gave_up,
+            now=now,
+        )
+        report.failed += len(gave_up)
+        report.retrying += len(items) - len(gave_up)
+
+
+def _spent(cfg: ChannelConfig, alert: StoredAlert, now: datetime) -> bool:
+    """Whether a failed attempt now leaves ``alert`` a dead letter (attempts or age used up)."""
+    first = alert.first_attempt or now
+    too_many = alert.attempts + 1 >= cfg.max_attempts
+    too_old = (now - first).total_seconds() >= cfg.max_age
+    return too_many or too_old

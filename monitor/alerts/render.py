@@ -23,10 +23,19 @@ HEADLINE_PREFIX = {
 }
 
 
+# Bidirectional controls (embeddings, overrides, isolates, marks): a title with U+202E
+# would show a subject or chat line reversed from that point, so they are dropped.
+_BIDI_CONTROLS = dict.fromkeys(
+    [*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C]
+)
+
+
 def one_line(text: Any, limit: int = 300) -> str:
-    """Collapse whitespace and drop control characters (CR/LF included); cut at ``limit``."""
+    """Collapse whitespace, drop control characters (CR/LF included) and bidirectional
+    controls; cut at ``limit``."""
     s = "".join(
-        " " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in str(text or "")
+        " " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c
+        for c in str(text or "").translate(_BIDI_CONTROLS)
     )
     s = _SPACE_RE.sub(" ", s).strip()
     return s if len(s) <= limit else s[: max(0, limit - 1)].rstrip() + "…"

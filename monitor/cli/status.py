@@ -32,6 +32,8 @@ class FeedLine(FeedStatusRow):
     in_config: bool = False
     enabled: bool = False
     state: str = "ok"  # FeedStatusRow.health: ok, warning, error, disabled, new
+    page_errors: int = 0  # article pages that could not be fetched (too large, timeout, ...)
+    last_page_error: str | None = None
 
 
 @dataclass
@@ -44,6 +46,7 @@ class StatusReport:
     claims_judge: dict[str, Any] | None
     heartbeat: str | None
     daemon_stopped: str | None = None
+    config_error: str | None = None  # the daemon's last rejected config change
 
     def failing_only(self) -> StatusReport:
         """Only what needs a look: feeds in error, warning or disabled; troubled channels."""
@@ -60,15 +63,18 @@ def read_status(db: Path, cfg: Config | None) -> StatusReport:
 
     ``cfg`` None: the config does not load; every stored feed counts as configured."""
     from monitor.claims.judge import JUDGE_META
+    from monitor.daemon import RELOAD_ERROR_META
     from monitor.store import Store
 
     store = Store.open(db, readonly=True)
     try:
         feeds = store.feed_status()
+        page_errors = store.page_errors()
         alerts = store.alert_counts()
         channels = store.channel_health()
         heartbeat = store.get_meta(HEARTBEAT_META)
         stopped = store.get_meta(STOPPED_META)
+        config_error = store.get_meta(RELOAD_ERROR_META) or None
         judge_meta = store.get_meta(JUDGE_META) if cfg is None or cfg.claims.judge else None
     finally:
         store.close()
@@ -79,11 +85,13 @@ def read_status(db: Path, cfg: Config | None) -> StatusReport:
             in_config=f.name in configured,
             enabled=configured.get(f.name, False),
             state=f.health,
+            page_errors=page_errors[f.name].count if f.name in page_errors else 0,
+            last_page_error=page_errors[f.name].last_error if f.name in page_errors else None,
         )
         for f in feeds
     ]
     judge = json.loads(judge_meta) if judge_meta else None
-    return StatusReport(lines, alerts, channels, judge, heartbeat, stopped)
+    return StatusReport(lines, alerts, channels, judge, heartbeat, stopped, config_error)
 
 
 def render_status(report: StatusReport, console: Console) -> None:
@@ -91,7 +99,17 @@ def render_status(report: StatusReport, console: Console) -> None:
     from rich.table import Table
 
     table = Table(title="feeds", show_lines=False)
-    columns = ("feed", "state", "last poll", "http", "failures", "next poll", "articles", "error")
+    columns = (
+        "feed",
+        "state",
+        "last poll",
+        "http",
+        "failures",
+        "next poll",
+        "articles",
+        "page errors",
+        "error",
+    )
     for col in columns:
         table.add_column(col)
     for f in report.feeds:
@@ -103,7 +121,10 @@ def render_status(report: StatusReport, console: Console) -> None:
             str(f.failures),
             short_time(f.next_poll),
             str(f.articles),
-            f.disabled_reason or f.last_error or "",
+            str(f.page_errors),
+            f.disabled_reason
+            or f.last_error
+            or (f"last page error: {f.last_page_error}" if f.last_page_error else ""),
         )
     console.print(table)
     alerts = report.alerts
@@ -126,6 +147,10 @@ def render_status(report: StatusReport, console: Console) -> None:
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     if report.heartbeat:
         console.print(f"daemon heartbeat: {report.heartbeat} ({heartbeat_verdict(report)[1]})")
+    if report.config_error:
+        console.print(
+            f"config change rejected at {report.config_error}", markup=False, highlight=False
+        )
 
 
 HEALTH_MAX_AGE = 180  # seconds a heartbeat stays fresh (the daemon beats every few seconds)
@@ -170,13 +195,56 @@ def status(state: CliState, as_json: bool, failing: bool) -> None:
 @click.option(
     "--max-age", default=HEALTH_MAX_AGE, show_default=True, help="Seconds a heartbeat stays fresh."
 )
+@click.option(
+    "--overdue",
+    default=3.0,
+    show_default=True,
+    help="Unhealthy when a feed's poll is overdue by more than this many of its intervals.",
+)
 @pass_state
 @click.pass_context
-def health(ctx: click.Context, state: CliState, max_age: int) -> None:
-    """Exit 0 when the daemon's heartbeat is fresh (for Docker HEALTHCHECK), else 1."""
-    report = read_status(state.database(), None)
+def health(ctx: click.Context, state: CliState, max_age: int, overdue: float) -> None:
+    """Exit 0 when the daemon's heartbeat is fresh and its feeds are polled on time (for
+    Docker HEALTHCHECK), else 1. With a config that does not load only the heartbeat counts."""
+    db = state.database()
+    report = read_status(db, None)
     ok, words = heartbeat_verdict(report, max_age)
     if not ok:
         click.echo(f"unhealthy: {words}", err=True)
         ctx.exit(1)
+    cfg = state.config_or_none()
+    late = overdue_feeds(db, cfg, overdue) if cfg is not None else []
+    if late:
+        click.echo(
+            f"unhealthy: {len(late)} feed(s) overdue by more than {overdue:g} intervals: "
+            + ", ".join(late),
+            err=True,
+        )
+        ctx.exit(1)
     click.echo(f"healthy: {words}")
+
+
+def overdue_feeds(db: Path, cfg: Config, overdue: float) -> list[str]:
+    """Enabled feeds whose poll is late by more than ``overdue`` of their intervals, each as
+    ``name (due TIME)``."""
+    from monitor.daemon import STARTED_META
+    from monitor.store import Store, from_iso
+
+    store = Store.open(db, readonly=True)
+    try:
+        started = from_iso(store.get_meta(STARTED_META))
+        states = {f.name: store.feed_state(f.name) for f in cfg.feeds if f.enabled}
+    finally:
+        store.close()
+    now = datetime.now(UTC)
+    late = []
+    for feed in cfg.feeds:
+        st = states.get(feed.name)
+        if not feed.enabled or (st is not None and st.disabled_reason):
+            continue
+        # due: when the daemon planned the next poll (backoff included), else since it started
+        due = (st.next_poll if st is not None else None) or started
+        interval = cfg.feed_interval(feed)
+        if due is not None and (now - due).total_seconds() > overdue * interval:
+            late.append(f"{feed.name} (due {short_time(due.isoformat(timespec='seconds'))})")
+    return late

@@ -9,8 +9,15 @@ feed entry's content or summary and records where the text came from.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import logging
 import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -58,13 +65,51 @@ def extract_page(html: bytes | str, url: str) -> ExtractedPage | None:
     )
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def _load() -> None:
+    import trafilatura  # noqa: F401  (the import is the point: a warm worker)
+
+
+def die_with_parent(parent: int) -> None:
+    """Worker initializer: exit when the process that started the pool dies, SIGKILL
+    included (orphaned workers would otherwise live on). On Linux the kernel sends SIGKILL
+    (``prctl(PR_SET_PDEATHSIG)``); everywhere a watchdog thread checks the parent pid."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):  # no prctl: the watchdog alone
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before the signal was armed
+        os._exit(0)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
 class Extractor:
-    """Runs :func:`extract_page` in a worker pool with a time limit per page."""
+    """Runs :func:`extract_page` in a worker pool with a time limit per page.
+
+    At most one page per worker is handed to the pool, so a page starts as soon as it is
+    handed over and its time limit counts from its start, not from a queue. A page over the
+    limit has its worker stopped (it would otherwise keep the worker busy, and the next
+    page would wait behind it).
+    """
 
     def __init__(self, workers: int = 1, timeout: float = 30.0) -> None:
         self.timeout = timeout
         self._workers = workers
         self._pool: Executor | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self._warming: asyncio.Future[list[None]] | None = None  # the pool's start-up
+
+    @property
+    def slots(self) -> int:
+        """How many pages are extracted at once."""
+        return max(1, self._workers)
 
     def _executor(self) -> Executor:
         if self._pool is None:
@@ -74,7 +119,12 @@ class Extractor:
                 # spawn: forking a process that runs an event loop and threads is unsafe
                 ctx = multiprocessing.get_context("spawn")
                 try:
-                    self._pool = ProcessPoolExecutor(max_workers=self._workers, mp_context=ctx)
+                    self._pool = ProcessPoolExecutor(
+                        max_workers=self._workers,
+                        mp_context=ctx,
+                        initializer=die_with_parent,
+                        initargs=(os.getpid(),),
+                    )
                 except OSError as e:  # e.g. a container without a writable /dev/shm
                     log.warning(
                         "cannot start extraction worker processes (%s); extracting in a thread",
@@ -85,12 +135,33 @@ class Extractor:
         return self._pool
 
     async def extract(self, html: bytes, url: str) -> ExtractedPage | None:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.slots)
+        async with self._slots:  # a worker is free: the page starts now
+            return await self._extract(html, url)
+
+    async def _warm(self) -> None:
+        """Start a new pool's workers and load trafilatura before any page's clock runs
+        (worker start-up is not the page's time)."""
+        if self._workers <= 0:
+            return
+        if self._pool is None or self._warming is None:
+            pool = self._executor()
+            loop = asyncio.get_running_loop()
+            self._warming = asyncio.gather(
+                *(loop.run_in_executor(pool, _load) for _ in range(self._workers))
+            )
+        await self._warming
+
+    async def _extract(self, html: bytes, url: str) -> ExtractedPage | None:
         loop = asyncio.get_running_loop()
-        fut = loop.run_in_executor(self._executor(), extract_page, html, url)
         try:
+            await self._warm()
+            fut = loop.run_in_executor(self._executor(), extract_page, html, url)
             return await asyncio.wait_for(fut, self.timeout)
         except TimeoutError:
             log.warning("extracting %s took over %gs; using the feed's text", url, self.timeout)
+            self._stop_workers()
         except Exception as e:  # a broken worker pool must be visible, not silently degrade
             log.warning(
                 "extracting %s failed (%s: %s); using the feed's text", url, type(e).__name__, e
@@ -99,7 +170,19 @@ class Extractor:
                 self.close()  # the next article gets a fresh pool
         return None
 
+    def _stop_workers(self) -> None:
+        """Stop a process pool whose worker is stuck on a page (the next page gets a fresh
+        pool); a thread cannot be stopped, so with ``workers = 0`` it runs to its end."""
+        pool = self._pool
+        if isinstance(pool, ProcessPoolExecutor):
+            # the standard library has no public way to stop a busy worker before 3.14
+            for proc in list(getattr(pool, "_processes", {}).values()):
+                with contextlib.suppress(OSError):
+                    proc.kill()
+            self.close()
+
     def close(self) -> None:
+        self._warming = None
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None

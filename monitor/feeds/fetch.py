@@ -5,12 +5,16 @@
 - redirects followed by hand, each hop checked, with a limit and loop detection;
   a first hop answered 301/308 reports the new permanent address;
 - addresses that resolve to private, loopback, link-local or otherwise non-global
-  ranges are refused unless ``allow_private_networks`` is set (checked on every hop);
+  ranges are refused unless ``allow_private_networks`` is set (checked on every hop),
+  IPv6 forms that embed an IPv4 address (mapped, compatible, NAT64, 6to4, Teredo) judged
+  by that address;
+- the check happens where the connection is made (:class:`PinnedBackend`): the name is
+  resolved once, and the socket goes to the address that was vetted, so a DNS answer that
+  changes in between (rebinding) cannot redirect it; the URL keeps the host name, so the
+  Host header and TLS (SNI, certificate check) are unchanged;
 - a global and a per-host concurrency limit.
 
 Every outcome is a :class:`~monitor.models.FetchResult`; nothing raises to the caller.
-Known gap: the address check resolves the name before httpx connects, so a DNS
-answer that changes between the two (rebinding) is not caught.
 """
 
 from __future__ import annotations
@@ -22,9 +26,12 @@ import re
 import socket
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from monitor.config import FetchConfig
@@ -62,11 +69,136 @@ def parse_max_age(cache_control: str | None) -> float | None:
     return float(m.group(1)) if m else None
 
 
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d
+_IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")  # SIIT ::ffff:0:a.b.c.d
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # well-known NAT64 prefix
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # local-use NAT64: site-private
+
+
+def embedded_ipv4(addr: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries: mapped, compatible, translated, NAT64,
+    6to4 and Teredo (server and client)."""
+    low = ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+    out: list[ipaddress.IPv4Address] = []
+    if addr.ipv4_mapped is not None:
+        out.append(addr.ipv4_mapped)
+    if addr in _IPV4_COMPATIBLE or addr in _IPV4_TRANSLATED or addr in _NAT64:
+        out.append(low)
+    if addr.sixtofour is not None:
+        out.append(addr.sixtofour)
+    if addr.teredo is not None:
+        out.extend(addr.teredo)
+    return out
+
+
 def is_public_address(ip: str) -> bool:
+    """Whether an address is globally routable, judging an IPv6 address that embeds an
+    IPv4 one by the embedded address too."""
     addr = ipaddress.ip_address(ip.split("%", 1)[0])
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr in _NAT64_LOCAL:
+            return False
+        inner = embedded_ipv4(addr)
+        if inner:
+            if not all(is_public_address(str(v4)) for v4 in inner):
+                return False
+            if addr.ipv4_mapped is not None or addr in _IPV4_TRANSLATED:
+                return True  # plain IPv4 written as IPv6: its IPv4 address decides
     return addr.is_global and not addr.is_multicast
+
+
+class BlockedAddress(Exception):
+    """A connection refused because the host resolves to a non-public address."""
+
+
+FEED_SETTING = "[fetch] allow_private_networks"
+
+
+def _blocked(host: str, ip: str, setting: str = FEED_SETTING) -> BlockedAddress:
+    return BlockedAddress(
+        f"refusing to connect to {host} ({ip}): a private, loopback or link-local "
+        f"address (set {setting} = true to allow)"
+    )
+
+
+class PinnedBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend, resolving each host once and connecting to the vetted
+    address itself: what was checked is what is connected to (no DNS rebinding)."""
+
+    def __init__(self, allow_private: bool, setting: str = FEED_SETTING) -> None:
+        self.allow_private = allow_private
+        self.setting = setting  # the setting that allows them, named in the refusal
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            ips = [str(ipaddress.ip_address(host.strip("[]")))]
+        except ValueError:
+            try:
+                async with asyncio.timeout(timeout):
+                    infos = await asyncio.get_running_loop().getaddrinfo(
+                        host, port, type=socket.SOCK_STREAM
+                    )
+            except socket.gaierror as e:
+                raise httpcore.ConnectError(f"cannot resolve host {host!r}: {e.strerror}") from e
+            except TimeoutError as e:
+                raise httpcore.ConnectTimeout(f"resolving {host!r} timed out") from e
+            ips = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        if not self.allow_private:
+            bad = [ip for ip in ips if not is_public_address(ip)]
+            if bad:
+                raise _blocked(host, bad[0], self.setting)
+        last: Exception | None = None
+        for ip in ips:
+            try:
+                return await self._inner.connect_tcp(
+                    ip, port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as e:
+                last = e
+        assert last is not None
+        raise last
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are not used")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class PinnedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport over a :class:`PinnedBackend`: direct connections, no proxies."""
+
+    def __init__(
+        self,
+        allow_private: bool,
+        limits: httpx.Limits | None = None,
+        setting: str = FEED_SETTING,
+    ) -> None:
+        limits = limits or httpx.Limits()
+        # trust_env: SSL_CERT_FILE / SSL_CERT_DIR still name the trusted CAs; proxies are
+        # never used (a client given a transport does not read the proxy variables), since
+        # a proxy would resolve the name itself, past the check
+        super().__init__(limits=limits, trust_env=True)
+        # the pool httpx built, remade with the pinning backend (httpx has no parameter for it)
+        pool = self._pool
+        assert isinstance(pool, httpcore.AsyncConnectionPool)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=pool._ssl_context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=PinnedBackend(allow_private, setting),
+        )
 
 
 class Fetcher:
@@ -80,7 +212,10 @@ class Fetcher:
                 config.timeout, connect=config.connect_timeout, read=config.read_timeout
             ),
             follow_redirects=False,
-            limits=httpx.Limits(max_connections=config.concurrency * 2),
+            transport=PinnedTransport(
+                config.allow_private_networks,
+                httpx.Limits(max_connections=config.concurrency * 2),
+            ),
             headers={"User-Agent": config.user_agent},
         )
         self._global = asyncio.Semaphore(config.concurrency)
@@ -112,6 +247,8 @@ class Fetcher:
             async with asyncio.timeout(self.config.timeout):
                 async with self._global, self._hosts[host]:
                     result = await self._fetch(url, etag, last_modified, accept)
+        except BlockedAddress as e:
+            result = _error(url, "blocked", str(e))
         except TimeoutError:
             result = _error(url, "timeout", f"timed out after {self.config.timeout:g}s")
         except httpx.TimeoutException as e:
@@ -132,26 +269,13 @@ class Fetcher:
             return "the URL has no host"
         if self.config.allow_private_networks:
             return None
+        # an address in the URL is refused here; a name is resolved and checked where the
+        # connection is made (PinnedBackend), once, so the checked address is the one used
         try:
-            ips = [str(ipaddress.ip_address(host))]
+            ip = str(ipaddress.ip_address(host))
         except ValueError:
-            loop = asyncio.get_running_loop()
-            try:
-                infos = await loop.getaddrinfo(
-                    host,
-                    parts.port or (443 if parts.scheme == "https" else 80),
-                    type=socket.SOCK_STREAM,
-                )
-            except socket.gaierror as e:
-                raise OSError(f"cannot resolve host {host!r}: {e.strerror}") from None
-            ips = sorted({info[4][0] for info in infos})
-        bad = [ip for ip in ips if not is_public_address(ip)]
-        if bad:
-            return (
-                f"refusing to fetch {host} ({bad[0]}): a private, loopback or link-local "
-                "address (set [fetch] allow_private_networks = true to allow)"
-            )
-        return None
+            return None
+        return None if is_public_address(ip) else str(_blocked(host, ip))
 
     async def _fetch(
         self, url: str, etag: str | None, last_modified: str | None, accept: str

@@ -13,9 +13,11 @@ from __future__ import annotations
 import calendar
 import hashlib
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
+from xml.parsers import expat
 
 import feedparser
 
@@ -24,6 +26,14 @@ from monitor.models import Entry, ParsedFeed
 from monitor.text import html_to_text
 
 MAX_ENTRIES = 500  # per fetch; a feed with more is truncated (newest first as served)
+# Elements inside one another: a feed needs under 10, HTML in CDATA does not count. A feed
+# nested thousands deep (still under the size cap) costs feedparser seconds per megabyte.
+MAX_DEPTH = 100
+# For XML that does not parse strictly, tags are counted roughly (unclosed <br>, <p> in
+# escaped HTML...), so the bound there is looser.
+MAX_ROUGH_DEPTH = 1000
+_TAG_RE = re.compile(rb"<(/?)([A-Za-z_][\w.:-]*)[^<>]*?(/?)>")
+_VOID = frozenset(b"area base br col embed hr img input link meta param source track wbr".split())
 
 
 def parse_feed(content: bytes, url: str, content_type: str | None = None) -> ParsedFeed:
@@ -31,6 +41,7 @@ def parse_feed(content: bytes, url: str, content_type: str | None = None) -> Par
     head = content[:200].lstrip()
     if head.startswith(b"{") or (content_type and "json" in content_type.lower()):
         return _parse_json_feed(content, url)
+    check_depth(content)
     # No content-location: feedparser would resolve RSS guids against it, and an
     # identity that changes when the feed moves would re-alert every entry.
     # Links are resolved against the feed's URL in _entry instead.
@@ -60,6 +71,60 @@ def parse_feed(content: bytes, url: str, content_type: str | None = None) -> Par
         ttl_seconds=ttl,
         warning=warning,
     )
+
+
+class _Stop(Exception):
+    pass
+
+
+def check_depth(content: bytes) -> None:
+    """Refuse a document whose elements nest deeper than :data:`MAX_DEPTH`, in one cheap
+    pass of expat (C speed, stops at the first level too many); a document expat cannot
+    read, or one declaring entities, is checked by a rough tag count instead."""
+    depth = 0
+
+    def start(name: str, attrs: Any) -> None:
+        nonlocal depth
+        depth += 1
+        if depth > MAX_DEPTH:
+            raise _Stop("deep")
+
+    def end(name: str) -> None:
+        nonlocal depth
+        depth -= 1
+
+    def no_entities(*args: Any) -> None:
+        raise _Stop("entities")
+
+    parser = expat.ParserCreate()
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.EntityDeclHandler = no_entities
+    try:
+        parser.Parse(content, True)
+        return
+    except _Stop as e:
+        if str(e) == "deep":
+            raise FeedParseError(_too_deep(MAX_DEPTH)) from None
+    except expat.ExpatError:
+        pass
+    _check_rough_depth(content)
+
+
+def _check_rough_depth(content: bytes) -> None:
+    depth = 0
+    for m in _TAG_RE.finditer(content):
+        closing, name, selfclosing = m.groups()
+        if closing:
+            depth = max(0, depth - 1)
+        elif not selfclosing and name.lower() not in _VOID:
+            depth += 1
+            if depth > MAX_ROUGH_DEPTH:
+                raise FeedParseError(_too_deep(MAX_ROUGH_DEPTH))
+
+
+def _too_deep(limit: int) -> str:
+    return f"not read: elements nested more than {limit} deep (a feed needs under 10)"
 
 
 def _short(exc: Any) -> str:
@@ -115,6 +180,8 @@ def _parse_json_feed(content: bytes, url: str) -> ParsedFeed:
         data = json.loads(content)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise FeedParseError(f"not a readable JSON feed: {e}") from None
+    except RecursionError:
+        raise FeedParseError("not read: a JSON feed nested too deeply") from None
     if not isinstance(data, dict) or "jsonfeed.org" not in str(data.get("version", "")):
         raise FeedParseError("JSON document is not a JSON Feed (no jsonfeed.org version)")
     items = data.get("items")

@@ -660,12 +660,21 @@ def _mark(text: str, span: tuple[int, int], marks: tuple[tuple[int, int], ...]) 
     for s, e in marks:
         if s < lo or e > hi:
             continue
-        out.append(text[cur:s])
-        out.append("[[" + text[s:e] + "]]")
+        out.append(_unmarked(text[cur:s]))
+        out.append("[[" + _unmarked(text[s:e]) + "]]")
         cur = e
-    out.append(text[cur:hi])
+    out.append(_unmarked(text[cur:hi]))
     out.append("…" if hi < b else "")
     return " ".join("".join(out).split())  # whitespace runs become one space
+
+
+_BRACKETS = re.compile(r"\[(?=\[|$)|(?:^|(?<=\]))\]")
+
+
+def _unmarked(s: str) -> str:
+    """Article text with a WORD JOINER between doubled brackets, so a ``[[`` or ``]]`` the
+    article itself contains is never read as a hit marker (and still reads the same)."""
+    return _BRACKETS.sub(lambda m: m.group() + "\u2060" if m.group() == "[" else "\u2060]", s)
 
 
 def _word_edge(text: str, i: int, limit: int, step: int) -> int:

@@ -27,6 +27,8 @@ FIELDS: tuple[str, ...] = ("title", "text", "author", "source", "url", "feed", "
 DEFAULT_FIELDS: tuple[str, ...] = ("title", "text")
 MAX_DISTANCE = 500
 MIN_PREFIX = 2
+MAX_DEPTH = 64  # parentheses, NOT/-/+ and field scopes inside one another
+_OPENERS = frozenset({"_LPAR", "NOT", "MINUS", "PLUS", "FIELD"})
 
 
 # --------------------------------------------------------------------------- tree
@@ -213,11 +215,40 @@ def parse(text: str) -> Node:
     """Parse a rule into a tree; raises :class:`RuleError` with the column of the problem."""
     if not text or not text.strip():
         raise RuleError("empty rule: write at least one word", text, 1, _OPERAND)
+    _check_depth(text)
     try:
         tree = _parser().parse(text)
     except UnexpectedInput as e:
         raise _syntax_error(text, e) from None
     return _Builder(text).build(tree)
+
+
+def _check_depth(text: str) -> None:
+    """Refuse a rule nested deeper than :data:`MAX_DEPTH` before it is parsed (the tree is
+    built and matched recursively), pointing at the first level too many."""
+    outer: list[int] = []  # per open parenthesis: the prefix operators in front of it
+    chain = 0  # prefix operators (NOT, -, +, field:) in a row since the last '('
+    for tok in _tokens(text):
+        if tok.type == "_LPAR":
+            outer.append(chain)
+            chain = 0
+        elif tok.type == "_RPAR":
+            if outer:
+                outer.pop()
+            chain = 0
+        elif tok.type in _OPENERS:
+            chain += 1
+        else:
+            chain = 0
+        depth = len(outer) + sum(outer) + chain
+        if depth > MAX_DEPTH:
+            raise RuleError(
+                f"rule nested too deeply: more than {MAX_DEPTH} levels of parentheses, "
+                "NOT and field scopes",
+                text,
+                (tok.start_pos or 0) + 1,
+                "a flatter rule",
+            )
 
 
 def _tokens(text: str) -> list[lark.Token]:

@@ -52,8 +52,13 @@ class Database:
             if readonly:
                 if not p.exists():
                     raise StoreError(f"{p}: no database yet (run 'monitor run --once' first)")
+                # as_uri() percent-encodes the path, so a '?' or '#' in a file name stays
+                # part of the name instead of starting URI parameters
                 conn = sqlite3.connect(
-                    f"file:{p}?mode=ro", uri=True, check_same_thread=False, timeout=10
+                    p.absolute().as_uri() + "?mode=ro",
+                    uri=True,
+                    check_same_thread=False,
+                    timeout=10,
                 )
             else:
                 p.parent.mkdir(parents=True, exist_ok=True)

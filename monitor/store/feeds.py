@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from monitor.models import FeedState
 from monitor.store.db import Database
-from monitor.store.rows import FeedStatusRow, from_iso, iso, utcnow
+from monitor.store.rows import FeedStatusRow, PageErrorsRow, from_iso, iso, utcnow
+
+# page errors live in the meta table, one key per feed (no schema change for a counter)
+PAGE_ERRORS_PREFIX = "page_errors:"
 
 
 class FeedsRepo(Database):
@@ -62,6 +66,29 @@ class FeedsRepo(Database):
                 """
             )
         ]
+
+    def record_page_errors(self, name: str, count: int, last_error: str) -> None:
+        """Add ``count`` page errors (too large, redirect loop, timeout, ...) to a feed's."""
+        key = PAGE_ERRORS_PREFIX + name
+        with self.db.atomic():
+            row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+            total = count + (json.loads(row[0])["count"] if row else 0)
+            value = {"count": total, "last_error": last_error, "last_at": iso(utcnow())}
+            self.db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, json.dumps(value)]
+            )
+
+    def page_errors(self) -> dict[str, PageErrorsRow]:
+        """Each feed's page errors, by feed name (feeds without any are absent)."""
+        rows = self.db.execute(
+            "SELECT key, value FROM meta WHERE substr(key, 1, ?) = ?",
+            [len(PAGE_ERRORS_PREFIX), PAGE_ERRORS_PREFIX],
+        )
+        out = {}
+        for key, value in rows:
+            name = key[len(PAGE_ERRORS_PREFIX) :]
+            out[name] = PageErrorsRow(feed=name, **json.loads(value))
+        return out
 
     # -- entries ----------------------------------------------------------------------------
     def unseen_guids(self, feed_id: int, guids: Iterable[str]) -> set[str]:

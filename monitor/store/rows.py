@@ -84,6 +84,16 @@ class FeedStatusRow:
         return "ok" if self.last_poll else "new"
 
 
+@dataclass(frozen=True)
+class PageErrorsRow:
+    """How many of a feed's article pages could not be fetched, and the last reason."""
+
+    feed: str
+    count: int
+    last_error: str
+    last_at: str
+
+
 # -- articles ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ArticleRow(_FromRow):
