@@ -86,7 +86,9 @@ def apply_article(store: Store, d: ArticleDecisions, channels: Mapping[str, Any]
                 resolved = apply_claims(store, w.claims, article_id)
                 claims.append(resolved)
                 events += [
-                    e for ev in resolved.events for e in claim_alerts(d.article, ev, w.watch.alerts)
+                    e
+                    for ev in resolved.events
+                    for e in claim_alerts(d.article, ev, w.watch.alerts, story)
                 ]
             if w.suppress:
                 suppressed[w.suppress] = suppressed.get(w.suppress, 0) + len(events)
@@ -149,8 +151,14 @@ def apply_declared_claims(store: Store, claims: Iterable[NewClaim]) -> list[int]
         return [store.insert_claim(c) for c in claims]
 
 
-def claim_alerts(article: Article, ev: ClaimEvent, channels: list[str]) -> list[AlertEvent]:
-    """A claims event as alert events (one per channel)."""
+def claim_alerts(
+    article: Article,
+    ev: ClaimEvent,
+    channels: list[str],
+    story: dict[str, Any] | None = None,
+) -> list[AlertEvent]:
+    """A claims event as alert events (one per channel); ``story``: the article's story
+    reference, so that the claim's email joins the story's thread."""
     c, rec = ev.claim, ev.record
     attr = rec.attribution
     return claim_related(
@@ -180,4 +188,6 @@ def claim_alerts(article: Article, ev: ClaimEvent, channels: list[str]) -> list[
         ev.confidence,
         ev.watch,
         channels,
+        story=story or None,
+        note=ev.note,
     )

@@ -410,6 +410,7 @@ class Pipeline:
                     stored_id,
                     m,
                     watch,
+                    story_id=decision.story_id,
                     judged=pre.judged if pre else None,
                     prepared=pre.prepared.get(watch.language) if pre else None,
                 )

@@ -19,6 +19,7 @@ from monitor.claims.judge import JudgeError, LLMJudge, parse_answer
 from monitor.config import ConfigError, load_config
 from monitor.store import Store
 from tests.servers import free_port
+from tests.test_claims_model import ATTRIBUTED, DENIAL, PLAN, Case, Expect, run_reports
 from tests.test_claims_pipeline import HARBOUR, LEDGER, claims_config, monkey_secret, poll_in_order
 
 Answer = Callable[[dict[str, Any]], tuple[int, Any, float]]  # → status, body, delay
@@ -258,34 +259,42 @@ def secret(receiver) -> Iterator[None]:
     yield
 
 
-def test_judge_agreeing_lets_the_confirmations_through(tmp_path, corpus, receiver, secret) -> None:
-    with FakeChat(stance_by_claim({})) as fake:
-        cfg = judged_config(tmp_path, corpus, receiver, fake.url)
-        ledger, harbour = poll_in_order(cfg, receiver, [LEDGER, HARBOUR])
-    # the Ledger article creates both claims: nothing on file to ask about, its own
-    # contradiction alerts without the judge
-    assert [p["type"] for p in ledger] == ["claim.contradicted"]
-    assert sorted(p["type"] for p in harbour) == ["claim.confirmed", "claim.confirmed"]
-    asked = fake.claims_asked()
-    assert len(asked) == 2 and {p["claim"]["text"] for p in harbour} == set(asked)
+# A plan reported by one outlet, another outlet's attributed confirmation, then the
+# subject's denial: the pair model confirms, then contradicts, the first report's claim.
+SEQUENCE = Case(
+    "plan, confirmation, denial",
+    (
+        (PLAN, Expect()),
+        (ATTRIBUTED, Expect(("claim.confirmed",))),
+        (DENIAL, Expect(("claim.contradicted",))),
+    ),
+)
+
+
+def judged_sequence(tmp_path: Path, corpus, receiver, url: str) -> list[list[str]]:
+    extra = f'\n[claims.judge]\nurl = "{url}"\nmodel = "test-model"\ntimeout = "3s"\n'
+    got = run_reports(tmp_path, corpus, receiver, SEQUENCE, extra=extra)
+    return [[p["type"] for p in alerts] for alerts in got]
+
+
+def test_judge_agreeing_lets_the_alerts_through(tmp_path, corpus, receiver, secret) -> None:
+    with FakeChat(stance_by_claim({}, default="both")) as fake:
+        got = judged_sequence(tmp_path, corpus, receiver, fake.url)
+        asked = fake.claims_asked()
+    assert got == [[], ["claim.confirmed"], ["claim.contradicted"]]
+    # the first article had no claim on file to ask about; then the plan's claim, twice
+    assert asked and set(asked) == {PLAN.title}
 
 
 def test_judge_disagreeing_holds_the_alert_back(tmp_path, corpus, receiver, secret) -> None:
-    with FakeChat(stance_by_claim({"no plans": "discusses"})) as fake:
-        cfg = judged_config(tmp_path, corpus, receiver, fake.url)
-        ledger, harbour = poll_in_order(cfg, receiver, [LEDGER, HARBOUR])
-    assert [p["type"] for p in ledger] == ["claim.contradicted"]
-    # only the confirmation the model agrees with goes out
-    assert [p["type"] for p in harbour] == ["claim.confirmed"]
-    assert "no plans" not in harbour[0]["claim"]["text"]
-    store = Store.open(cfg.database_path(), readonly=True)
+    with FakeChat(stance_by_claim({}, default="contradicts")) as fake:
+        got = judged_sequence(tmp_path, corpus, receiver, fake.url)
+    # only the contradiction the model agrees with goes out
+    assert got == [[], [], ["claim.contradicted"]]
+    store = Store.open(tmp_path / "monitor.db", readonly=True)
     try:
-        denied = next(c for c in store.claims() if c.polarity == "denied")
-        roles = {
-            e.role
-            for e in store.claim_evidence([denied.id])
-            if e.outlet == "Harbour Street Journal"
-        }
+        plan = next(c for c in store.claims() if c.statement == PLAN.title)
+        roles = {e.role for e in store.claim_evidence([plan.id]) if e.title == ATTRIBUTED.title}
         assert roles == {"discusses"}  # kept, read the model's way, never alerted
     finally:
         store.close()
@@ -293,11 +302,9 @@ def test_judge_disagreeing_holds_the_alert_back(tmp_path, corpus, receiver, secr
 
 def test_unreachable_judge_changes_nothing(tmp_path, corpus, receiver, secret, caplog) -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
-    cfg = judged_config(tmp_path, corpus, receiver, url)
     with caplog.at_level(logging.WARNING, logger="monitor.claims.judge"):
-        ledger, harbour = poll_in_order(cfg, receiver, [LEDGER, HARBOUR])
-    assert [p["type"] for p in ledger] == ["claim.contradicted"]
-    assert sorted(p["type"] for p in harbour) == ["claim.confirmed", "claim.confirmed"]
+        got = judged_sequence(tmp_path, corpus, receiver, url)
+    assert got == [[], ["claim.confirmed"], ["claim.contradicted"]]
     failing = [r.getMessage() for r in caplog.records if "failing" in r.getMessage()]
     assert len(failing) == 1 and "cannot reach" in failing[0]
 
@@ -305,7 +312,7 @@ def test_unreachable_judge_changes_nothing(tmp_path, corpus, receiver, secret, c
 @pytest.mark.parametrize(
     ("model_says", "alerted"),
     [
-        ("both", ["claim.confirmed", "claim.contradicted"]),
+        ("both", ["claim.contradicted"]),
         ("contradicts", ["claim.contradicted"]),
         ("unrelated", []),
     ],
@@ -314,8 +321,8 @@ def test_declared_claim_on_an_article_quoting_both_sides(
     tmp_path, corpus, receiver, secret, model_says: str, alerted: list[str]
 ) -> None:
     """The declared claim is on file before the Ledger article, which both confirms it
-    (Verstka) and contradicts it (the Kremlin): the model's one reading decides which of
-    the two alerts go out."""
+    (Verstka) and contradicts it (the Kremlin). The pair model's one verdict is the
+    contradiction; the language model can only hold it back."""
     from tests.test_claims_pipeline import DECLARED
 
     with FakeChat(stance_by_claim({}, default=model_says)) as fake:

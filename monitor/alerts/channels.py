@@ -14,7 +14,7 @@ import os
 import httpx
 
 from monitor.alerts.base import Channel, Delivery, log
-from monitor.alerts.render import hits_plain, one_line
+from monitor.alerts.render import claim_lines, hits_plain, one_line
 from monitor.config import ChannelConfig
 from monitor.models import AlertEvent
 
@@ -47,6 +47,9 @@ def format_line(event: AlertEvent) -> str:
             line += f" ({ev['attribution']})"
         if isinstance(conf, int | float):
             line += f" confidence {conf:.2f}"
+        context = claim_lines(p)
+        if context:
+            line += " | " + " | ".join(context)
         return one_line(f"{line} <{art.get('url')}>", 2000)
     if event.type == "story.updated":
         story = p.get("story") or {}

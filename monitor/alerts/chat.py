@@ -112,6 +112,7 @@ def slack_message(payload: dict[str, Any]) -> dict[str, Any]:
     meta = meta_line(v)
     if meta:
         lines.append(slack_escape(meta))
+    lines += [slack_escape(line) for line in v.context]
     if v.detail:
         lines.append("> " + _slack_snippet(v.detail))
     context = f"watch *{slack_escape(v.watch)}*"
@@ -156,6 +157,7 @@ def _discord_embed(v: View) -> dict[str, Any]:
     desc = []
     if v.claim:
         desc.append(f"Report: {_discord_link(v.url, v.title)}")
+    desc += [discord_escape(line) for line in v.context]
     if v.detail:
         desc.append(
             "> "
@@ -253,6 +255,7 @@ def ntfy_request(
         lines = [meta_line(v)] if meta_line(v) else []
         if v.claim:
             lines.insert(0, f"Report: {v.title}")
+        lines += v.context
         if v.detail:
             lines.append(f"“{hits_plain(v.detail)}”")
         text, click = "\n".join(lines) or v.title, v.url

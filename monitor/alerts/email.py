@@ -70,6 +70,7 @@ def _html_event(v: View) -> str:
     meta = meta_line(v)
     if meta:
         parts.append(f'<p style="color:#555;margin:0">{html.escape(meta)}</p>')
+    parts += [f'<p style="margin:.2em 0">{html.escape(line)}</p>' for line in v.context]
     if v.detail:
         parts.append(
             '<blockquote style="border-left:3px solid #ccc;margin:.6em 0;padding-left:.8em">'

@@ -152,9 +152,13 @@ def claim_related(
     channels: list[str],
     *,
     story: dict[str, Any] | None = None,
+    note: str | None = None,
     now: datetime | None = None,
 ) -> list[AlertEvent]:
-    """One ``claim.confirmed`` / ``claim.contradicted`` event per channel."""
+    """One ``claim.confirmed`` / ``claim.contradicted`` event per channel.
+
+    ``note``: what the confidence means, in plain words (``confidence_note``);
+    ``story``: the dedup story of the article (the email thread of the story)."""
     etype = "claim.confirmed" if relation == "confirms" else "claim.contradicted"
     art = article_summary(article)
     first_seen = {
@@ -189,6 +193,7 @@ def claim_related(
     body: dict[str, Any] = {
         "relation": relation,
         "confidence": round(float(confidence), 4),
+        **({"confidence_note": note} if note else {}),
         "claim": claim_part,
         "evidence": evidence_part,
         "article": art,

@@ -99,6 +99,9 @@ class View:
     story_key: str  # groups events about the same story
     story_title: str
     claim: str | None
+    # claim events: who first made the claim, who now confirms or contradicts it and in
+    # which outlet, and what the confidence means (plain lines, see :func:`claim_lines`)
+    context: tuple[str, ...] = ()
 
 
 def thread_key(payload: dict[str, Any]) -> str:
@@ -112,6 +115,39 @@ def thread_key(payload: dict[str, Any]) -> str:
     art = payload.get("article") or {}
     url = str(art.get("url") or payload.get("id") or "")
     return "article." + hashlib.sha256(url.encode()).hexdigest()[:24]
+
+
+def claim_lines(payload: dict[str, Any]) -> tuple[str, ...]:
+    """A claim event's attribution and confidence in plain words: "First claimed by
+    Kremlin in The Northern Ledger (2024-11-06)", "Contradicted by Verstka in Harbour
+    Street Journal", and the confidence note."""
+    claim = payload.get("claim") or {}
+    evidence = payload.get("evidence") or {}
+    etype = str(payload.get("type", ""))
+    if not etype.startswith("claim.") or not isinstance(claim, dict):
+        return ()
+    first = claim.get("first_seen") if isinstance(claim.get("first_seen"), dict) else {}
+    lines = []
+    who = one_line(first.get("source"), 200)
+    if claim.get("origin") == "config" or who == "declared in the config":
+        lines.append("Claim declared in the watch's config")
+    else:
+        line = f"First claimed by {who or 'an unnamed source'}"
+        if first.get("outlet"):
+            line += f" in {one_line(first['outlet'], 200)}"
+        if first.get("published"):
+            line += f" ({str(first['published'])[:10]})"
+        lines.append(line)
+    verb = "Confirmed" if etype == "claim.confirmed" else "Contradicted"
+    by = one_line(evidence.get("attribution"), 200) or "the report"
+    line = f"{verb} by {by}"
+    if evidence.get("outlet"):
+        line += f" in {one_line(evidence['outlet'], 200)}"
+    lines.append(line)
+    note = one_line(payload.get("confidence_note"), 400)
+    if note:
+        lines.append(note)
+    return tuple(lines)
 
 
 def view(payload: dict[str, Any]) -> View:
@@ -148,6 +184,7 @@ def view(payload: dict[str, Any]) -> View:
         story_key=thread_key(payload),
         story_title=one_line(story.get("title") or title, 500),
         claim=claim_text,
+        context=claim_lines(payload),
     )
 
 
@@ -184,6 +221,7 @@ def plain_text(payload: dict[str, Any]) -> str:
     meta = meta_line(v)
     if meta:
         lines.append(meta)
+    lines += v.context
     if v.detail:
         lines += ["", f"“{hits_plain(v.detail)}”"]
     if v.url:

@@ -2,9 +2,11 @@
 
 - :mod:`.extract` reads claim records from sentences (proposition, polarity, modality,
   attribution);
-- :mod:`.relate` decides whether two records state the same proposition, and how they relate;
-- :mod:`.track` is the pipeline stage (store, relate, decide what to alert) and the
-  read-back for ``monitor claims``;
+- :mod:`.relate` decides whether two records state the same proposition (grouping reports
+  into claims within a story);
+- :mod:`.pairs` is the learned pair model that decides every claim alert;
+- :mod:`.track` is the pipeline stage (candidates of the story, grouping, the pair model's
+  verdicts, what to alert) and the read-back for ``monitor claims``;
 - :mod:`.stance` judges a claim against a whole text (``monitor stance``).
 """
 

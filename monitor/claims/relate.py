@@ -4,13 +4,15 @@ Two records state the same proposition when their predicates share a stem
 ("congratulated", "congratulations", "congratulate" → ``congratul``) and their subject
 and object are compatible: the same name up to spelling (Verstka / Vyorstka,
 Zelenskyy / Zelensky: a transliteration fold, then at most one or two edits), or one
-side is only a description ("the president-elect") or missing, which lowers the
-confidence. Swapped or different names ("Trump congratulated Putin") are not the same.
+side is only a description ("the president-elect"), which lowers the confidence. An
+empty subject matches nothing, an empty object only another empty one. Swapped or different names ("Trump congratulated Putin") are not the same.
 
 Same polarity confirms; opposite polarity contradicts. A question or a conditional
 ("whether Putin would congratulate ...") never confirms or contradicts: it discusses.
 The confidence is the proposition match times the strength of the record's modality
-(a plain statement counts more than a report citing unnamed sources).
+(a plain statement counts more than a report citing unnamed sources). The claims stage
+uses this only to group reports into claims within a story; what alerts is decided by
+the pair model (see :mod:`.track`).
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ from monitor.text import fold, words
 RelationKind = Literal["confirms", "contradicts", "discusses", "unrelated"]
 
 MODALITY_STRENGTH = {"stated": 1.0, "planned": 0.9, "reported": 0.85}
-DESCRIBED = 0.75  # a slot given by a description or left out, against a name
-BOTH_EMPTY = 0.9
+DESCRIBED = 0.75  # a slot given by a description, against a name
+BOTH_EMPTY = 0.9  # no object on either side (an intransitive act)
 SAME_PROPOSITION = 0.5  # below this, two records are about different things
 
 # Transliteration folds applied to names before comparing them (Russian/Ukrainian
@@ -97,6 +99,8 @@ def _slot(a_key: str, a_named: bool, b_key: str, b_named: bool) -> float:
         return name_similarity(a_key, b_key)
     if not a_key and not b_key:
         return BOTH_EMPTY
+    if not a_key or not b_key:
+        return 0.0  # an empty slot matches nothing but another empty one
     if not a_named and not b_named and a_key and b_key:
         return 1.0 if a_key == b_key else DESCRIBED
     return DESCRIBED
@@ -106,6 +110,8 @@ def proposition_match(p: Proposition, q: Proposition) -> float:
     """How surely two propositions are the same one (0: different)."""
     if not p.predicate_key or p.predicate_key != q.predicate_key:
         return 0.0
+    if not p.subject_key or not q.subject_key:
+        return 0.0  # "it was announced", "officials said": no subject, no match
     s = _slot(p.subject_key, p.subject_named, q.subject_key, q.subject_named)
     o = _slot(p.object_key, p.object_named, q.object_key, q.object_named)
     score = s * o

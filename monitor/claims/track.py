@@ -9,33 +9,41 @@ their evidence and the alert rows commit together. Claims the decision creates c
 provisional ids (:func:`is_provisional`) until then. This module never imports another
 stage.
 
-Rules that decide what is alerted (each relation once):
+Which claims an article is read against: the watch's declared claims, the claims of the
+article's dedup story, and claims of other stories only when the article says nearly the
+same words (:func:`strong_match`) and the model is very sure
+(:data:`CROSS_STORY_PROBABILITY`). Never across unrelated stories.
 
-* A record with the same proposition and polarity as a stored claim is *evidence* for
-  it. It alerts ``claim.confirmed`` when it comes from an outlet that has not reported
-  the claim yet and is not a verbatim re-run of an earlier report (a syndicated copy).
-* A record that matches no stored claim becomes a new claim. Every stored claim with
-  the same proposition and the opposite polarity is then *contradicted*: the pair is
-  recorded and alerted once, ever (``claim.contradicted``), whichever article brings it.
-* An article quoting both sides yields two claims and one contradiction between them;
-  it never confirms or contradicts a claim it created itself.
-* Questions and conditionals ("whether Putin would congratulate ...") are stored as
-  discussion of a claim they match, and never alert.
-* Declared claims (``[[watches.claims]]``) are stored at config sync and relate like
-  any other; the stance engine also judges the whole article against them, which
-  catches paraphrases the sentence reader misses and weighs the confidence of what it
-  found.
+Grouping (what is stored): a record with the same proposition and polarity as one of
+those claims is stored as a report on it; any other assertive record becomes a new claim;
+questions and conditionals are stored as discussion. Grouping never alerts by itself.
+
+What alerts (each relation once) is decided by the pair model (:mod:`.pairs`): every
+candidate claim, and every claim the article created, is judged against the article's
+sentences in one batched call, at the model's calibrated thresholds. The alert's
+confidence is the model's probability, its evidence the sentence(s) the model read.
+
+* ``claim.confirmed``: from an outlet that has not reported the claim yet, not a
+  verbatim re-run (a syndicated copy), never of a claim the article created.
+* ``claim.contradicted``: the pair (claim, the claim the contradicting report stands
+  for) is recorded and alerted once, ever. An article quoting both sides yields two
+  claims and at most one contradiction between them. A contradiction wins over a
+  confirmation in one article (a debunk quotes the rumour before refuting it); a report
+  grouped as confirming the claim is then stored as discussion.
+* If the model files cannot be loaded, one warning names the file and nothing alerts.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from monitor.claims.extract import (
+    Attribution,
     ClaimRecord,
     PreparedArticle,
     Proposition,
@@ -44,22 +52,38 @@ from monitor.claims.extract import (
     read_sentence,
     read_statement,
 )
+from monitor.claims.pairs import (
+    MODEL_DIR,
+    PairModel,
+    PairModelError,
+    Verdict,
+    content_words,
+    judge_many,
+    split_text,
+)
 from monitor.claims.relate import (
-    Relation,
     StoredClaim,
     best_match,
     is_copy,
-    relate,
+    proposition_match,
+    sources_overlap,
 )
 from monitor.models import Article, Match
 from monitor.store.rows import ClaimEvidenceRow, ClaimRow, NewClaim, NewEvidence
-from monitor.text import get_stemmer, tokenize
 
 log = logging.getLogger("monitor.claims")
 
-MIN_CONFIRM = 0.5  # confidence a confirmation needs to alert
-DEFAULT_CONTRADICTS = 0.5  # confidence a contradiction needs, unless [claims] sets one
-
+# A claim of another dedup story is read against an article only when the article says
+# nearly the same thing: a sentence shares this share of the claim's content words and
+# the article names every name of the claim ...
+CROSS_STORY_OVERLAP = 0.6
+# ... and the model must be this sure (besides its calibrated threshold) to alert.
+CROSS_STORY_PROBABILITY = 0.95
+# At most this many claims of other stories are read per article (the time budget).
+CROSS_STORY_LIMIT = 20
+# ... and the claim must have at least this many content words (a name and a verb are
+# not a claim another story can be matched on).
+CROSS_STORY_WORDS = 4
 
 # Claims a decision creates are numbered from here until the apply step stores them: above
 # every stored id, in the order they were made, as their stored ids will be.
@@ -77,6 +101,7 @@ class ClaimStore(Protocol):
     def claims_of_watch(
         self, watch: str, predicate_keys: Iterable[str] | None = None
     ) -> list[ClaimRow]: ...
+    def claims_of_story(self, watch: str, story_id: int | None) -> list[ClaimRow]: ...
     def claim_evidence(self, claim_ids: Iterable[int]) -> list[ClaimEvidenceRow]: ...
     def has_claim_relation(self, a: int, b: int) -> bool: ...
 
@@ -89,7 +114,11 @@ class WatchLike(Protocol):
 
 @dataclass(frozen=True)
 class ClaimEvent:
-    """One relation to alert: ``relation`` is "confirms" or "contradicts"."""
+    """One relation to alert: ``relation`` is "confirms" or "contradicts".
+
+    ``confidence``: the pair model's probability of the relation; ``note``: what that
+    means in plain words, from the model's calibration (:func:`confidence_note`).
+    """
 
     relation: Literal["confirms", "contradicts"]
     watch: str
@@ -98,6 +127,7 @@ class ClaimEvent:
     evidence_claim_id: int  # the claim the new evidence belongs to
     confidence: float
     same_source: bool = False  # the evidence repeats a source already behind the claim
+    note: str | None = None
 
     @property
     def type(self) -> str:
@@ -128,7 +158,7 @@ class ClaimDecision:
     relations: list[NewRelation] = field(default_factory=list)
     events: list[ClaimEvent] = field(default_factory=list)
     copy: bool = False  # the article re-runs reports already on file
-    # (claim id, relation the sentence reader found, what the [claims.judge] model read)
+    # (claim id, relation the pair model found, what the [claims.judge] model read)
     overruled: list[tuple[int, str, str]] = field(default_factory=list)
 
     def resolved(self, ids: Mapping[int, int], article_id: int) -> ClaimDecision:
@@ -167,15 +197,29 @@ def polarity_word(polarity: str) -> str:
     return "negative" if polarity == "denied" else "positive"
 
 
+def _opposite(polarity: str) -> str:
+    return "asserted" if polarity == "denied" else "denied"
+
+
 def _outlet(article: Article) -> str:
     return article.site_name or article.feed_name
 
 
-def load_claims(
-    store: ClaimStore, watch: str, predicate_keys: Iterable[str] | None = None
-) -> list[StoredClaim]:
-    """A watch's stored claims with what is known of their evidence."""
-    rows = store.claims_of_watch(watch, predicate_keys)
+def confidence_note(relation: str, probability: float, precision: float | None) -> str:
+    """The alert's confidence in plain words: the model's probability, and how often alerts
+    that sure were right on held-out news (``precision``: the validation precision at the
+    calibrated threshold, from ``pair_model/thresholds.json``)."""
+    verb = "confirms" if relation == "confirms" else "contradicts"
+    pct = min(99, max(1, round(100 * probability)))
+    note = f"The model is {pct} % sure this report {verb} the claim"
+    if precision is None:
+        return note + "."
+    tenths = min(10, max(0, round(10 * precision)))
+    return f"{note}; on held-out news, alerts this sure were right about {tenths} times in 10."
+
+
+def load_claims(store: ClaimStore, rows: Iterable[ClaimRow]) -> list[StoredClaim]:
+    """Stored claims (rows) with what is known of their evidence."""
     claims = {r.id: _stored(r) for r in rows}
     for e in store.claim_evidence(claims):
         c = claims[e.claim_id]
@@ -208,35 +252,80 @@ def _stored(r: ClaimRow) -> StoredClaim:
     )
 
 
+# "Verstka reported that ...", "Peskov told reporters that ...", "According to AFP, ...":
+# the frame of a reported claim (a verb of saying, not of denying), and "..., X said."
+_FRAME = re.compile(
+    r"^(?:.{0,160}?\b(?:reported|reports|said|says|told\s+[\w-]+(?:\s+[\w-]+)?|claimed|claims"
+    r"|stated|announced|wrote|added)\s+that\s+|according\s+to\s+[^,]{1,80},\s+)(?=\S)",
+    re.IGNORECASE,
+)
+_HEADLINE_FRAME = re.compile(r"^[^,]{1,60}?\b(?:says|said)\s+(?=[A-Z])")  # "Kremlin says Putin ..."
+_TAIL = re.compile(r",\s+(?:[^,]{1,80}\s+)?(?:said|says|reported|reports|told\s+\w+)\.?$", re.I)
+
+
+def claim_content(statement: str) -> str:
+    """What a claim asserts, without the frame that says who asserts it ("Kremlin says
+    Putin has no plans ..." → "Putin has no plans ..."): the model judges the content,
+    the alert names the source (``first_source``). A frame of denial ("Peskov denied
+    that ...") is kept: it is the content."""
+    s = statement.strip()
+    m = _FRAME.match(s) or _HEADLINE_FRAME.match(s)
+    if m:
+        s = s[m.end() :]
+    s = _TAIL.sub("", s).strip()
+    return s[:1].upper() + s[1:] if len(s.split()) >= 3 else statement.strip()
+
+
+def _names(statement: str) -> set[str]:
+    """The content words of a statement's names (capitalised words after the first), in the
+    form :func:`content_words` gives them."""
+    toks = statement.split()[1:]
+    return content_words(" ".join(t for t in toks if t[:1].isupper()))
+
+
+def strong_match(statement: str, sents: Sequence[str], sent_words: Sequence[set[str]]) -> bool:
+    """Does an article say nearly what a claim of another story says? One sentence shares
+    :data:`CROSS_STORY_OVERLAP` of the claim's content words (at least
+    :data:`CROSS_STORY_WORDS` of them), and the article names every name and number of the
+    claim."""
+    cw = content_words(statement)
+    if len(cw) < CROSS_STORY_WORDS:
+        return False
+    article_words = set().union(*sent_words) if sent_words else set()
+    numbers = set(re.findall(r"\d+", statement))
+    if not _names(statement) <= article_words or not numbers <= set(
+        re.findall(r"\d+", " ".join(sents))
+    ):
+        return False
+    return any(len(cw & sw) >= CROSS_STORY_OVERLAP * len(cw) for sw in sent_words)
+
+
 class ClaimTracker:
-    """The claims stage. One per pipeline; holds the (lazily loaded) stance engine."""
+    """The claims stage. One per pipeline; holds the (lazily loaded) pair model.
+
+    ``contradicts_threshold``: a floor over the model's calibrated contradiction threshold
+    (``[claims] contradicts_threshold``). ``model``: a loaded :class:`PairModel` (tests);
+    None loads the packaged one on first use. If it cannot be loaded, one warning names
+    the file and no claim alert is raised (claims are still stored).
+    """
 
     def __init__(
-        self,
-        contradicts_threshold: float | None = None,
-        *,
-        use_engine: bool = True,
-        engine: Any = None,
+        self, contradicts_threshold: float | None = None, *, model: PairModel | None = None
     ) -> None:
-        self.contradicts_threshold = (
-            contradicts_threshold if contradicts_threshold is not None else DEFAULT_CONTRADICTS
-        )
-        self._engine_threshold = contradicts_threshold
-        self._engine = engine
-        self._engine_tried = engine is not None or not use_engine
+        self.contradicts_threshold = contradicts_threshold or 0.0
+        self._model = model
+        self._model_tried = model is not None
 
-    # -- the stance engine (optional) ---------------------------------------------------------
-    def engine(self) -> Any:
-        if not self._engine_tried:
-            self._engine_tried = True
+    def model(self) -> PairModel | None:
+        if not self._model_tried:
+            self._model_tried = True
             try:
-                from monitor.claims.stance import load_engine
-
-                self._engine = load_engine(self._engine_threshold)
-            except Exception as e:  # no model files, or the engine is broken: go on without
-                log.warning("stance engine unavailable (%s); declared claims use sentences only", e)
-                self._engine = None
-        return self._engine
+                self._model = PairModel.load()
+            except PairModelError as e:
+                log.warning("claim alerts are off: %s", e)
+            except Exception as e:  # onnxruntime/tokenizers broken: no alerts, no traceback
+                log.warning("claim alerts are off: the pair model in %s failed: %s", MODEL_DIR, e)
+        return self._model
 
     # -- declared claims ------------------------------------------------------------------------
     def declared_claims(self, store: ClaimStore, watches: Sequence[Any]) -> list[NewClaim]:
@@ -269,6 +358,32 @@ class ClaimTracker:
         return new
 
     # -- one article --------------------------------------------------------------------------
+    def candidates(
+        self,
+        store: ClaimStore,
+        watch: str,
+        story_id: int | None,
+        records: Sequence[ClaimRecord],
+        sents: Sequence[str],
+    ) -> tuple[list[StoredClaim], list[StoredClaim]]:
+        """The stored claims an article is read against: (the declared claims and those of
+        its dedup story, claims of other stories that the article says nearly word for
+        word — see :func:`strong_match`)."""
+        own_rows = store.claims_of_story(watch, story_id)
+        own = {r.id for r in own_rows}
+        keys = {r.proposition.predicate_key for r in records if r.proposition.predicate_key}
+        other_rows = (
+            [r for r in store.claims_of_watch(watch, keys) if r.id not in own] if keys else []
+        )
+        if other_rows:
+            sent_words = [content_words(s) for s in sents]
+            other_rows = [
+                r for r in other_rows if strong_match(claim_content(r.statement), sents, sent_words)
+            ]
+            other_rows = sorted(other_rows, key=lambda r: -r.id)[:CROSS_STORY_LIMIT]
+        loaded = load_claims(store, [*own_rows, *other_rows])
+        return [c for c in loaded if c.id in own], [c for c in loaded if c.id not in own]
+
     def decide(
         self,
         store: ClaimStore,
@@ -277,37 +392,37 @@ class ClaimTracker:
         match: Match,
         watch: WatchLike,
         *,
+        story_id: int | None = None,
         prepared: PreparedArticle | None = None,
         judged: Mapping[int, Any] | None = None,
     ) -> ClaimDecision:
-        """Extract and relate the claims of one matched article; what to store and alert.
+        """Extract the claims of one matched article, group them with the claims of its
+        story, and let the pair model decide what it confirms or contradicts.
 
         ``article_id``: the stored article (a revision), None for an article not stored
-        yet. The store is only read.
+        yet; ``story_id``: its dedup story (None: a new story). The store is only read.
 
         ``judged``: what the ``[claims.judge]`` model read in this article about stored
         claims (claim id → ``JudgeVerdict``, see :meth:`judge_candidates`). A confirmation
-        or contradiction of a claim on file alerts only if the model read the same; claims
-        it was not asked about keep the built-in verdict.
+        or contradiction of a claim on file alerts only if that model read the same.
         """
         prep = prepared or prepare_article(article, watch.language)
         records = extract_claims(article, match, watch.language, prep)
+        sents = split_text(f"{article.title or ''}\n{article.text or ''}")
         run = _ArticleRun(self, store, article, article_id, watch.name, prep)
         run.judged = judged or {}
         run.outcome.watch = watch.name
         run.outcome.records = records
-        keys = {r.proposition.predicate_key for r in records}
-        run.claims = load_claims(store, watch.name, keys)
-        if not records and not any(c.origin == "config" for c in run.claims):
+        run.claims, run.others = self.candidates(store, watch.name, story_id, records, sents)
+        if not records and not run.claims and not run.others:
             return run.outcome
-        run.judge_declared()
         text_records = [r for r in records if r.field == "text" and r.assertive]
         known = [q for c in run.claims for q in c.quotes]
         run.copy = bool(text_records) and all(is_copy(r.quote, known) for r in text_records)
         run.outcome.copy = run.copy
         for rec in records:
             run.place(rec)
-        run.declared_by_engine()
+        run.judge(sents)
         return run.outcome
 
     def judge_candidates(
@@ -327,11 +442,11 @@ class ClaimTracker:
         prep = prepared or prepare_article(article, watch.language)
         records = [r for r in extract_claims(article, match, watch.language, prep) if r.assertive]
         keys = {r.proposition.predicate_key for r in records}
-        claims = load_claims(store, watch.name, keys)
+        rows = store.claims_of_watch(watch.name, keys)
         if not records:
-            claims = [c for c in claims if c.origin == "config"]
-        claims.sort(key=lambda c: (c.origin != "config", -c.id))
-        return {c.id: c.statement for c in claims[:limit]}
+            rows = [r for r in rows if r.origin == "config"]
+        rows.sort(key=lambda c: (c.origin != "config", -c.id))
+        return {c.id: c.statement for c in rows[:limit]}
 
 
 class _ArticleRun:
@@ -352,16 +467,13 @@ class _ArticleRun:
         self.article_id = article_id
         self.watch = watch
         self.prep = prep
-        self.claims: list[StoredClaim] = []
+        self.claims: list[StoredClaim] = []  # declared, this story's, and created here
+        self.others: list[StoredClaim] = []  # of other stories, said nearly word for word
         self.copy = False
         self.outcome = ClaimDecision()
         self.pairs: set[tuple[int, int]] = set()  # relations this decision records
-        # claims a report of this (not yet stored) article went to
-        self.new_article_reported: set[int] = set()
         self.created: dict[int, ClaimRecord] = {}  # claims this article created → first record
-        self.confirmed: set[int] = set()  # claims this article already confirmed (alerted)
-        self.touched: set[int] = set()  # claims this article reported on
-        self.verdicts: dict[int, Any] = {}  # declared claim id → StanceVerdict
+        self.placed: list[tuple[ClaimRecord, StoredClaim]] = []  # records → their claims
         self.judged: Mapping[int, Any] = {}  # stored claim id → JudgeVerdict
 
     def _judge_allows(self, claim: StoredClaim, relation: str) -> bool:
@@ -382,49 +494,22 @@ class _ArticleRun:
         self.outcome.overruled.append((claim.id, relation, v.stance))
         return False
 
-    def judge_declared(self) -> None:
-        declared = [c for c in self.claims if c.origin == "config"]
-        if not declared:
-            return
-        engine = self.t.engine()
-        if engine is None:
-            return
-        try:
-            body = engine.prepare(f"{self.article.title}\n\n{self.article.text}")
-            verdicts = engine.judge_many([c.statement for c in declared], body)
-        except Exception as e:  # the engine must never stop the pipeline
-            log.warning("stance engine failed on %s: %s", self.article.url, e)
-            return
-        self.verdicts = {c.id: v for c, v in zip(declared, verdicts, strict=True)}
-
-    def _weigh(self, claim: StoredClaim, rel: Relation) -> float:
-        """Let the stance engine's article-level verdict weigh a relation to a declared claim."""
-        v = self.verdicts.get(claim.id)
-        if v is None or rel.kind not in ("confirms", "contradicts"):
-            return rel.confidence
-        p = float(v.probabilities.get(rel.kind, 0.0))
-        return round(min(1.0, rel.confidence * (0.8 + 0.4 * p)), 4)
-
-    # -- placing one record
-    def place(self, rec: ClaimRecord, confidence: float | None = None) -> None:
+    # -- grouping: each record joins the claim of its story it states, or makes a new one
+    def place(self, rec: ClaimRecord) -> None:
         if not rec.assertive:
-            self._discussion(rec)
+            hit = best_match(rec, self.claims, "discusses")
+            if hit is not None:
+                self._evidence(hit[0], rec, "discusses", hit[1].confidence, alerted=False)
             return
         hit = best_match(rec, self.claims, "confirms")
         if hit is not None:
-            claim, rel = hit
-            conf = confidence if confidence is not None else self._weigh(claim, rel)
-            self._confirm(claim, rec, rel, conf)
+            claim = hit[0]
+            self._evidence(claim, rec, "confirms", hit[1].confidence, alerted=False)
         elif self.copy:
             return  # a re-run that says something new is not our business to invent
         else:
             claim = self._create(rec)
-        self._contradictions(claim, rec, confidence)
-
-    def _discussion(self, rec: ClaimRecord) -> None:
-        hit = best_match(rec, self.claims, "discusses")
-        if hit is not None:
-            self._evidence(hit[0], rec, "discusses", hit[1].confidence, alerted=False)
+        self.placed.append((rec, claim))
 
     def _evidence(
         self, claim: StoredClaim, rec: ClaimRecord, role: str, conf: float, *, alerted: bool
@@ -452,43 +537,29 @@ class _ArticleRun:
                 alerted=int(alerted),
             )
         )
-        if role != "discusses":
-            self.touched.add(claim.id)
-            if attr:
-                claim.source_keys.extend(k for k in attr.keys if k not in claim.source_keys)
-            if _outlet(a) not in claim.outlets:
-                claim.outlets.append(_outlet(a))
-            claim.quotes.append(rec.quote)
-            if self.article_id is not None:
-                claim.articles.append(self.article_id)
-            else:
-                self.new_article_reported.add(claim.id)
 
-    def _confirm(self, claim: StoredClaim, rec: ClaimRecord, rel: Relation, conf: float) -> None:
-        fresh_outlet = _outlet(self.article) not in claim.outlets
-        alert = (
-            not self.copy
-            and claim.id not in self.created
-            and claim.id not in self.confirmed
-            and self.article_id not in claim.articles
-            and claim.id not in self.new_article_reported
-            and fresh_outlet
-            and not is_copy(rec.quote, claim.quotes)
-            and conf >= MIN_CONFIRM
+    def _source_of(
+        self, attribution: Attribution | None, proposition: Proposition, polarity: str
+    ) -> Attribution | None:
+        """Who the article says makes a claim: the attribution of its sentence, else that of
+        another of its reports of the same proposition ("Mayor to close bridge" in the
+        headline, "..., the transport office said" in the text)."""
+        if attribution is not None:
+            return attribution
+        return next(
+            (
+                r.attribution
+                for r in self.outcome.records
+                if r.attribution
+                and r.polarity == polarity
+                and proposition_match(r.proposition, proposition)
+            ),
+            None,
         )
-        if alert and not self._judge_allows(claim, "confirms"):
-            self._evidence(claim, rec, "discusses", conf, alerted=False)
-            return
-        self._evidence(claim, rec, "confirms", conf, alerted=alert)
-        if alert:
-            self.confirmed.add(claim.id)
-            self.outcome.events.append(
-                ClaimEvent("confirms", self.watch, claim, rec, claim.id, conf, rel.same_source)
-            )
 
     def _create(self, rec: ClaimRecord) -> StoredClaim:
         a = self.article
-        attr = rec.attribution
+        attr = self._source_of(rec.attribution, rec.proposition, rec.polarity)
         prop = rec.proposition
         new = NewClaim(
             watch=self.watch,
@@ -527,38 +598,160 @@ class _ArticleRun:
         self._evidence(claim, rec, "origin", 1.0, alerted=False)
         return claim
 
-    def _contradictions(
-        self, claim: StoredClaim, rec: ClaimRecord, confidence: float | None
-    ) -> None:
-        """Record (and alert once) each stored claim of the opposite polarity this one meets."""
-        for other in list(self.claims):
-            if other.id == claim.id or other.polarity == claim.polarity:
-                continue
-            rel = relate(rec, other)
-            if rel.kind != "contradicts":
-                continue
-            conf = confidence if confidence is not None else self._weigh(other, rel)
-            if conf < self.t.contradicts_threshold:
-                continue
-            if self.judged and not self._has_relation(other.id, claim.id):
-                # a new pair involving a claim on file: the judge must read it too
-                on_file = other if other.id not in self.created else claim
-                if not self._judge_allows(on_file, "contradicts"):
-                    continue
-            if self._has_relation(other.id, claim.id):
-                continue
-            self.pairs.add((min(other.id, claim.id), max(other.id, claim.id)))
-            self.outcome.relations.append(NewRelation(other.id, claim.id, "contradicts", conf))
-            if self.copy:
-                continue  # recorded, but a syndicated re-run does not alert
-            # name the older claim as the stored one, the newer one's report as the evidence
-            if other.id < claim.id:
-                stored, evidence, ev_claim = other, rec, claim.id
-            else:
-                stored, evidence, ev_claim = claim, self.created.get(other.id, rec), other.id
-            self.outcome.events.append(
-                ClaimEvent("contradicts", self.watch, stored, evidence, ev_claim, conf, False)
+    # -- the pair model decides every relation that alerts
+    def judge(self, sents: list[str]) -> None:
+        model = self.t.model()
+        if model is None or not sents:
+            return
+        judged = [*self.claims, *self.others]
+        verdicts = judge_many([claim_content(c.statement) for c in judged], sents, model=model)
+        level = "sentence" if len(sents) == 1 else "article"
+        by_claim = dict(zip((c.id for c in judged), verdicts, strict=True))
+        # a contradiction only by a side already on file must not hide a confirmation:
+        # read those claims again without the sentences of that side (rare: an article
+        # carrying both known sides of a story)
+        for c in [c for c in judged if self._known_side(c, by_claim[c.id])]:
+            rest = [s for s in sents if not self._opposed_by(c, s)]
+            [by_claim[c.id]] = judge_many([claim_content(c.statement)], rest, model=model)
+        others = {c.id for c in self.others}
+        for c in judged:  # claims on file first (by id), then those this article created
+            v = by_claim[c.id]
+            log.debug(
+                "pair model: %s %s claim %d %r (%.3f): %r",
+                self.article.url,
+                v.relation,
+                c.id,
+                c.statement[:80],
+                v.probability,
+                v.evidence[:120],
             )
+            if v.relation == "neither" or not v.evidence:
+                continue
+            precision = _precision(model, level, v.relation)
+            note = confidence_note(v.relation, v.probability, precision)
+            if c.id in others and v.probability < CROSS_STORY_PROBABILITY:
+                continue
+            if v.relation == "confirms":
+                self._confirm(c, v, note)
+            elif v.probability >= self.t.contradicts_threshold:
+                self._contradict(c, v, note)
+
+    def _records_in(self, text: str) -> list[tuple[ClaimRecord, StoredClaim]]:
+        return [(r, c) for r, c in self.placed if r.quote and (r.quote in text or text in r.quote)]
+
+    def _opposed_by(self, claim: StoredClaim, sentence: str) -> bool:
+        """Is this sentence a report of a claim on file as contradicting ``claim``?"""
+        return any(
+            c.polarity != claim.polarity and self._has_relation(c.id, claim.id)
+            for _, c in self._records_in(sentence)
+        )
+
+    def _known_side(self, claim: StoredClaim, v: Verdict) -> bool:
+        if v.relation != "contradicts":
+            return False
+        found = self._records_in(v.evidence)
+        return bool(found) and all(
+            c.polarity != claim.polarity and self._has_relation(c.id, claim.id) for _, c in found
+        )
+
+    def _reading(self, claim: StoredClaim, v: Verdict, polarity: str) -> ClaimRecord:
+        """The evidence as a record: the model's sentence(s), attributed by the claim reader
+        (the record of that sentence, else a fresh reading of it). A sentence that names no
+        source (a headline) takes the source of this article's report of the same
+        proposition, if it names one."""
+        found = [r for r, c in self._records_in(v.evidence) if r.polarity == polarity]
+        base = found[0] if found else None
+        if base is None:
+            first = split_text(v.evidence)[0] if v.evidence else ""
+            base = read_sentence(first, proper=self.prep.proper, language=self.prep.language)
+        prop = base.proposition if found and base else claim.proposition
+        attribution = self._source_of(base.attribution if base else None, prop, polarity)
+        return ClaimRecord(
+            proposition=prop,
+            polarity=polarity,  # type: ignore[arg-type]
+            modality=base.modality if base and base.assertive else "stated",
+            attribution=attribution,
+            quote=v.evidence,
+            statement=base.statement if found and base else v.evidence,
+            field=base.field if found and base else "text",
+            cues=("pair-model",),
+        )
+
+    def _confirm(self, claim: StoredClaim, v: Verdict, note: str) -> None:
+        if claim.id in self.created:
+            return  # an article never confirms a claim it created
+        rec = self._reading(claim, v, claim.polarity)
+        fresh_outlet = _outlet(self.article) not in claim.outlets
+        alert = (
+            not self.copy
+            and (self.article_id is None or self.article_id not in claim.articles)
+            and fresh_outlet
+            and not is_copy(v.evidence, claim.quotes)
+        )
+        if alert and not self._judge_allows(claim, "confirms"):
+            # kept, read the [claims.judge] model's way, never alerted
+            self._mark(claim, "discusses", v.probability, alerted=False, rec=rec)
+            return
+        same = bool(rec.attribution) and sources_overlap(
+            rec.attribution.keys if rec.attribution else (), claim.source_keys
+        )
+        self._mark(claim, "confirms", v.probability, alerted=alert, rec=rec)
+        if alert:
+            self.outcome.events.append(
+                ClaimEvent("confirms", self.watch, claim, rec, claim.id, v.probability, same, note)
+            )
+
+    def _mark(
+        self, claim: StoredClaim, role: str, conf: float, *, alerted: bool, rec: ClaimRecord
+    ) -> None:
+        """The evidence row of this article for the claim gets the model's word (one is
+        added when the claim reader grouped no sentence of it there)."""
+        for i, e in enumerate(self.outcome.evidence):
+            if e.claim_id == claim.id and e.role in ("confirms", "discusses"):
+                self.outcome.evidence[i] = replace(
+                    e, role=role, confidence=conf, alerted=int(alerted)
+                )
+                return
+        self._evidence(claim, rec, role, conf, alerted=alerted)
+
+    def _contradict(self, claim: StoredClaim, v: Verdict, note: str) -> None:
+        polarity = _opposite(claim.polarity)
+        rec = self._reading(claim, v, polarity)
+        # the claim the contradicting report stands for: the one its sentence was grouped
+        # into, else a new one (the claim's proposition, the other polarity)
+        sides = [c for r, c in self._records_in(v.evidence) if c.polarity == polarity]
+        if claim.id in self.created:
+            # both sides in one article: two reports the reader found, of one proposition
+            sides = [c for c in sides if proposition_match(c.proposition, claim.proposition)]
+        other = sides[0] if sides else None
+        if other is None:
+            if self.copy or claim.id in self.created:
+                return  # (both sides of one article must be reports the reader found)
+            other = self._create(replace(rec, proposition=claim.proposition))
+            self.placed.append((rec, other))
+        # a report of this article grouped as confirming the claim only quoted it (a debunk)
+        self.outcome.evidence = [
+            replace(e, role="discusses")
+            if e.claim_id == claim.id and e.role == "confirms" and e.alerted == 0
+            else e
+            for e in self.outcome.evidence
+        ]
+        if self._has_relation(claim.id, other.id):
+            return
+        on_file = claim if claim.id not in self.created else other
+        if self.judged and not self._judge_allows(on_file, "contradicts"):
+            return
+        self.pairs.add((min(claim.id, other.id), max(claim.id, other.id)))
+        self.outcome.relations.append(
+            NewRelation(
+                min(claim.id, other.id), max(claim.id, other.id), "contradicts", v.probability
+            )
+        )
+        if self.copy:
+            return  # recorded, but a syndicated re-run does not alert
+        self.outcome.events.append(
+            ClaimEvent("contradicts", self.watch, claim, rec, other.id, v.probability, False, note)
+        )
 
     def _has_relation(self, a: int, b: int) -> bool:
         """Recorded already: by this decision, or on file (pairs of stored claims only)."""
@@ -568,48 +761,13 @@ class _ArticleRun:
             return False
         return self.store.has_claim_relation(a, b)
 
-    # -- the engine's verdicts on declared claims that no sentence reached
-    def declared_by_engine(self) -> None:
-        for claim in [c for c in self.claims if c.origin == "config"]:
-            v = self.verdicts.get(claim.id)
-            if v is None or v.stance not in ("confirms", "contradicts") or not v.evidence:
-                continue
-            if claim.id in self.touched or any(
-                c.id in self.touched and c.polarity != claim.polarity and relate_props(c, claim)
-                for c in self.claims
-            ):
-                continue  # the sentence reader already placed this article's reports
-            sentence = v.evidence[0]
-            stem = get_stemmer(self.prep.language).stem
-            focus = [
-                (t.start, t.end)
-                for t in tokenize(sentence)
-                if stem(t.norm) == claim.proposition.predicate_key
-            ]
-            r = read_sentence(sentence, focus, proper=self.prep.proper, language=self.prep.language)
-            if r is not None and not r.assertive:
-                continue
-            polarity = claim.polarity
-            if v.stance == "contradicts":
-                polarity = "denied" if claim.polarity == "asserted" else "asserted"
-            rec = ClaimRecord(
-                proposition=claim.proposition,
-                polarity=polarity,  # type: ignore[arg-type]
-                modality=r.modality if r else "stated",
-                attribution=r.attribution if r else None,
-                quote=sentence,
-                statement=r.statement if r else sentence,
-                field="text",
-                cues=(f"stance:{v.stance}",),
-            )
-            self.outcome.records.append(rec)
-            self.place(rec, confidence=float(v.score))
 
-
-def relate_props(a: StoredClaim, b: StoredClaim) -> bool:
-    from monitor.claims.relate import proposition_match
-
-    return proposition_match(a.proposition, b.proposition) > 0
+def _precision(model: PairModel, level: str, relation: str) -> float | None:
+    """Validation precision at the calibrated threshold (None if the model has none)."""
+    try:
+        return float(model.calibration[level][relation]["val_precision"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 # -- reading back: `monitor claims` --------------------------------------------------------------

@@ -50,6 +50,20 @@ class ClaimsRepo(Database):
             args += keys
         return [ClaimRow.from_row(r) for r in self.db.query(sql + " ORDER BY id", args)]
 
+    def claims_of_story(self, watch: str, story_id: int | None) -> list[ClaimRow]:
+        """A watch's declared claims and the claims reported by articles of one dedup story
+        (first made there, or with evidence from there); declared only for no story."""
+        sql = "SELECT * FROM claims WHERE watch = ? AND (origin = 'config'"
+        args: list[object] = [watch]
+        if story_id is not None:
+            sql += (
+                " OR first_article_id IN (SELECT id FROM articles WHERE story_id = ?)"
+                " OR id IN (SELECT e.claim_id FROM claim_evidence e"
+                " JOIN articles a ON a.id = e.article_id WHERE a.story_id = ?)"
+            )
+            args += [story_id, story_id]
+        return [ClaimRow.from_row(r) for r in self.db.query(sql + ") ORDER BY id", args)]
+
     def claims(self, watch: str | None = None) -> list[ClaimRow]:
         sql, args = "SELECT * FROM claims", []
         if watch:
