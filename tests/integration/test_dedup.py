@@ -26,7 +26,9 @@ from monitor.models import Article
 from monitor.store import Store
 from tests.conftest import basic_config, open_store, run_cycle
 
-PAIRS = json.loads((Path(__file__).parent / "data" / "dedup_pairs.json").read_text("utf-8"))
+PAIRS = json.loads(
+    (Path(__file__).resolve().parents[1] / "data" / "dedup_pairs.json").read_text("utf-8")
+)
 T0 = datetime(2024, 11, 20, 12, 0, tzinfo=UTC)
 
 

@@ -769,7 +769,7 @@ def test_every_payload_the_real_pipeline_sends_fits_its_schema(tmp_path, corpus)
         r.stop()
     types = {p["type"] for p in payloads}
     # (the demo has no confirmation the pair model is sure of; the real pipeline's
-    # claim.confirmed payloads are validated in tests/test_claims_model.py)
+    # claim.confirmed payloads are validated in tests/integration/test_claims_model.py)
     assert types == {"article.matched", "story.updated", "claim.contradicted"}
     for p in payloads:
         validate(p)

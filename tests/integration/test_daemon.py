@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import basic_config
-from tests.test_pipeline import small_rss
+from tests.integration.test_pipeline import small_rss
 
 
 def wait_for(predicate, timeout: float = 30.0, what: str = "condition") -> None:

@@ -19,7 +19,7 @@ from monitor.claims.stance import (
     run_jsonl,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FNC = ROOT / ".." / "shared" / "data" / "fnc1"
 
 CLAIM = "Putin congratulated Trump"

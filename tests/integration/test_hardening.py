@@ -20,9 +20,9 @@ from monitor.daemon import Daemon
 from monitor.pipeline import open_pipeline
 from monitor.store import Store
 from tests.conftest import basic_config
-from tests.test_cli import monitor as monitor_cmd
-from tests.test_daemon import start_daemon, wait_for
-from tests.test_pipeline import small_rss
+from tests.integration.test_cli import monitor as monitor_cmd
+from tests.integration.test_daemon import start_daemon, wait_for
+from tests.integration.test_pipeline import small_rss
 
 PUTIN = ("a1", "Putin congratulated the champions", "Putin congratulated the champions.")
 PUTIN2 = ("a2", "Putin congratulated the scientists", "Putin congratulated the scientists.")
@@ -554,8 +554,17 @@ def test_deeply_nested_feed_is_refused_quickly_and_alone(tmp_path, corpus):
 # -- 7. dead letters are not serial ---------------------------------------------------------------
 def test_a_failing_channel_ages_its_whole_queue_together(tmp_path):
     from monitor.alerts import events as ev
+    from tests.integration.test_alerts import (
+        T0,
+        Clock,
+        article,
+        channel,
+        enqueue,
+        match,
+        matched,
+        rounds,
+    )
     from tests.servers import WebhookReceiver
-    from tests.test_alerts import T0, Clock, article, channel, enqueue, match, matched, rounds
 
     store = Store.open(tmp_path / "alerts.db")
     answers = {"status": 503}

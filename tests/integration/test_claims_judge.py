@@ -18,9 +18,15 @@ import pytest
 from monitor.claims.judge import JudgeError, LLMJudge, parse_answer
 from monitor.config import ConfigError, load_config
 from monitor.store import Store
+from tests.integration.test_claims_model import ATTRIBUTED, DENIAL, PLAN, Case, Expect, run_reports
+from tests.integration.test_claims_pipeline import (
+    HARBOUR,
+    LEDGER,
+    claims_config,
+    monkey_secret,
+    poll_in_order,
+)
 from tests.servers import free_port
-from tests.test_claims_model import ATTRIBUTED, DENIAL, PLAN, Case, Expect, run_reports
-from tests.test_claims_pipeline import HARBOUR, LEDGER, claims_config, monkey_secret, poll_in_order
 
 Answer = Callable[[dict[str, Any]], tuple[int, Any, float]]  # → status, body, delay
 
@@ -323,7 +329,7 @@ def test_declared_claim_on_an_article_quoting_both_sides(
     """The declared claim is on file before the Ledger article, which both confirms it
     (Verstka) and contradicts it (the Kremlin). The pair model's one verdict is the
     contradiction; the language model can only hold it back."""
-    from tests.test_claims_pipeline import DECLARED
+    from tests.integration.test_claims_pipeline import DECLARED
 
     with FakeChat(stance_by_claim({}, default=model_says)) as fake:
         path = claims_config(tmp_path, corpus, receiver, declared=DECLARED)

@@ -17,10 +17,10 @@ import pytest
 
 from monitor.demo.server import Response, repeat_bytes
 from tests.conftest import basic_config
-from tests.test_cli import monitor as monitor_cmd
-from tests.test_daemon import wait_for
-from tests.test_hardening import PAGE, PEAK_RSS_BOUND_MB, children_of
-from tests.test_pipeline import small_rss
+from tests.integration.test_cli import monitor as monitor_cmd
+from tests.integration.test_daemon import wait_for
+from tests.integration.test_hardening import PAGE, PEAK_RSS_BOUND_MB, children_of
+from tests.integration.test_pipeline import small_rss
 
 pytestmark = pytest.mark.hostile
 

@@ -11,8 +11,8 @@ from monitor.cli import cli
 from monitor.config import load_config
 from monitor.errors import ConfigError
 from tests.conftest import basic_config, write_config
+from tests.integration.test_alerts_crash import feed
 from tests.servers import WebhookReceiver
-from tests.test_alerts_crash import feed
 
 
 def invoke(cfg_path, *args: str):  # type: ignore[no-untyped-def]

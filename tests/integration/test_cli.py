@@ -12,7 +12,7 @@ from monitor.cli import cli
 from monitor.config import load_config
 from monitor.demo import demo_articles
 from tests.conftest import ROOT, basic_config, write_config
-from tests.test_pipeline import small_rss
+from tests.integration.test_pipeline import small_rss
 
 
 def monitor(*args: str, **kw) -> subprocess.CompletedProcess:

@@ -512,7 +512,7 @@ def test_python_m_entry_serves_until_interrupted() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=Path(__file__).resolve().parents[2],
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
@@ -538,7 +538,7 @@ def test_python_m_entry_reports_a_busy_port_without_traceback(corpus: CorpusServ
         capture_output=True,
         text=True,
         timeout=20,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=Path(__file__).resolve().parents[2],
     )
     assert r.returncode == 2
     assert "cannot listen on 127.0.0.1" in r.stderr and "Traceback" not in r.stderr
