@@ -197,6 +197,17 @@ def read_store(state: CliState, fn: Callable[[Store], T]) -> T:
         store.close()
 
 
+def echo_result(result: Any, as_json: bool, fmt: Callable[[Any], str], missing: str) -> None:
+    """Print what a read command found: JSON with ``--json``, else ``fmt(result)``; a
+    ``None`` result is the error ``missing`` (e.g. "no story #7 (list them with ...)")."""
+    if result is None:
+        raise MonitorError(missing)
+    if as_json:
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        click.echo(fmt(result))
+
+
 def check_watch(state: CliState, store: Store, watch: str | None) -> None:
     """An unknown watch name is an error that says so (not an empty list): known are the
     config's watches and every watch the database has matches of."""

@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from monitor.cli.base import CliState, check_watch, pass_state, read_store
-from monitor.errors import MonitorError
+from monitor.cli.base import CliState, check_watch, echo_result, pass_state, read_store
 
 if TYPE_CHECKING:
     from monitor.store import Store
@@ -29,11 +28,7 @@ def claims_cmd(ctx: click.Context, state: CliState, watch: str | None, as_json: 
         check_watch(state, store, watch)
         return claims_overview(store, watch)
 
-    rows = read_store(state, read)
-    if as_json:
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
-    else:
-        click.echo(format_overview(rows))
+    echo_result(read_store(state, read), as_json, format_overview, "")
 
 
 @claims_cmd.command("show")
@@ -45,12 +40,9 @@ def claims_show(state: CliState, claim_id: int, as_json: bool) -> None:
     from monitor.claims.track import claim_timeline, format_timeline
 
     claim = read_store(state, lambda store: claim_timeline(store, claim_id))
-    if claim is None:
-        raise MonitorError(f"no claim #{claim_id} (list them with 'monitor claims')")
-    if as_json:
-        click.echo(json.dumps(claim, indent=2, ensure_ascii=False))
-    else:
-        click.echo(format_timeline(claim))
+    echo_result(
+        claim, as_json, format_timeline, f"no claim #{claim_id} (list them with 'monitor claims')"
+    )
 
 
 @click.group("stories", invoke_without_command=True)
@@ -95,9 +87,6 @@ def stories_show(state: CliState, story_id: int, as_json: bool) -> None:
     from monitor.dedup import format_story, story_detail
 
     story = read_store(state, lambda store: story_detail(store, story_id))
-    if story is None:
-        raise MonitorError(f"no story #{story_id} (list them with 'monitor stories')")
-    if as_json:
-        click.echo(json.dumps(story, indent=2, ensure_ascii=False))
-    else:
-        click.echo(format_story(story))
+    echo_result(
+        story, as_json, format_story, f"no story #{story_id} (list them with 'monitor stories')"
+    )
