@@ -373,3 +373,40 @@ def test_every_rendering_says_who_claimed_who_answers_and_how_sure() -> None:
     for text in (slack, discord):
         assert "transport office" in text and "Mayor Ana Kovac in Harbour Radio" in text
         assert "9 times in 10" in text
+
+
+def test_article_confirmations_need_the_stance_engine_to_agree(
+    tmp_path, corpus, receiver, monkeypatch, caplog
+) -> None:
+    """Precision first: without the second reader (its files missing), a confirmation the
+    pair model reads in a whole article is stored but not alerted; contradictions still go
+    out, and the pipeline says why once."""
+    from monitor.claims import stance
+
+    monkeypatch.setattr(stance, "MODEL_DIR", tmp_path / "no-stance-model")
+    case = Case(
+        "plan, attributed confirmation, denial",
+        (
+            (PLAN, Expect()),
+            (ATTRIBUTED, Expect()),
+            (DENIAL, Expect(("claim.contradicted",), "lose", "denie")),
+        ),
+    )
+    with caplog.at_level(logging.WARNING, logger="monitor"):
+        got = run_reports(tmp_path, corpus, receiver, case)
+    assert [sorted(p["type"] for p in alerts) for alerts in got] == [
+        [],
+        [],
+        ["claim.contradicted"],
+    ]
+    warned = [r for r in caplog.records if "article-level confirmations are off" in r.getMessage()]
+    assert len(warned) == 1 and not any(r.exc_info for r in caplog.records)
+    # the confirming report is on file, read as confirming, just not alerted
+    store = Store.open(tmp_path / "monitor.db", readonly=True)
+    try:
+        rows = store.claim_evidence([c.id for c in store.claims(WATCH)])
+        assert any(
+            e.outlet == "Harbour Radio" and e.role == "confirms" and not e.alerted for e in rows
+        )
+    finally:
+        store.close()
