@@ -48,7 +48,7 @@ def test_every_cli_command_is_documented():
 
 
 def test_cli_reference_is_current():
-    assert CLI_MD == render(), (
+    assert render() == CLI_MD, (
         "docs/cli.md is stale: run `python -m monitor.cli.reference > docs/cli.md`"
     )
 
