@@ -601,7 +601,7 @@ def test_a_failing_channel_ages_its_whole_queue_together(tmp_path):
 
 
 # -- 2. memory per poll is bounded ----------------------------------------------------------------
-PEAK_RSS_BOUND_MB = 300  # the daemon process itself (docs: README, [extract]); workers apart
+PEAK_RSS_BOUND_MB = 300  # the daemon process itself (docs/config.md, [extract]); workers apart
 
 
 def test_memory_per_poll_is_bounded_with_hostile_pages(tmp_path, corpus):
