@@ -284,3 +284,13 @@ OPINION_RE = re.compile(
     r"|^in\s+(?:my|our)\s+(?:view|opinion|mind)\b|^(?:imo|imho)\b",
     re.I,
 )
+
+# Words left out when ranking a text's sentences by the content words they share with a
+# claim (monitor.claims.pairs.content_words): function words and verbs of saying.
+RETRIEVAL_STOPWORDS = frozenset(
+    "a an the of to in on at for by with from and or but as is are was were be been being "
+    "it its this that these those he she they them his her their we our you your i me my "
+    "has have had do does did will would can could should may might must not no than then "
+    "there here what which who whom whose when where why how all any some such into over "
+    "about after before up down out off again so very just also said says say".split()
+)

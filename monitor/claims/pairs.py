@@ -26,14 +26,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from monitor.text import sentences, words
+from monitor.lexicon import RETRIEVAL_STOPWORDS
+from monitor.text import split_lines, split_sentences, words
 
 __all__ = [
     "LABELS",
@@ -62,14 +62,6 @@ MIN_OVERLAP = 0.2
 # At most this many model readings per text judged (the time budget of one article
 # against all claims of its story: ~4-7 ms a reading on one core).
 MAX_READINGS = 150
-
-_STOP = frozenset(
-    "a an the of to in on at for by with from and or but as is are was were be been being "
-    "it its this that these those he she they them his her their we our you your i me my "
-    "has have had do does did will would can could should may might must not no than then "
-    "there here what which who whom whose when where why how all any some such into over "
-    "about after before up down out off again so very just also said says say".split()
-)
 
 
 class PairModelError(Exception):
@@ -112,15 +104,16 @@ NO_EVIDENCE = Verdict("neither", 1.0, "", None)
 
 def content_words(text: str) -> set[str]:
     """Folded content words cut to 6 letters (a cheap stem) for similarity ranking."""
-    return {w[:6] for w in words(text) if w not in _STOP and not w.isdigit() and len(w) > 1}
+    return {
+        w[:6]
+        for w in words(text)
+        if w not in RETRIEVAL_STOPWORDS and not w.isdigit() and len(w) > 1
+    }
 
 
 def split_text(text: str) -> list[str]:
     """Sentences of a text, also split at line breaks (headlines glued to a first sentence)."""
-    out: list[str] = []
-    for block in re.split(r"\n\s*", text):
-        out.extend(s.strip() for s in sentences(block) if s.strip())
-    return out
+    return [text[a:b] for a, b in split_lines(text, split_sentences(text))]
 
 
 def _ranked(cw: set[str], cand_words: Sequence[set[str]], k: int, min_overlap: float) -> list[int]:
