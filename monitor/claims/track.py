@@ -40,6 +40,7 @@ import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from monitor.claims.extract import (
@@ -235,20 +236,26 @@ def load_claims(store: ClaimStore, rows: Iterable[ClaimRow]) -> list[StoredClaim
 
 
 def _stored(r: ClaimRow) -> StoredClaim:
+    return _claim(r.id, r, Proposition.from_dict(json.loads(r.proposition)))
+
+
+def _claim(cid: int, c: ClaimRow | NewClaim, proposition: Proposition) -> StoredClaim:
+    """The relating step's view of a claim on file (a row) or just made (to store)."""
+    published = c.first_published
     return StoredClaim(
-        id=r.id,
-        watch=r.watch,
-        origin=r.origin,
-        statement=r.statement,
-        proposition=Proposition.from_dict(json.loads(r.proposition)),
-        polarity=r.polarity,
-        modality=r.modality,
-        first_source=r.first_source,
-        first_outlet=r.first_outlet,
-        first_url=r.first_url,
-        first_title=r.first_title,
-        first_published=r.first_published,
-        first_article_id=r.first_article_id,
+        id=cid,
+        watch=c.watch,
+        origin=c.origin,
+        statement=c.statement,
+        proposition=proposition,
+        polarity=c.polarity,
+        modality=c.modality,
+        first_source=c.first_source,
+        first_outlet=c.first_outlet,
+        first_url=c.first_url,
+        first_title=c.first_title,
+        first_published=published.isoformat() if isinstance(published, datetime) else published,
+        first_article_id=c.first_article_id,
     )
 
 
@@ -593,21 +600,7 @@ class _ArticleRun:
         )
         cid = PROVISIONAL + len(self.outcome.new_claims)
         self.outcome.new_claims[cid] = new
-        claim = StoredClaim(
-            id=cid,
-            watch=self.watch,
-            origin="article",
-            statement=rec.statement,
-            proposition=prop,
-            polarity=rec.polarity,
-            modality=rec.modality,
-            first_source=new.first_source,
-            first_outlet=new.first_outlet,
-            first_url=a.url,
-            first_title=a.title,
-            first_published=a.published.isoformat() if a.published else None,
-            first_article_id=self.article_id,
-        )
+        claim = _claim(cid, new, prop)
         self.claims.append(claim)
         self.created[cid] = rec
         self._evidence(claim, rec, "origin", 1.0, alerted=False)
