@@ -115,6 +115,8 @@ class FetchConfig(_Model):
     user_agent: str = "news-monitor/0.1 (self-hosted news alerts)"
     concurrency: int = Field(default=8, ge=1, le=256)
     per_host: int = Field(default=2, ge=1, le=64)
+    # feeds worked on at once (with their entries and pages); the rest wait their turn
+    feeds_in_flight: int = Field(default=64, ge=1, le=4096)
     max_bytes: Size = 5 * 10**6
     max_redirects: int = Field(default=5, ge=0, le=20)
     allow_private_networks: bool = False

@@ -276,33 +276,16 @@ _MIX = np.array(
 )[: max(SHINGLE, 1)]
 
 
-def sketch(
-    article: Article,
-    *,
-    urls: Iterable[str | None] = (),
-    language: str = "en",
-    now: datetime | None = None,
-) -> Fingerprint:
-    """Fingerprint an article (one tokenisation of title and text).
-
-    ``urls``: other addresses the article is known by (the feed entry's link, the
-    requested URL before redirects); the article's own ``url`` and ``canonical_url``
-    always count.
-    """
-    best = article.canonical_url or article.url
+def url_keys(article: Article, urls: Iterable[str | None] = ()) -> tuple[str, ...]:
+    """The identity keys of every address an article is known by (see :func:`sketch`)."""
     all_urls = [article.canonical_url, article.url, *urls]
-    keys = tuple(dict.fromkeys(url_key(u) for u in all_urls if u))
-    text = article.text or ""
-    norms = words(text)
-    title_words = words(article.title)
-    chash = _words_hash(title_words, norms)
+    return tuple(dict.fromkeys(url_key(u) for u in all_urls if u))
 
-    # MinHash over word shingles (short texts: whatever shingles there are)
-    mh = b""
-    if norms:
-        mh = minhash_signature(_shingle_hashes(norms))
 
-    # story vector: stems of content words, log-scaled counts; title words weigh more
+def _story_terms(
+    norms: list[str], title_words: list[str], language: str
+) -> tuple[tuple[int, float], ...]:
+    """The story vector: (term hash, weight) of the heaviest stems, L2-normalised."""
     stemmer = get_stemmer(language if language in stemmer_languages() else "en")
     counts = Counter(w for w in norms if len(w) >= 3 and w not in _STOPWORDS and not w.isdigit())
     title_content = [
@@ -322,6 +305,38 @@ def sketch(
     top = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_TERMS]
     norm = math.sqrt(sum(w * w for _, w in top)) or 1.0
     terms = tuple((_h32(s), round(w / norm, 4)) for s, w in top)
+    return terms
+
+
+def sketch(
+    article: Article,
+    *,
+    urls: Iterable[str | None] = (),
+    language: str = "en",
+    now: datetime | None = None,
+    full: bool = True,
+) -> Fingerprint:
+    """Fingerprint an article (one tokenisation of title and text).
+
+    ``urls``: other addresses the article is known by (the feed entry's link, the
+    requested URL before redirects); the article's own ``url`` and ``canonical_url``
+    always count. ``full=False``: the identity only (URL keys, content hash, site, time),
+    without the MinHash and the story vector, which cost most of the sketch.
+    """
+    best = article.canonical_url or article.url
+    keys = url_keys(article, urls)
+    text = article.text or ""
+    norms = words(text)
+    title_words = words(article.title)
+    chash = _words_hash(title_words, norms)
+
+    # MinHash over word shingles (short texts: whatever shingles there are)
+    mh = b""
+    if norms and full:
+        mh = minhash_signature(_shingle_hashes(norms))
+
+    # story vector: stems of content words, log-scaled counts; title words weigh more
+    terms = _story_terms(norms, title_words, language) if full else ()
 
     when = article.published or article.fetched_at or now or datetime.now(UTC)
     fetched = article.fetched_at or now or datetime.now(UTC)
@@ -506,15 +521,21 @@ class Deduplicator:
         urls: Iterable[str | None] = (),
         fingerprint: Fingerprint | None = None,
     ) -> DedupDecision:
-        fp = fingerprint or self.sketch(article, urls)
         st = self.state
-        # 1. identity by URL
-        known = st.dedup_known([url_hash(k) for k in fp.url_keys])
+        # 1. identity by URL, checked before the costly part of the fingerprint (MinHash,
+        # story vector): an article already stored needs only its content hash
+        keys = fingerprint.url_keys if fingerprint else url_keys(article, urls)
+        known = st.dedup_known([url_hash(k) for k in keys])
+        fp = fingerprint or sketch(
+            article, urls=urls, language=self.settings.language, full=known is None
+        )
         if known is not None:
             if known.content_hash == fp.content_hash:
                 return _same(fp, known, "same URL", similarity=1.0)
             if _SOURCE_RANK.get(article.text_source, 0) < _SOURCE_RANK.get(known.text_source, 0):
                 return _same(fp, known, "same URL; poorer text than the stored one")
+            if fingerprint is None:
+                fp = self.sketch(article, urls)  # a revision: stored with its full sketch
             return DedupDecision(
                 "revision",
                 fp,

@@ -31,7 +31,7 @@ from monitor.config import Config, FeedConfig, WatchConfig
 from monitor.dedup import Deduplicator, DedupSettings, url_hash, url_key, window_start
 from monitor.errors import FeedParseError
 from monitor.feeds import schedule
-from monitor.feeds.extract import Extractor, build_article
+from monitor.feeds.extract import ExtractedPage, Extractor, build_article
 from monitor.feeds.fetch import PAGE_ACCEPT, Fetcher, FetchResult, PinnedTransport
 from monitor.feeds.parse import parse_feed
 from monitor.models import Article, Entry, FeedState, Match
@@ -118,6 +118,23 @@ async def open_pipeline(config: Config) -> AsyncIterator[Pipeline]:
 
 
 @dataclass
+class PageTally:
+    """One feed's page outcomes in a poll (counted per feed in `monitor status`)."""
+
+    errors: list[str] = field(default_factory=list)  # pages that could not be fetched
+    fallbacks: int = 0  # entries whose page was asked for, stored with the feed's text
+
+
+@dataclass(frozen=True)
+class FetchedPage:
+    """A page fetched and extracted once, shared by every entry that links it."""
+
+    url: str  # the final URL
+    page: ExtractedPage | None
+    error: str | None = None
+
+
+@dataclass
 class ClaimsPrepass:
     """What asking the [claims.judge] worked out for an article, reused to store it."""
 
@@ -148,6 +165,11 @@ class Pipeline:
             ),
         )
         self._busy: set[str] = set()
+        # one fetch and extraction per page: entries linking a page (by URL key) that is
+        # being fetched share it; kept until the feed that fetched it has stored it (from
+        # then on the dedup index knows the page)
+        self._page_jobs: dict[str, asyncio.Task[FetchedPage]] = {}
+        self._feeds_in_flight = asyncio.Semaphore(config.fetch.feeds_in_flight)
         self.reconfigure(config)
 
     def reconfigure(self, config: Config) -> None:
@@ -157,6 +179,8 @@ class Pipeline:
         if old is not None and old.fetch != config.fetch:
             self._old_fetcher = self.fetcher
             self.fetcher = Fetcher(config.fetch)
+            if old.fetch.feeds_in_flight != config.fetch.feeds_in_flight:
+                self._feeds_in_flight = asyncio.Semaphore(config.fetch.feeds_in_flight)
         self.rules = RuleSet(config.rules)
         self.watches = {w.name: w for w in config.watches}
         self.languages = tuple(sorted({w.language for w in config.watches} | {"en"}))
@@ -194,7 +218,10 @@ class Pipeline:
             return FeedReport(feed.name, "skipped", error="still polling from the last run")
         self._busy.add(feed.name)
         try:
-            return await self._poll_feed(feed)
+            # back-pressure: a bounded number of feeds (with their entries and pages) is
+            # worked on at once; the others wait here, before anything of theirs is read
+            async with self._feeds_in_flight:
+                return await self._poll_feed(feed)
         finally:
             self._busy.discard(feed.name)
 
@@ -281,19 +308,23 @@ class Pipeline:
         baseline = bool(new_entries) and (
             self.config.feed_baseline(feed) and not self.store.feed_has_entries(state.id)
         )
-        page_errors: list[str] = []
-        articles = await asyncio.gather(*(self._article(feed, e, page_errors) for e in new_entries))
-        if page_errors:
-            self.store.record_page_errors(feed.name, len(page_errors), page_errors[-1])
-        for entry, article in zip(new_entries, articles, strict=True):
-            pre = await self._judge_claims(feed, article) if self.judge is not None else None
-            decisions = self._decide(feed, state.id, entry, article, pre, baseline=baseline)
-            applied = apply_article(self.store, decisions, self.config.alerts)
-            report.articles += 1
-            report.matches += applied.matches
-            report.alerts += applied.alerts
-            for why, n in applied.suppressed.items():
-                report.suppressed[why] = report.suppressed.get(why, 0) + n
+        tally = PageTally()
+        owned: list[str] = []  # the page jobs this feed started
+        try:
+            articles = await asyncio.gather(
+                *(self._article(feed, e, tally, owned) for e in new_entries)
+            )
+            if tally.errors or tally.fallbacks:
+                self.store.record_page_errors(
+                    feed.name,
+                    len(tally.errors),
+                    tally.errors[-1] if tally.errors else None,
+                    fallbacks=tally.fallbacks,
+                )
+            await self._store_entries(feed, state.id, new_entries, articles, report, baseline)
+        finally:
+            for key in owned:
+                self._page_jobs.pop(key, None)
         if baseline:
             log.info(
                 "feed %s: first poll, %d entries stored as the baseline; %d alerts suppressed"
@@ -316,28 +347,70 @@ class Pipeline:
         )
         return report, parsed.ttl_seconds
 
-    async def _article(self, feed: FeedConfig, entry: Entry, page_errors: list[str]) -> Article:
+    async def _store_entries(
+        self,
+        feed: FeedConfig,
+        feed_id: int,
+        entries: list[Entry],
+        articles: list[Article],
+        report: FeedReport,
+        baseline: bool,
+    ) -> None:
+        """Decide and apply each entry's article (one transaction each), in feed order."""
+        for entry, article in zip(entries, articles, strict=True):
+            pre = await self._judge_claims(feed, article) if self.judge is not None else None
+            decisions = self._decide(feed, feed_id, entry, article, pre, baseline=baseline)
+            applied = apply_article(self.store, decisions, self.config.alerts)
+            report.articles += 1
+            report.matches += applied.matches
+            report.alerts += applied.alerts
+            for why, n in applied.suppressed.items():
+                report.suppressed[why] = report.suppressed.get(why, 0) + n
+
+    async def _article(
+        self, feed: FeedConfig, entry: Entry, tally: PageTally, owned: list[str]
+    ) -> Article:
         """Fetch and extract the entry's page; fall back to the feed's text. A page that
-        cannot be fetched adds its reason to ``page_errors`` (counted in `monitor status`)."""
-        page = None
-        page_url = entry.link
+        cannot be fetched adds its reason to ``tally.errors``, and an entry stored with the
+        feed's text although its page was asked for counts in ``tally.fallbacks`` (both
+        shown per feed by `monitor status`). ``owned``: page jobs this feed started."""
+        fetched = None
         if entry.link and self.config.fetch.fetch_pages:
+            key = url_key(entry.link)
             # dedup: a page we have is not fetched again, unless this feed lists it under
             # a new guid (an update, likely): then it is fetched to look for a revision
-            known = self.store.dedup_known([url_hash(url_key(entry.link))])
+            known = self.store.dedup_known([url_hash(key)])
             if known is None or self._listed_in(feed, known.article_id):
-                async with self._pages:
-                    r = await self.fetcher.fetch(entry.link, accept=PAGE_ACCEPT)
-                    if r.ok and r.content:
-                        page_url = r.url
-                        page = await self.extractor.extract(r.content, r.url)
-                    elif not r.ok:
-                        log.info("page %s: %s (using the feed's text)", entry.link, r.error)
-                        page_errors.append(f"{entry.link}: {r.error}")
-                    del r  # the body is not kept past its extraction
-        return build_article(
-            entry, feed_name=feed.name, feed_tags=tuple(feed.tags), page_url=page_url, page=page
+                job = self._page_jobs.get(key)
+                if job is None:  # the first entry to ask for it: fetch it; others share it
+                    job = asyncio.ensure_future(self._fetch_page(entry.link))
+                    self._page_jobs[key] = job
+                    owned.append(key)
+                fetched = await asyncio.shield(job)
+                if fetched.error:
+                    tally.errors.append(f"{entry.link}: {fetched.error}")
+        article = build_article(
+            entry,
+            feed_name=feed.name,
+            feed_tags=tuple(feed.tags),
+            page_url=fetched.url if fetched else entry.link,
+            page=fetched.page if fetched else None,
         )
+        if fetched is not None and article.text_source != "page":
+            tally.fallbacks += 1
+        return article
+
+    async def _fetch_page(self, url: str) -> FetchedPage:
+        """Fetch and extract one page. Its time limits count from when its request and its
+        extraction start; waiting for a slot (the back-pressure) is not the page's time."""
+        async with self._pages:
+            r = await self.fetcher.fetch(url, accept=PAGE_ACCEPT)
+            if r.ok and r.content:
+                return FetchedPage(r.url, await self.extractor.extract(r.content, r.url))
+            if not r.ok:
+                log.info("page %s: %s (using the feed's text)", url, r.error)
+                return FetchedPage(url, None, r.error or "fetch failed")
+            return FetchedPage(r.url, None)
 
     def _listed_in(self, feed: FeedConfig, article_id: int) -> bool:
         state = self.store.feed_state(feed.name)

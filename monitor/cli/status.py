@@ -34,6 +34,7 @@ class FeedLine(FeedStatusRow):
     state: str = "ok"  # FeedStatusRow.health: ok, warning, error, disabled, new
     page_errors: int = 0  # article pages that could not be fetched (too large, timeout, ...)
     last_page_error: str | None = None
+    fallbacks: int = 0  # entries stored with the feed's text although their page was asked for
 
 
 @dataclass
@@ -87,6 +88,7 @@ def read_status(db: Path, cfg: Config | None) -> StatusReport:
             state=f.health,
             page_errors=page_errors[f.name].count if f.name in page_errors else 0,
             last_page_error=page_errors[f.name].last_error if f.name in page_errors else None,
+            fallbacks=page_errors[f.name].fallbacks if f.name in page_errors else 0,
         )
         for f in feeds
     ]
@@ -108,6 +110,7 @@ def render_status(report: StatusReport, console: Console) -> None:
         "next poll",
         "articles",
         "page errors",
+        "feed text",
         "error",
     )
     for col in columns:
@@ -122,6 +125,7 @@ def render_status(report: StatusReport, console: Console) -> None:
             short_time(f.next_poll),
             str(f.articles),
             str(f.page_errors),
+            str(f.fallbacks),
             f.disabled_reason
             or f.last_error
             or (f"last page error: {f.last_page_error}" if f.last_page_error else ""),

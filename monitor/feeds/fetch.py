@@ -244,8 +244,11 @@ class Fetcher:
         started = time.monotonic()
         host = (urlsplit(url).hostname or "").lower()
         try:
-            async with asyncio.timeout(self.config.timeout):
-                async with self._global, self._hosts[host]:
+            # the slots first, then the clock: the deadline measures the request, not the
+            # wait for a global or per-host slot (a queue is bounded by back-pressure)
+            async with self._global, self._hosts[host]:
+                started = time.monotonic()
+                async with asyncio.timeout(self.config.timeout):
                     result = await self._fetch(url, etag, last_modified, accept)
         except BlockedAddress as e:
             result = _error(url, "blocked", str(e))

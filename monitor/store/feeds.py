@@ -67,13 +67,22 @@ class FeedsRepo(Database):
             )
         ]
 
-    def record_page_errors(self, name: str, count: int, last_error: str) -> None:
-        """Add ``count`` page errors (too large, redirect loop, timeout, ...) to a feed's."""
+    def record_page_errors(
+        self, name: str, count: int, last_error: str | None, *, fallbacks: int = 0
+    ) -> None:
+        """Add ``count`` page errors (too large, redirect loop, timeout, ...) and
+        ``fallbacks`` (entries stored with the feed's text instead of their page's) to a
+        feed's counts; ``last_error`` None keeps the previous one."""
         key = PAGE_ERRORS_PREFIX + name
         with self.db.atomic():
             row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
-            total = count + (json.loads(row[0])["count"] if row else 0)
-            value = {"count": total, "last_error": last_error, "last_at": iso(utcnow())}
+            old = json.loads(row[0]) if row else {}
+            value = {
+                "count": count + old.get("count", 0),
+                "last_error": last_error or old.get("last_error"),
+                "last_at": iso(utcnow()),
+                "fallbacks": fallbacks + old.get("fallbacks", 0),
+            }
             self.db.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, json.dumps(value)]
             )

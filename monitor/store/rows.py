@@ -86,12 +86,14 @@ class FeedStatusRow:
 
 @dataclass(frozen=True)
 class PageErrorsRow:
-    """How many of a feed's article pages could not be fetched, and the last reason."""
+    """How many of a feed's article pages could not be fetched, and the last reason; how
+    many entries were stored with the feed's text although their page was asked for."""
 
     feed: str
     count: int
-    last_error: str
+    last_error: str | None
     last_at: str
+    fallbacks: int = 0
 
 
 # -- articles ------------------------------------------------------------------------------

@@ -1,0 +1,181 @@
+"""Throughput without loss (issue 17): deadlines measure work, not queueing; one fetch per
+page; a full queue slows intake instead of dropping page text. Real loopback servers."""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+from pathlib import Path
+
+from monitor.config import load_config
+from monitor.demo.server import CorpusServer, Response
+from tests.conftest import basic_config, run_cycle
+from tests.integration.test_cli import monitor as monitor_cmd
+
+_WORDS = (
+    "council harbour bridge budget vote river tunnel school market festival museum rail "
+    "station tower garden library ferry airport stadium clinic archive orchestra factory "
+    "reservoir lighthouse observatory vineyard quarry canal plaza theatre"
+).split()
+
+
+def page_html(seed: int, title: str) -> str:
+    """A made-up article page whose text differs from every other seed's."""
+    rnd = random.Random(seed)
+    paras = [" ".join(rnd.choice(_WORDS) for _ in range(40)).capitalize() + "." for _ in range(6)]
+    body = "".join(f"<p>{p}</p>" for p in paras)
+    return f"<html><body><article><h1>{title}</h1><p>{title}.</p>{body}</article></body></html>"
+
+
+def rss(items: list[tuple[str, str, str]]) -> str:
+    """(guid, title, link) items; the description is a short feed summary."""
+    body = "".join(
+        f"<item><guid>{g}</guid><title>{t}</title><link>{link}</link>"
+        f"<description>{t} (summary).</description></item>"
+        for g, t, link in items
+    )
+    return (
+        f"<?xml version='1.0'?><rss version='2.0'><channel><title>T</title>{body}</channel></rss>"
+    )
+
+
+def slow_page(srv: CorpusServer, path: str, html: str, delay: float) -> None:
+    srv.add_route(
+        path,
+        lambda req: Response(body=html, content_type="text/html; charset=utf-8", delay=delay),
+    )
+
+
+def stored(db: Path) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]]]:
+    """(url, text source, text) of every article and (watch, url) of every match, sorted."""
+    con = sqlite3.connect(db)
+    try:
+        arts = sorted(con.execute("SELECT url, text_source, text FROM articles").fetchall())
+        matches = sorted(
+            con.execute(
+                "SELECT m.watch, a.url FROM matches m JOIN articles a ON a.id = m.article_id"
+            ).fetchall()
+        )
+    finally:
+        con.close()
+    return arts, matches
+
+
+def test_a_tight_per_host_limit_loses_no_page_text_and_repeats_exactly(tmp_path, corpus):
+    # 8 pages on one host, one request at a time, each taking 0.6 s: a page waits behind
+    # another for its slot, longer than the 1 s request deadline allows. The deadline
+    # measures the request, so every page is fetched; two runs store the same texts and
+    # matches.
+    n = 8
+    items = [(f"g{i}", f"Putin congratulated team {i}", f"{corpus.base_url}/p/{i}.html") for i in range(n)]  # fmt: skip
+    corpus.set_file("/f.xml", rss(items))
+    for i, (_, title, _) in enumerate(items):
+        slow_page(corpus, f"/p/{i}.html", page_html(i, title), 0.6)
+    fetch = 'timeout = "1s"\nconcurrency = 1\nper_host = 1'
+    results = []
+    for run in ("a", "b"):
+        d = tmp_path / run
+        d.mkdir()
+        path = basic_config(d, [corpus.base_url + "/f.xml"], fetch_extra=fetch)
+        path.write_text(path.read_text().replace('timeout = "5s"\n', ""))
+        cfg = load_config(path)
+        report = run_cycle(cfg)
+        assert not report.errors, [f.error for f in report.errors]
+        results.append(stored(cfg.database_path()))
+        status = monitor_cmd("--config", str(path), "status", "--json")
+
+        (feed,) = json.loads(status.stdout)["feeds"]
+        assert feed["page_errors"] == 0 and feed["fallbacks"] == 0, feed
+    arts, matches = results[0]
+    assert len(arts) == n and {src for _, src, _ in arts} == {"page"}
+    assert all("(summary)" not in text and len(text) > 500 for _, _, text in arts)
+    assert len(matches) == n
+    assert results[0] == results[1]
+
+
+def test_entries_sharing_a_page_cause_one_request(tmp_path, corpus):
+    # one page linked by two entries of one feed and by an entry of another feed (with a
+    # tracking parameter: the same page by its canonical URL); the page is slow, so all
+    # three ask for it while it is in flight
+    link = f"{corpus.base_url}/p/shared.html"
+    title = "Putin congratulated the rowing crew"
+    slow_page(corpus, "/p/shared.html", page_html(7, title), 0.5)
+    corpus.set_file("/a.xml", rss([("a1", title, link), ("a2", title + " (update)", link)]))
+    corpus.set_file("/b.xml", rss([("b1", title, link + "?utm_source=rss")]))
+    path = basic_config(tmp_path, [corpus.base_url + "/a.xml", corpus.base_url + "/b.xml"])
+    cfg = load_config(path)
+    report = run_cycle(cfg)
+    assert not report.errors
+    assert corpus.hits("/p/shared.html") == 1
+    assert sum(f.new_entries for f in report.feeds) == 3
+    arts, _ = stored(cfg.database_path())
+    assert len(arts) == 1 and arts[0][1] == "page"
+    con = sqlite3.connect(cfg.database_path())
+    linked = con.execute(
+        "SELECT COUNT(*) FROM feed_entries WHERE article_id IS NOT NULL"
+    ).fetchone()
+    con.close()
+    assert linked[0] == 3
+    # a later cycle: a new feed listing the stored page does not fetch it again
+    corpus.set_file("/c.xml", rss([("c1", title, link)]))
+    path = basic_config(tmp_path, [corpus.base_url + f"/{x}.xml" for x in "abc"])
+    run_cycle(load_config(path))
+    assert corpus.hits("/p/shared.html") == 1
+
+
+def test_a_full_queue_slows_intake_instead_of_losing_text(tmp_path, corpus):
+    # one feed in flight at a time: the next feed is not even requested until the pages of
+    # the one before are done, and no page falls back to the feed's text
+    feeds = []
+    for f in range(3):
+        items = [
+            (f"f{f}e{i}", f"Putin congratulated group {f}-{i}", f"{corpus.base_url}/p/{f}-{i}.html")
+            for i in range(3)
+        ]
+        corpus.set_file(f"/f{f}.xml", rss(items))
+        for i, (_, title, _) in enumerate(items):
+            slow_page(corpus, f"/p/{f}-{i}.html", page_html(10 * f + i, title), 0.2)
+        feeds.append(corpus.base_url + f"/f{f}.xml")
+    fetch = 'timeout = "1s"\nfeeds_in_flight = 1'
+    path = basic_config(tmp_path, feeds, fetch_extra=fetch)
+    path.write_text(path.read_text().replace('timeout = "5s"\n', ""))
+    cfg = load_config(path)
+    report = run_cycle(cfg)
+    assert not report.errors
+    current = None
+    for r in corpus.requests:
+        if r.path.endswith(".xml"):
+            current = r.path[2]  # "/f1.xml" → "1"
+        else:
+            assert r.path.startswith(f"/p/{current}-"), (r.path, current)
+    arts, matches = stored(cfg.database_path())
+    assert len(arts) == 9 and {src for _, src, _ in arts} == {"page"} and len(matches) == 9
+
+
+def test_fallbacks_to_feed_text_are_counted_per_feed(tmp_path, corpus):
+    link = f"{corpus.base_url}/p/gone.html"
+    corpus.set_file("/f.xml", rss([("x1", "Putin congratulated the choir", link)]))
+    corpus.add_route("/p/gone.html", lambda req: Response(status=404))
+    # a page with too little text for an article: the feed's text wins, counted too
+    corpus.set_file("/p/thin.html", "<html><body><p>Hi.</p></body></html>", "text/html")
+    corpus.set_file(
+        "/g.xml",
+        rss(
+            [
+                ("y1", "Putin congratulated the band", f"{corpus.base_url}/p/thin.html"),
+                ("y2", "Putin congratulated the pilots", f"{corpus.base_url}/p/ok.html"),
+            ]
+        ),
+    )
+    corpus.set_file("/p/ok.html", page_html(3, "Putin congratulated the pilots"), "text/html")
+    path = basic_config(tmp_path, [corpus.base_url + "/f.xml", corpus.base_url + "/g.xml"])
+    out = monitor_cmd("--config", str(path), "run", "--once")
+    assert out.returncode == 0, out.stderr
+
+    status = json.loads(monitor_cmd("--config", str(path), "status", "--json").stdout)
+    by_name = {f["name"]: f for f in status["feeds"]}
+    assert by_name["feed0"]["fallbacks"] == 1 and by_name["feed0"]["page_errors"] == 1
+    assert by_name["feed1"]["fallbacks"] == 1 and by_name["feed1"]["page_errors"] == 0
+    table = monitor_cmd("--config", str(path), "status").stdout
+    assert "feed text" in table
