@@ -132,8 +132,21 @@ class FetchConfig(_Model):
     ignore_older_than: Duration | None = Field(default=None, gt=0)
 
 
+def _cores() -> int:
+    return max(
+        1,
+        min(
+            32,
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else (os.cpu_count() or 1),
+        ),
+    )
+
+
 class ExtractConfig(_Model):
-    workers: int = Field(default=1, ge=0, le=32)  # 0: extract in a thread of the daemon
+    # worker processes (default: one per core); 0: extract in a thread of the daemon
+    workers: int = Field(default_factory=_cores, ge=0, le=32)
     timeout: Duration = Field(default=30.0, gt=0)
 
 

@@ -194,8 +194,7 @@ class Pipeline:
             self.judge = LLMJudge.from_config(judge_cfg, client=self._alert_client)
         self.dedup = Deduplicator(self.store, dedup_settings(config))
         apply_declared_claims(self.store, self.claims.declared_claims(self.store, config.watches))
-        for feed in config.feeds:
-            self.store.sync_feed(feed.name, feed.url)
+        self.store.sync_feeds((feed.name, feed.url) for feed in config.feeds)
 
     async def aclose(self) -> None:
         await self.fetcher.aclose()

@@ -96,10 +96,17 @@ def read_status(db: Path, cfg: Config | None) -> StatusReport:
     return StatusReport(lines, alerts, channels, judge, heartbeat, stopped, config_error)
 
 
-def render_status(report: StatusReport, console: Console) -> None:
-    """The feeds table, then alert counts, troubled channels, the judge and the heartbeat."""
+# the order feeds are listed in: what needs a look first
+_STATE_ORDER = {"error": 0, "disabled": 1, "warning": 2, "new": 3, "ok": 4}
+
+
+def render_status(report: StatusReport, console: Console, limit: int | None = None) -> None:
+    """The feeds table (failing feeds first; at most ``limit`` rows, then a summary of the
+    rest), then alert counts, troubled channels, the judge and the heartbeat."""
     from rich.table import Table
 
+    feeds = sorted(report.feeds, key=lambda f: (_STATE_ORDER.get(f.state, 5), f.name))
+    shown = feeds if limit is None else feeds[:limit]
     table = Table(title="feeds", show_lines=False)
     columns = (
         "feed",
@@ -115,7 +122,7 @@ def render_status(report: StatusReport, console: Console) -> None:
     )
     for col in columns:
         table.add_column(col)
-    for f in report.feeds:
+    for f in shown:
         table.add_row(
             f.name + ("" if f.in_config else " (not in config)"),
             f.state,
@@ -131,6 +138,20 @@ def render_status(report: StatusReport, console: Console) -> None:
             or (f"last page error: {f.last_page_error}" if f.last_page_error else ""),
         )
     console.print(table)
+    if len(shown) < len(feeds):
+        states: dict[str, int] = {}
+        for f in feeds:
+            states[f.state] = states.get(f.state, 0) + 1
+        counts = ", ".join(
+            f"{n:,} {st}"
+            for st, n in sorted(states.items(), key=lambda x: _STATE_ORDER.get(x[0], 5))
+        )
+        console.print(
+            f"{len(feeds):,} feeds ({counts}); the first {len(shown):,} are shown, failing"
+            " first (--all: every feed; --json: all of them, machine-readable)",
+            markup=False,
+            highlight=False,
+        )
     alerts = report.alerts
     console.print(
         "alerts: " + ", ".join(f"{k} {v}" for k, v in alerts.items()) if alerts else "alerts: none"
@@ -157,6 +178,7 @@ def render_status(report: StatusReport, console: Console) -> None:
         )
 
 
+STATUS_ROWS = 50  # feeds in the status table by default (10,000 rows take seconds to draw)
 HEALTH_MAX_AGE = 180  # seconds a heartbeat stays fresh (the daemon beats every few seconds)
 
 
@@ -181,9 +203,17 @@ def heartbeat_verdict(report: StatusReport, max_age: float = HEALTH_MAX_AGE) -> 
 @click.option(
     "--failing", is_flag=True, help="Only feeds in error or warning, and troubled channels."
 )
+@click.option(
+    "--limit",
+    default=STATUS_ROWS,
+    show_default=True,
+    help="Feeds listed in the table, failing ones first (the rest are summed up).",
+)
+@click.option("--all", "show_all", is_flag=True, help="List every feed in the table.")
 @pass_state
-def status(state: CliState, as_json: bool, failing: bool) -> None:
-    """Per-feed health: state, last poll, HTTP status, error, failures, next poll, articles."""
+def status(state: CliState, as_json: bool, failing: bool, limit: int, show_all: bool) -> None:
+    """Per-feed health: state, last poll, HTTP status, error, failures, next poll, articles,
+    page errors and entries stored with the feed's text; failing feeds first."""
     report = read_status(state.database(), state.config_or_none())
     if failing:
         report = report.failing_only()
@@ -192,7 +222,8 @@ def status(state: CliState, as_json: bool, failing: bool) -> None:
         return
     from rich.console import Console
 
-    render_status(report, Console(width=None if sys.stdout.isatty() else 160))
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    render_status(report, console, limit=None if show_all else max(0, limit))
 
 
 @click.command()

@@ -18,33 +18,54 @@ PAGE_ERRORS_PREFIX = "page_errors:"
 class FeedsRepo(Database):
     def sync_feed(self, name: str, config_url: str) -> FeedState:
         """Make sure a configured feed has a row; a changed config URL resets its state."""
-        row = self.db.execute("SELECT id, config_url FROM feeds WHERE name = ?", [name]).fetchone()
-        with self.db.atomic():
-            if row is None:
-                self._insert(
-                    "feeds",
-                    {
-                        "name": name,
-                        "config_url": config_url,
-                        "url": config_url,
-                        "failures": 0,
-                        "created_at": iso(utcnow()),
-                    },
-                )
-            elif row[1] != config_url:
-                self.db.execute(
-                    "UPDATE feeds SET config_url = ?, url = ?, etag = NULL, last_modified = NULL,"
-                    " failures = 0, next_poll = NULL, disabled_reason = NULL, last_error = NULL"
-                    " WHERE id = ?",
-                    [config_url, config_url, row[0]],
-                )
+        self.sync_feeds([(name, config_url)])
         state = self.feed_state(name)
         assert state is not None
         return state
 
+    def sync_feeds(self, feeds: Iterable[tuple[str, str]]) -> None:
+        """:meth:`sync_feed` for many (name, config URL) pairs, in one transaction (a
+        reload of thousands of feeds must not hold the event loop for a second)."""
+        feeds = list(feeds)
+        known: dict[str, str] = {}
+        names = [name for name, _ in feeds]
+        for i in range(0, len(names), 500):
+            chunk = names[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            q = f"SELECT name, config_url FROM feeds WHERE name IN ({marks})"
+            known.update(self.db.execute(q, chunk).fetchall())
+        now = iso(utcnow())
+        with self.db.atomic():
+            for name, config_url in feeds:
+                old = known.get(name)
+                if old is None:
+                    self.db.execute(
+                        "INSERT INTO feeds (name, config_url, url, failures, created_at)"
+                        " VALUES (?, ?, ?, 0, ?)",
+                        [name, config_url, config_url, now],
+                    )
+                    known[name] = config_url
+                elif old != config_url:
+                    self._reset_feed(name, config_url)
+                    known[name] = config_url
+
+    def _reset_feed(self, name: str, config_url: str) -> None:
+        """A feed whose config URL changed starts afresh (call inside a transaction)."""
+        self.db.execute(
+            "UPDATE feeds SET config_url = ?, url = ?, etag = NULL, last_modified = NULL,"
+            " failures = 0, next_poll = NULL, disabled_reason = NULL, last_error = NULL"
+            " WHERE name = ?",
+            [config_url, config_url, name],
+        )
+
     def feed_state(self, name: str) -> FeedState | None:
         rows = list(self.db.query("SELECT * FROM feeds WHERE name = ?", [name]))
         return _feed_state(rows[0]) if rows else None
+
+    def next_polls(self) -> dict[str, datetime | None]:
+        """Every stored feed's next planned poll, by name (one query for a schedule)."""
+        rows = self.db.execute("SELECT name, next_poll FROM feeds")
+        return {name: from_iso(when) for name, when in rows}
 
     def update_feed(self, name: str, **fields: Any) -> None:
         values = {k: iso(v) if isinstance(v, datetime) else v for k, v in fields.items()}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor.config import load_config
@@ -179,3 +180,24 @@ def test_fallbacks_to_feed_text_are_counted_per_feed(tmp_path, corpus):
     assert by_name["feed1"]["fallbacks"] == 1 and by_name["feed1"]["page_errors"] == 0
     table = monitor_cmd("--config", str(path), "status").stdout
     assert "feed text" in table
+
+
+def test_status_lists_failing_feeds_first_and_sums_up_the_rest(tmp_path):
+    from rich.console import Console
+
+    from monitor.cli.status import read_status, render_status
+    from monitor.store import Store
+
+    db = tmp_path / "m.db"
+    store = Store.open(db)
+    store.sync_feeds((f"feed{i:03d}", f"http://127.0.0.1/{i}.xml") for i in range(120))
+    for i in range(120):
+        store.update_feed(f"feed{i:03d}", last_poll=datetime.now(UTC), last_status=200)
+    store.update_feed("feed117", failures=2, last_error="HTTP 500 Internal Server Error")
+    store.close()
+    console = Console(record=True, width=200)
+    render_status(read_status(db, None), console, limit=10)
+    out = console.export_text()
+    rows = [line for line in out.splitlines() if "feed0" in line or "feed1" in line]
+    assert len(rows) == 10 and "feed117" in rows[0] and "HTTP 500" in rows[0]
+    assert "120 feeds (1 error, 119 ok); the first 10 are shown" in out
