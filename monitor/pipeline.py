@@ -355,16 +355,37 @@ class Pipeline:
         report: FeedReport,
         baseline: bool,
     ) -> None:
-        """Decide and apply each entry's article (one transaction each), in feed order."""
-        for entry, article in zip(entries, articles, strict=True):
-            pre = await self._judge_claims(feed, article) if self.judge is not None else None
-            decisions = self._decide(feed, feed_id, entry, article, pre, baseline=baseline)
-            applied = apply_article(self.store, decisions, self.config.alerts)
-            report.articles += 1
-            report.matches += applied.matches
-            report.alerts += applied.alerts
-            for why, n in applied.suppressed.items():
-                report.suppressed[why] = report.suppressed.get(why, 0) + n
+        """Decide and apply each entry's article, in feed order: each article all or
+        nothing. Without a judge to ask (nothing awaited in between, so no other feed's
+        writes can interleave) the feed's articles are written in one batch: one commit,
+        each article a savepoint inside it."""
+        pairs = list(zip(entries, articles, strict=True))
+        if self.judge is None:
+            with self.store.transaction():
+                for entry, article in pairs:
+                    self._store_one(feed, feed_id, entry, article, None, report, baseline)
+            return
+        for entry, article in pairs:
+            pre = await self._judge_claims(feed, article)
+            self._store_one(feed, feed_id, entry, article, pre, report, baseline)
+
+    def _store_one(
+        self,
+        feed: FeedConfig,
+        feed_id: int,
+        entry: Entry,
+        article: Article,
+        pre: ClaimsPrepass | None,
+        report: FeedReport,
+        baseline: bool,
+    ) -> None:
+        decisions = self._decide(feed, feed_id, entry, article, pre, baseline=baseline)
+        applied = apply_article(self.store, decisions, self.config.alerts)
+        report.articles += 1
+        report.matches += applied.matches
+        report.alerts += applied.alerts
+        for why, n in applied.suppressed.items():
+            report.suppressed[why] = report.suppressed.get(why, 0) + n
 
     async def _article(
         self, feed: FeedConfig, entry: Entry, tally: PageTally, owned: list[str]
