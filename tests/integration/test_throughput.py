@@ -201,3 +201,46 @@ def test_status_lists_failing_feeds_first_and_sums_up_the_rest(tmp_path):
     rows = [line for line in out.splitlines() if "feed0" in line or "feed1" in line]
     assert len(rows) == 10 and "feed117" in rows[0] and "HTTP 500" in rows[0]
     assert "120 feeds (1 error, 119 ok); the first 10 are shown" in out
+
+
+def test_a_reload_touches_only_the_feed_jobs_that_changed(tmp_path):
+    import asyncio
+
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from monitor.daemon import Daemon
+    from monitor.pipeline import open_pipeline
+
+    path = basic_config(tmp_path, [f"http://127.0.0.1:9/{i}.xml" for i in range(4)])
+    cfg = load_config(path)
+    text = path.read_text()
+    assert text.count('name = "feed1"\n') == 1 and text.count('name = "feed3"') == 1
+    changed = text.replace('name = "feed1"\n', 'name = "feed1"\ninterval = "2h"\n')
+    changed = changed.replace('name = "feed3"', 'name = "feed3"\nenabled = false')
+    changed += '\n[[feeds]]\nname = "extra"\nurl = "http://127.0.0.1:9/extra.xml"\n'
+    path2 = tmp_path / "changed.toml"
+    path2.write_text(changed)
+    cfg2 = load_config(path2)
+
+    async def go() -> tuple[dict, dict]:
+        async with open_pipeline(cfg) as pipeline:
+            daemon = Daemon(cfg)
+            daemon.pipeline = pipeline
+            daemon.scheduler = AsyncIOScheduler(timezone=UTC)
+            daemon.scheduler.start(paused=True)
+            daemon._schedule_feeds(daemon._feed_jobs(cfg))
+            before = {j.id: j.next_run_time for j in daemon.scheduler.get_jobs()}
+            await asyncio.sleep(0.05)
+            pipeline.reconfigure(cfg2)
+            daemon._schedule_feeds(daemon._feed_jobs(cfg2))
+            after = {j.id: j.next_run_time for j in daemon.scheduler.get_jobs()}
+            daemon.scheduler.shutdown(wait=False)
+            return before, after
+
+    before, after = asyncio.run(go())
+    assert set(before) == {"feed:feed0", "feed:feed1", "feed:feed2", "feed:feed3"}
+    assert set(after) == {"feed:feed0", "feed:feed1", "feed:feed2", "feed:extra"}
+    # unchanged feeds keep their jobs (and next runs); a changed interval makes a new job
+    assert after["feed:feed0"] == before["feed:feed0"]
+    assert after["feed:feed2"] == before["feed:feed2"]
+    assert after["feed:feed1"] != before["feed:feed1"]
