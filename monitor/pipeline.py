@@ -40,6 +40,8 @@ from monitor.store import Backfill, Store
 
 log = logging.getLogger("monitor.pipeline")
 
+PAGES_PER_WORKER = 4  # pages fetched or being extracted at once, per extraction worker
+
 
 @dataclass
 class FeedReport:
@@ -151,8 +153,9 @@ class Pipeline:
         self.fetcher = Fetcher(config.fetch)
         self.extractor = Extractor(config.extract.workers, config.extract.timeout)
         # back-pressure: a page is fetched only when it can be extracted soon, so at most
-        # this many page bodies (each at most [fetch] max_bytes) are held at once
-        self._pages = asyncio.Semaphore(2 * self.extractor.slots)
+        # this many page bodies (each at most [fetch] max_bytes) are held at once; four per
+        # worker keep the workers busy while the event loop stores a feed's articles
+        self._pages = asyncio.Semaphore(PAGES_PER_WORKER * self.extractor.slots)
         self._alert_client = httpx.AsyncClient(
             headers={"User-Agent": config.fetch.user_agent}, follow_redirects=False
         )
