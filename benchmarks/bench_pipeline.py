@@ -260,9 +260,10 @@ def run_measured(cmd: list[str], timeout: float = 3600) -> dict[str, Any]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    peak_main = peak_tree = 0.0
+    peak_main = peak_tree = cpu_main = 0.0
     while proc.poll() is None:
         main = _rss_mb(proc.pid)
+        cpu_main = max(cpu_main, _cpu_s(proc.pid))  # the last reading before it exits
         tree = main + sum(_rss_mb(c) for c in _children(proc.pid))
         peak_main, peak_tree = max(peak_main, main), max(peak_tree, tree)
         if time.monotonic() - start > timeout:
@@ -275,6 +276,7 @@ def run_measured(cmd: list[str], timeout: float = 3600) -> dict[str, Any]:
     return {
         "wall_s": round(wall, 2),
         "cpu_s": round(cpu, 2),
+        "cpu_main_s": round(cpu_main, 2),  # the main process alone (sampled: a lower bound)
         "peak_rss_main_mb": round(peak_main, 1),
         "peak_rss_tree_mb": round(peak_tree, 1),
         "returncode": proc.returncode,
@@ -354,7 +356,6 @@ def daemon_at_rest(config: Path, settle: float, rest: float) -> dict[str, Any]:
     return {
         "cpu_percent": round(100 * (cpu1 - cpu0) / (t1 - t0), 2),
         "rss_mb": round(max(rss), 1),
-        "rss_main_mb": round(_rss_mb(proc.pid), 1),
     }
 
 
@@ -379,8 +380,15 @@ def pure_extraction(pages: list[int], workers: int) -> dict[str, Any]:
             if r
         )
         wall = time.monotonic() - start
+    # CPU per page, in this process (steadier than wall time on a shared machine)
+    extract_page(bodies[0], "http://x/warm")
+    few = bodies[: min(len(bodies), 200)]
+    cpu0 = time.process_time()
+    for i, body in enumerate(few):
+        extract_page(body, f"http://x/{i}")
+    cpu_ms = 1000 * (time.process_time() - cpu0) / len(few)
     return {"pages": len(pages), "extracted": done, "wall_s": round(wall, 2),
-            "pages_per_s": round(len(pages) / wall, 1)}  # fmt: skip
+            "pages_per_s": round(len(pages) / wall, 1), "cpu_ms_per_page": round(cpu_ms, 1)}  # fmt: skip
 
 
 def _warm_worker_n(_: int) -> None:
@@ -433,6 +441,11 @@ def bench_size(n: int, args: argparse.Namespace, port: int) -> dict[str, Any]:
     res["pure"] = pure_extraction(sample, nproc)
     best = max(colds, key=lambda c: c["pages_per_s"])
     res["ratio"] = round(best["pages_per_s"] / res["pure"]["pages_per_s"], 2)
+    # the same comparison in CPU time: pure extraction's CPU per page over the pipeline's
+    # (the whole run --once, children included, per unique page)
+    cpu_ms = 1000 * best["cpu_s"] / max(1, best["page_requests"])
+    res["pipeline_cpu_ms_per_page"] = round(cpu_ms, 1)
+    res["cpu_ratio"] = round(res["pure"]["cpu_ms_per_page"] / cpu_ms, 2)
     print(f"[{n}] pure: {json.dumps(res['pure'])} ratio {res['ratio']}", flush=True)
     return res
 
@@ -440,9 +453,10 @@ def bench_size(n: int, args: argparse.Namespace, port: int) -> dict[str, Any]:
 def table(results: list[dict[str, Any]]) -> str:
     rows = [
         "| feeds | entries | unique pages | cold wall | entries/s | pages/s | pure pages/s | ratio "
+        "| CPU ms/page: pipeline / pure (ratio) "
         "| page requests | errors / fallbacks | peak RSS main / with workers | warm wall (304s) "
         "| warm peak RSS | daemon at rest | status / --all | same every run |",
-        "|" + " --- |" * 16,
+        "|" + " --- |" * 17,
     ]
     for r in results:
         c = max(r["cold"], key=lambda x: x["pages_per_s"])
@@ -452,7 +466,9 @@ def table(results: list[dict[str, Any]]) -> str:
         rows.append(
             f"| {r['feeds']:,} | {r['entries']:,} | {r['unique_pages']:,} | {c['wall_s']} s "
             f"| {c['entries_per_s']} | {c['pages_per_s']} | {r['pure']['pages_per_s']} "
-            f"| {r['ratio']:.0%} | {c['page_requests']:,} "
+            f"| {r['ratio']:.0%} "
+            f"| {r['pipeline_cpu_ms_per_page']} / {r['pure']['cpu_ms_per_page']} ({r['cpu_ratio']:.0%}) "
+            f"| {c['page_requests']:,} "
             f"| {s['feed_errors'] + s['page_errors']} / {s['fallbacks']} "
             f"| {peak:.0f} / {peak_tree:.0f} MB | {w['wall_s']} s ({w['feed_304']:,}) "
             f"| {w['peak_rss_main_mb']:.0f} MB | {d['cpu_percent']} % CPU, {d['rss_mb']:.0f} MB "
