@@ -215,7 +215,12 @@ class Pipeline:
             return True
         return state.next_poll <= (now or datetime.now(UTC))
 
-    async def poll_feed(self, feed: FeedConfig) -> FeedReport:
+    async def poll_feed(
+        self, feed: FeedConfig, *, after: asyncio.Event | None = None
+    ) -> FeedReport:
+        """Poll one feed. ``after``: its articles are stored only once this is set (a cycle
+        stores feeds in config order, so the same input gives the same stories, matches
+        and alerts however the fetches interleave)."""
         if feed.name in self._busy:
             return FeedReport(feed.name, "skipped", error="still polling from the last run")
         self._busy.add(feed.name)
@@ -223,11 +228,11 @@ class Pipeline:
             # back-pressure: a bounded number of feeds (with their entries and pages) is
             # worked on at once; the others wait here, before anything of theirs is read
             async with self._feeds_in_flight:
-                return await self._poll_feed(feed)
+                return await self._poll_feed(feed, after)
         finally:
             self._busy.discard(feed.name)
 
-    async def _poll_feed(self, feed: FeedConfig) -> FeedReport:
+    async def _poll_feed(self, feed: FeedConfig, after: asyncio.Event | None) -> FeedReport:
         cfg = self.config
         state = self.store.sync_feed(feed.name, feed.url)
         if state.disabled_reason:
@@ -240,7 +245,7 @@ class Pipeline:
         if result.permanent_url and result.permanent_url != state.url:
             log.info("feed %s moved permanently to %s", feed.name, result.permanent_url)
             updates["url"] = result.permanent_url
-        report, ttl = await self._read_feed(feed, state, result, updates)
+        report, ttl = await self._read_feed(feed, state, result, updates, after)
         failures = state.failures + 1 if report.status == "error" else 0
         updates["failures"] = failures
         updates["next_poll"] = schedule.next_poll(
@@ -256,11 +261,17 @@ class Pipeline:
         return report
 
     async def _read_feed(
-        self, feed: FeedConfig, state: FeedState, result: FetchResult, updates: dict[str, object]
+        self,
+        feed: FeedConfig,
+        state: FeedState,
+        result: FetchResult,
+        updates: dict[str, object],
+        after: asyncio.Event | None = None,
     ) -> tuple[FeedReport, float | None]:
         """Parse a fetched feed and store its new entries; the report and the feed's TTL.
 
-        ``updates``: the feed's state to record, filled in here.
+        ``updates``: the feed's state to record, filled in here; ``after``: see
+        :meth:`poll_feed`.
         """
 
         def fail(message: str, disable: str | None = None) -> tuple[FeedReport, None]:
@@ -323,6 +334,8 @@ class Pipeline:
                     tally.errors[-1] if tally.errors else None,
                     fallbacks=tally.fallbacks,
                 )
+            if after is not None:
+                await after.wait()  # the feeds before this one are stored first
             await self._store_entries(feed, state.id, new_entries, articles, report, baseline)
         finally:
             for key in owned:
@@ -542,18 +555,29 @@ class Pipeline:
         window = self.config.storage.fingerprint_window
         self.store.prune_fingerprints(window_start(datetime.now(UTC), window))
 
-        async def one(feed: FeedConfig) -> FeedReport:
+        # feeds are fetched and extracted concurrently but stored in config order: each
+        # waits for the one before it (they enter [fetch] feeds_in_flight in that order too,
+        # so a feed that waits never holds a slot an earlier one needs)
+        stored = [asyncio.Event() for _ in feeds]
+
+        async def one(i: int, feed: FeedConfig) -> FeedReport:
             try:
-                rep = await self.poll_feed(feed)
+                rep = await self.poll_feed(feed, after=stored[i - 1] if i else None)
             except Exception as e:  # a bug must not stop the other feeds; it is logged loudly
                 log.exception("feed %s: unexpected error", feed.name)
                 self.store.update_feed(feed.name, last_error=f"internal error: {e}")
                 rep = FeedReport(feed.name, "error", error=f"internal error: {e}")
+            finally:
+                if i:
+                    await stored[i - 1].wait()  # "done" means this and every earlier feed
+                stored[i].set()
             if on_feed_done:
                 on_feed_done(rep)
             return rep
 
-        report = CycleReport(feeds=list(await asyncio.gather(*(one(f) for f in feeds))))
+        report = CycleReport(
+            feeds=list(await asyncio.gather(*(one(i, f) for i, f in enumerate(feeds))))
+        )
         if deliver:
             report.delivery = await self.deliver()
         return report

@@ -244,3 +244,23 @@ def test_a_reload_touches_only_the_feed_jobs_that_changed(tmp_path):
     assert after["feed:feed0"] == before["feed:feed0"]
     assert after["feed:feed2"] == before["feed:feed2"]
     assert after["feed:feed1"] != before["feed:feed1"]
+
+
+def test_feeds_are_stored_in_config_order_however_fetches_interleave(tmp_path, corpus):
+    # the first feed's page is slow, the second's fast: the first is still stored first,
+    # so the same copy of a story is "the original" on every run
+    title = "Putin congratulated the chess olympiad team"
+    html = page_html(42, title)
+    slow_page(corpus, "/p/slow.html", html, 0.8)
+    corpus.set_file("/p/fast.html", html.replace("<h1>", "<h1>Copy: "), "text/html")
+    corpus.set_file("/a.xml", rss([("s1", title, f"{corpus.base_url}/p/slow.html")]))
+    corpus.set_file("/b.xml", rss([("f1", title, f"{corpus.base_url}/p/fast.html")]))
+    path = basic_config(tmp_path, [corpus.base_url + "/a.xml", corpus.base_url + "/b.xml"])
+    cfg = load_config(path)
+    report = run_cycle(cfg)
+    assert [f.name for f in report.feeds] == ["feed0", "feed1"]
+    con = sqlite3.connect(cfg.database_path())
+    rows = con.execute("SELECT url, duplicate_of FROM articles ORDER BY id").fetchall()
+    con.close()
+    assert [url.rsplit("/", 1)[1] for url, _ in rows] == ["slow.html", "fast.html"]
+    assert rows[0][1] is None and rows[1][1] is not None  # the fast copy folds into the slow
