@@ -82,7 +82,7 @@ def read_status(db: Path, cfg: Config | None) -> StatusReport:
     configured = {f.name: f.enabled for f in cfg.feeds} if cfg else {f.name: True for f in feeds}
     lines = [
         FeedLine(
-            **asdict(f),
+            **vars(f),  # (asdict copies deeply: seconds at 10,000 feeds)
             in_config=f.name in configured,
             enabled=configured.get(f.name, False),
             state=f.health,

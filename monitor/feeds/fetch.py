@@ -214,6 +214,8 @@ class Fetcher:
             follow_redirects=False,
             transport=PinnedTransport(
                 config.allow_private_networks,
+                # small on purpose: httpcore's pool scans every connection per request
+                # (256 idle ones made a 2,000-feed cycle 4x slower)
                 httpx.Limits(max_connections=config.concurrency * 2),
             ),
             headers={"User-Agent": config.user_agent},
@@ -310,6 +312,7 @@ class Fetcher:
                     if nxt in visited:
                         return _error(url, "redirects", f"redirect loop at {nxt}", status=status)
                     current = nxt
+                    await _drain_small(response)
                     continue
                 common = {
                     "requested_url": url,
@@ -321,8 +324,12 @@ class Fetcher:
                     "cache_max_age": parse_max_age(response.headers.get("cache-control")),
                 }
                 if status == 304:
+                    # read the (empty) rest, so the connection goes back to the pool for
+                    # the host's next request instead of being closed
+                    await _drain_small(response)
                     return FetchResult(not_modified=True, **common)
                 if status >= 400 or status < 200:
+                    await _drain_small(response)
                     kind = "gone" if status == 410 else "http"
                     return FetchResult(
                         error=f"HTTP {status} {response.reason_phrase}".strip(),
@@ -359,6 +366,14 @@ class Fetcher:
         return _error(
             url, "redirects", f"too many redirects (more than {self.config.max_redirects})"
         )
+
+
+async def _drain_small(response: httpx.Response, limit: int = 65536) -> None:
+    """Read a response to its end when it declares a small body (keeps the connection
+    reusable); a large or undeclared one is left unread, and its connection closed."""
+    declared = response.headers.get("content-length")
+    if response.status_code == 304 or (declared and declared.isdigit() and int(declared) <= limit):
+        await response.aread()
 
 
 def _describe(e: httpx.HTTPError) -> str:
