@@ -264,3 +264,26 @@ def test_feeds_are_stored_in_config_order_however_fetches_interleave(tmp_path, c
     con.close()
     assert [url.rsplit("/", 1)[1] for url, _ in rows] == ["slow.html", "fast.html"]
     assert rows[0][1] is None and rows[1][1] is not None  # the fast copy folds into the slow
+
+
+def test_an_unchanged_feed_reuses_its_connection(corpus):
+    import asyncio
+
+    from monitor.config import FetchConfig
+    from monitor.feeds.fetch import Fetcher
+
+    corpus.set_file("/f.xml", rss([("g", "t", f"{corpus.base_url}/p/g.html")]))
+    opened = []
+    add = corpus._connections_add
+    corpus._connections_add = lambda conn: (opened.append(conn), add(conn))  # type: ignore[method-assign]
+
+    async def go() -> list[int | None]:
+        async with Fetcher(FetchConfig(allow_private_networks=True)) as f:
+            first = await f.fetch(corpus.base_url + "/f.xml")
+            return [
+                (await f.fetch(corpus.base_url + "/f.xml", etag=first.etag)).status
+                for _ in range(3)
+            ]
+
+    assert asyncio.run(go()) == [304, 304, 304]
+    assert len(opened) == 1  # the 304s leave the connection open for the next request
