@@ -23,14 +23,13 @@ from monitor.config import Config, FeedConfig, load_config
 from monitor.errors import ConfigError
 from monitor.lock import DatabaseLock
 from monitor.pipeline import Pipeline, open_pipeline
-from monitor.store.db import HEARTBEAT_META, STOPPED_META
+from monitor.store.db import HEARTBEAT_META, RELOAD_ERROR_META, STOPPED_META
 
 log = logging.getLogger("monitor.daemon")
 
 DELIVERY_EVERY = 5.0  # seconds
 CONFIG_CHECK_EVERY = 2.0
 STARTED_META = "daemon_started"  # when the running daemon started (`monitor health` reads it)
-RELOAD_ERROR_META = "config_reload_error"  # the last failed reload (`monitor status` shows it)
 SHUTDOWN_GRACE = 30.0
 
 

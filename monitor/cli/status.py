@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from monitor.cli.base import CliState, pass_state, short_time
-from monitor.store.db import HEARTBEAT_META, STOPPED_META
+from monitor.store.db import HEARTBEAT_META, RELOAD_ERROR_META, STOPPED_META
 from monitor.store.rows import ChannelHealthRow, FeedStatusRow
 
 if TYPE_CHECKING:
@@ -63,8 +63,6 @@ def read_status(db: Path, cfg: Config | None) -> StatusReport:
     channel health, the claims judge's state and the daemon's heartbeat.
 
     ``cfg`` None: the config does not load; every stored feed counts as configured."""
-    from monitor.claims.judge import JUDGE_META
-    from monitor.daemon import RELOAD_ERROR_META
     from monitor.store import Store
 
     store = Store.open(db, readonly=True)
@@ -76,7 +74,11 @@ def read_status(db: Path, cfg: Config | None) -> StatusReport:
         heartbeat = store.get_meta(HEARTBEAT_META)
         stopped = store.get_meta(STOPPED_META)
         config_error = store.get_meta(RELOAD_ERROR_META) or None
-        judge_meta = store.get_meta(JUDGE_META) if cfg is None or cfg.claims.judge else None
+        judge_meta = None
+        if cfg is None or cfg.claims.judge:  # (the judge's module is imported only then)
+            from monitor.claims.judge import JUDGE_META
+
+            judge_meta = store.get_meta(JUDGE_META)
     finally:
         store.close()
     configured = {f.name: f.enabled for f in cfg.feeds} if cfg else {f.name: True for f in feeds}

@@ -25,6 +25,7 @@ from monitor.store import schema
 
 HEARTBEAT_META = "heartbeat"  # the running daemon's last sign of life (ISO time)
 STOPPED_META = "daemon_stopped"  # when the daemon last stopped cleanly
+RELOAD_ERROR_META = "config_reload_error"  # the daemon's last failed reload (`monitor status`)
 
 
 class Database:
