@@ -85,6 +85,19 @@ class FeedStatusRow:
 
 
 @dataclass(frozen=True)
+class FeedEntryRow(_FromRow):
+    """One entry a feed brought, with its stored article (if it was stored)."""
+
+    guid: str
+    first_seen: str
+    article_id: int | None
+    title: str | None
+    url: str | None
+    published: str | None
+    story_id: int | None
+
+
+@dataclass(frozen=True)
 class PageErrorsRow:
     """How many of a feed's article pages could not be fetched, and the last reason."""
 
@@ -112,6 +125,23 @@ class ArticleRow(_FromRow):
     revision: int
     updated_at: str | None
     duplicate_of: int | None
+
+
+@dataclass(frozen=True)
+class SearchHitRow(_FromRow):
+    """A stored article found by full-text search, with a highlighted extract.
+
+    ``snippet`` marks the found words with U+E000 (start) and U+E001 (end), characters
+    that never occur in article text, so a page can escape the text and then highlight."""
+
+    id: int
+    title: str
+    url: str
+    site_name: str | None
+    published: str | None
+    fetched_at: str
+    story_id: int | None
+    snippet: str
 
 
 @dataclass(frozen=True)
@@ -217,6 +247,7 @@ class StoredAlert:
     delivered_at: datetime | None
     digest_id: str | None = None  # the digest message that carried it, if any
     first_attempt: datetime | None = None
+    acknowledged_at: datetime | None = None  # a person marked it seen (web view)
 
     @classmethod
     def from_row(cls, r: dict[str, Any]) -> StoredAlert:
@@ -236,6 +267,7 @@ class StoredAlert:
             delivered_at=from_iso(r["delivered_at"]),
             digest_id=r.get("digest_id"),
             first_attempt=from_iso(r.get("first_attempt")),
+            acknowledged_at=from_iso(r.get("acknowledged_at")),
         )
 
     def event(self) -> AlertEvent:
