@@ -63,17 +63,27 @@ def web_settings(
         token = os.environ.get(web.token_env) or None
         if token is None:
             raise ConfigError(
-                f"[web] token_env names the environment variable {web.token_env}, which is not"
-                " set (or empty): set it to the access token, or remove token_env"
+                _source(cfg),
+                [
+                    f"web.token_env names the environment variable {web.token_env}, which is"
+                    " not set (or empty): set it to the access token, or remove token_env"
+                ],
             )
     if token is None and not is_loopback(address):
         raise ConfigError(
-            f"[web] address {address!r} is not a loopback address: the web view would be open"
-            " to the network without a token. Set [web] token_env to the name of an"
-            " environment variable holding an access token (and set that variable), or"
-            " listen on 127.0.0.1"
+            _source(cfg),
+            [
+                f"web.address: {address!r} is not a loopback address: the web view would be"
+                " open to the network without a token. Set [web] token_env to the name of an"
+                " environment variable holding an access token (and set that variable), or"
+                " listen on 127.0.0.1"
+            ],
         )
     return WebSettings(database or cfg.database_path(), address, port, token, cfg)
+
+
+def _source(cfg: Config) -> str:
+    return str(cfg.path) if cfg.path is not None else "config"
 
 
 def _presented_token(headers: dict[bytes, bytes]) -> str | None:

@@ -9,6 +9,7 @@ thread; the resources it shows are the JSON shapes the CLI's ``--json`` prints
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -33,7 +34,7 @@ from monitor.resources import (
     rule_search_json,
     search_hit_json,
 )
-from monitor.store import Store
+from monitor.store import Store, StoredAlert
 from monitor.store.articles import HIT_END, HIT_START
 from monitor.store.db import HEARTBEAT_META, STOPPED_META
 from monitor.web.access import CSRF_COOKIE, CSRF_FIELD, WebSettings, csrf_ok, csrf_token
@@ -69,6 +70,25 @@ def _fts_marked(snippet: str | None) -> Markup:
     return out
 
 
+_URL_RE = re.compile(r"\b([a-z][a-z0-9+.-]*://[^/\s'\"<>]+)[^\s'\"<>]*", re.I)
+
+
+def redact(text: str | None) -> str | None:
+    """An error message with every URL cut to its scheme and host: a channel's URL can
+    hold its secret (Slack, Discord and ntfy put the key in the path), so delivery
+    errors never show more than where they went."""
+    if not text:
+        return text
+    return _URL_RE.sub(lambda m: m.group(1) + "/…", text)
+
+
+def _alert(a: StoredAlert) -> dict[str, Any]:
+    """An alert as the web shows it: :func:`alert_json`, the error redacted."""
+    d = alert_json(a)
+    d["last_error"] = redact(d["last_error"])
+    return d
+
+
 def _when(value: Any) -> str:
     """'2024-11-06 09:30' from an ISO time (or a datetime); '' for none."""
     if value is None:
@@ -85,7 +105,7 @@ def templates() -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(marked=_marked, fts_marked=_fts_marked, when=_when)
+    env.filters.update(marked=_marked, fts_marked=_fts_marked, when=_when, redact=redact)
     env.globals.update(view=view, plain_text=plain_text)
     return Jinja2Templates(env=env)
 
@@ -182,9 +202,9 @@ def overview(store: Store) -> dict[str, Any]:
 
     by_watch: dict[str, list[dict[str, Any]]] = {}
     for a in store.latest_alerts(limit=60):
-        by_watch.setdefault(a.watch, []).append(alert_json(a))
+        by_watch.setdefault(a.watch, []).append(_alert(a))
     dead = [
-        alert_json(a)
+        _alert(a)
         for a in store.latest_alerts(status="failed", limit=200)
         if a.acknowledged_at is None
     ]
@@ -250,7 +270,7 @@ def _alerts(request: Request, store: Store) -> list[dict[str, Any]]:
         watch=_watch(request, store),
         limit=_int(request, "limit", 100),
     )
-    return [alert_json(a) for a in rows]
+    return [_alert(a) for a in rows]
 
 
 def _story(store: Store, story_id: int) -> dict[str, Any]:
