@@ -87,6 +87,16 @@ def populate(folder: Path) -> WebData:
             failed=True,
             error=f"HTTP 404 from https://hooks.slack.com/services/{SECRET}",
         )
+        # a feed that never worked: failing, backing off
+        store.sync_feed(BROKEN, "http://127.0.0.1:9/broken.xml")
+        store.update_feed(
+            BROKEN,
+            last_poll=now,
+            last_status=500,
+            last_error="HTTP 500 <Server Error>",
+            failures=3,
+            next_poll=now + timedelta(hours=1),
+        )
         store.set_channel_state(
             "hook", False, f"HTTP 404 from https://hooks.slack.com/services/{SECRET}"
         )
