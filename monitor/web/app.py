@@ -66,6 +66,10 @@ class WebServer:
             raise MonitorError(
                 f"web: cannot listen on {s.address}:{s.port}: {e.strerror or e}"
             ) from None
+        # answers go out at once: without TCP_NODELAY (inherited by the accepted sockets) a
+        # response written in two parts waits ~40 ms on a kept-alive connection for the
+        # client's delayed ACK (Nagle's algorithm)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock.setblocking(False)
 
     @property
