@@ -80,6 +80,7 @@ CREATE TABLE feed_entries (
     PRIMARY KEY (feed_id, guid)
 );
 CREATE INDEX feed_entries_article ON feed_entries(article_id);
+CREATE INDEX feed_entries_feed_article ON feed_entries(feed_id, article_id);
 CREATE TABLE matches (
     id INTEGER PRIMARY KEY,
     watch TEXT NOT NULL,
@@ -90,6 +91,7 @@ CREATE TABLE matches (
     created_at TEXT NOT NULL,
     UNIQUE (watch, article_id)
 );
+CREATE INDEX matches_article ON matches(article_id);
 CREATE TABLE alerts (
     id TEXT PRIMARY KEY,
     type TEXT NOT NULL,
@@ -311,13 +313,16 @@ def _to_v4(db: sqlite_utils.Database) -> None:
 
 def _to_v5(db: sqlite_utils.Database) -> None:
     """Web view: full-text search over the articles (FTS5, filled with the stored ones
-    here, in the upgrade's transaction) and acknowledged alerts."""
+    here, in the upgrade's transaction), acknowledged alerts, and the indexes its pages
+    read by (alerts newest first, a feed's article count, a story's watches)."""
     _script(
         db,
         """
         ALTER TABLE alerts ADD COLUMN acknowledged_at TEXT;
         CREATE INDEX alerts_created ON alerts(created_at);
         CREATE INDEX alerts_watch ON alerts(watch, created_at);
+        CREATE INDEX feed_entries_feed_article ON feed_entries(feed_id, article_id);
+        CREATE INDEX matches_article ON matches(article_id);
         """,
     )
     _script(db, _part("-- full-text search"))
