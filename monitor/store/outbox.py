@@ -9,7 +9,14 @@ from typing import Any
 
 from monitor.models import AlertEvent
 from monitor.store.db import Database
-from monitor.store.rows import ChannelHealthRow, StoredAlert, from_iso, iso, utcnow
+from monitor.store.rows import (
+    ChannelCountsRow,
+    ChannelHealthRow,
+    StoredAlert,
+    from_iso,
+    iso,
+    utcnow,
+)
 
 
 class OutboxRepo(Database):
@@ -263,6 +270,14 @@ class OutboxRepo(Database):
         sql = "SELECT * FROM alerts" + (" WHERE " + " AND ".join(where) if where else "")
         rows = self.db.query(sql + " ORDER BY created_at DESC, rowid DESC LIMIT ?", [*args, limit])
         return [StoredAlert.from_row(r) for r in rows]
+
+    def channel_counts(self) -> list[ChannelCountsRow]:
+        """Per channel: alerts delivered, pending and failed."""
+        rows = self.db.execute(
+            "SELECT channel, SUM(status = 'delivered'), SUM(status = 'pending'),"
+            " SUM(status = 'failed') FROM alerts GROUP BY channel ORDER BY channel"
+        )
+        return [ChannelCountsRow(c, d or 0, p or 0, f or 0) for c, d, p, f in rows]
 
     def alert_watches(self) -> list[str]:
         """Every watch the outbox has alerts of."""

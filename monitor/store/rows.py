@@ -295,6 +295,16 @@ class ChannelHealthRow:
     last_success: str | None
 
 
+@dataclass(frozen=True)
+class ChannelCountsRow:
+    """How many of a channel's alerts were delivered, wait, or gave up."""
+
+    channel: str
+    delivered: int
+    pending: int
+    failed: int
+
+
 # -- claims --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ClaimRow(_FromRow):

@@ -386,12 +386,14 @@ def page_alerts(request: Request) -> Response:
     with reading(request) as store:
         rows = _alerts(request, store)
         channels = store.channel_health()
+        counts = {c.channel: c for c in store.channel_counts()}
     return render(
         request,
         "alerts.html",
         {
             "alerts": rows,
             "channels": channels,
+            "counts": counts,
             "statuses": ALERT_STATUSES,
             "status": request.query_params.get("status") or "",
             "done": request.query_params.get("done") or "",

@@ -114,6 +114,9 @@ def test_alerts_page(web, data):
     html = page(web, "/alerts")
     assert "Channels" in html and ">hook<" in html and "https://hooks.slack.com/…" in html
     assert "Retry" in html and "Acknowledge" in html and ESCAPED in html
+    # per channel: state, delivered, pending, failed (the console delivered the demo's alerts)
+    console = re.search(r'<tr><td><a href="/alerts\?channel=console">console</a>.*?</tr>', html)
+    assert console and re.search(r"<td>[1-9]\d*</td><td>0</td><td>0</td>", console.group(0))
     failed = page(web, "/alerts?status=failed")
     assert data.dead_letter in failed and data.pending not in failed
     page(web, "/alerts?status=lost", 400)
