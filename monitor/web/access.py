@@ -82,6 +82,19 @@ def web_settings(
     return WebSettings(database or cfg.database_path(), address, port, token, cfg)
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
+
+
+def allowed_hosts(settings: WebSettings) -> list[str]:
+    """The Host headers answered. Without a token (loopback only) just the loopback names
+    and the address itself: a web page cannot then reach the view through a DNS name it
+    rebinds to 127.0.0.1. With a token, any host (the token is the check)."""
+    if settings.token is not None:
+        return ["*"]
+    address = settings.address.lower()
+    return list(dict.fromkeys([*LOOPBACK_HOSTS, address, f"[{address.strip('[]')}]"]))
+
+
 def _source(cfg: Config) -> str:
     return str(cfg.path) if cfg.path is not None else "config"
 

@@ -11,9 +11,10 @@ from collections.abc import Iterator
 import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from monitor.errors import MonitorError
-from monitor.web.access import TokenAuth, WebSettings
+from monitor.web.access import TokenAuth, WebSettings, allowed_hosts
 from monitor.web.routes import error_page, routes, templates
 
 log = logging.getLogger("monitor.web")
@@ -23,7 +24,10 @@ def create_app(settings: WebSettings) -> Starlette:
     """The web view over ``settings.database`` (pages, ``/api``, the Atom feed)."""
     app = Starlette(
         routes=routes(),
-        middleware=[Middleware(TokenAuth, token=settings.token)],
+        middleware=[
+            Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings)),
+            Middleware(TokenAuth, token=settings.token),
+        ],
         exception_handlers={404: error_page, 405: error_page, 400: error_page},
     )
     app.state.settings = settings

@@ -141,6 +141,12 @@ def test_unknown_pages_are_404(web):
     page(web, "/nope", 404)
 
 
+def test_only_loopback_host_names_are_answered_without_a_token(web):
+    """A page elsewhere cannot read the view through a DNS name rebound to 127.0.0.1."""
+    assert web.get("/api/overview", headers={"Host": "evil.example"}).status_code == 400
+    assert web.get("/", headers={"Host": "localhost:8080"}).status_code == 200
+
+
 def test_api_routes_share_the_cli_schema(web, data, tmp_path):
     def get(path: str, status: int = 200):
         r = web.get(path)
@@ -294,6 +300,9 @@ def test_requests_without_the_token_get_401(data):
         assert httpx.post(base + "/alerts/retry", data={"id": "x"}).status_code == 401
         ok = httpx.get(base + "/", headers={"Authorization": f"Bearer {token}"})
         assert ok.status_code == 200 and "Overview" in ok.text
+        # with a token, any Host name is answered (a LAN name, a reverse proxy's)
+        named = {"Authorization": f"Bearer {token}", "Host": "monitor.lan"}
+        assert httpx.get(base + "/api/overview", headers=named).status_code == 200
         basic = base64.b64encode(f"me:{token}".encode()).decode()
         r = httpx.get(base + "/api/overview", headers={"Authorization": f"Basic {basic}"})
         assert r.status_code == 200
