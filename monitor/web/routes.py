@@ -34,7 +34,7 @@ from monitor.resources import (
     rule_search_json,
     search_hit_json,
 )
-from monitor.store import Store, StoredAlert
+from monitor.store import Store, StoredAlert, from_iso
 from monitor.store.articles import HIT_END, HIT_START
 from monitor.store.db import HEARTBEAT_META, STOPPED_META
 from monitor.web.access import CSRF_COOKIE, CSRF_FIELD, WebSettings, csrf_ok, csrf_token
@@ -209,10 +209,13 @@ def overview(store: Store) -> dict[str, Any]:
         if a.acknowledged_at is None
     ]
     failing = [feed_json(f) for f in store.feed_status() if f.health in ("error", "disabled")]
+    heartbeat = store.get_meta(HEARTBEAT_META)
+    beat = from_iso(heartbeat)
     return {
         "counts": store.table_counts(),
         "alert_counts": store.alert_counts(),
-        "heartbeat": store.get_meta(HEARTBEAT_META),
+        "heartbeat": heartbeat,
+        "heartbeat_age": round((datetime.now(UTC) - beat).total_seconds()) if beat else None,
         "daemon_stopped": store.get_meta(STOPPED_META),
         "recent_alerts": by_watch,
         "failing_feeds": failing,
