@@ -21,6 +21,8 @@ RUN sed -i 's|^path = "monitor.db"|path = "/data/monitor.db"|' /config/config.to
 
 USER 10001:10001
 VOLUME ["/data"]
+# the web view, when [web] enabled (address "0.0.0.0" and a token_env in a container)
+EXPOSE 8080
 HEALTHCHECK --interval=60s --timeout=10s --start-period=60s --retries=3 \
   CMD ["monitor", "health"]
 CMD ["monitor", "run"]

@@ -392,12 +392,23 @@ class DedupConfig(_Model):
     story_similarity: float = Field(default=0.3, gt=0, le=1)
 
 
+class WebConfig(_Model):
+    """``[web]``: the web view (`monitor web`, or served by the daemon when enabled)."""
+
+    enabled: bool = False  # the daemon serves the web view in its event loop
+    address: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=8080, ge=0, le=65535)
+    # the environment variable with the access token; required for a non-loopback address
+    token_env: str | None = Field(default=None, min_length=1)
+
+
 class Config(_Model):
     storage: StorageConfig = StorageConfig()
     fetch: FetchConfig = FetchConfig()
     extract: ExtractConfig = ExtractConfig()
     claims: ClaimsConfig = ClaimsConfig()
     dedup: DedupConfig = DedupConfig()
+    web: WebConfig = WebConfig()
     feeds: list[FeedConfig] = []
     watches: list[WatchConfig] = []
     alerts: dict[str, ChannelConfig] = {}

@@ -15,6 +15,7 @@ import logging
 import signal
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -24,6 +25,9 @@ from monitor.errors import ConfigError
 from monitor.lock import DatabaseLock
 from monitor.pipeline import Pipeline, open_pipeline
 from monitor.store.db import HEARTBEAT_META, RELOAD_ERROR_META, STOPPED_META
+
+if TYPE_CHECKING:
+    from monitor.web.app import WebServer
 
 log = logging.getLogger("monitor.daemon")
 
@@ -48,6 +52,7 @@ class Daemon:
         self.scheduler: AsyncIOScheduler | None = None
         self._feeds_of: Config | None = None
         self._feeds_by_name: dict[str, FeedConfig] = {}
+        self.web: WebServer | None = None  # the web view, when [web] enabled
 
     def _stamp(self) -> tuple[float, int] | None:
         if not self.config_path:
@@ -62,6 +67,11 @@ class Daemon:
         self._stop.set()
 
     async def run(self) -> int:
+        if self.config.web.enabled:  # a bad [web] setting refuses the start, saying why
+            from monitor.web import web_settings
+            from monitor.web.app import WebServer
+
+            self.web = WebServer(web_settings(self.config))
         # one daemon per database: a second one refuses, naming the first one's pid
         with DatabaseLock(self.config.database_path(), "the daemon"):
             async with open_pipeline(self.config) as pipeline:
@@ -98,6 +108,7 @@ class Daemon:
                 coalesce=True,
             )
         self.scheduler.start()
+        web_task = self._start_web()
         enabled = [f for f in self.config.feeds if f.enabled]
         log.info(
             "news-monitor running: %d feeds, %d watches, database %s",
@@ -110,6 +121,9 @@ class Daemon:
         finally:
             log.info("stopping: letting %d running job(s) finish", len(self._inflight))
             self.scheduler.shutdown(wait=False)
+            if web_task is not None and self.web is not None:
+                self.web.stop()
+                await asyncio.wait([web_task], timeout=SHUTDOWN_GRACE)
             if self._inflight:
                 await asyncio.wait(list(self._inflight), timeout=SHUTDOWN_GRACE)
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -117,6 +131,15 @@ class Daemon:
             pipeline.store.set_meta(STOPPED_META, _now())  # `monitor health` fails from now
         log.info("stopped")
         return 0
+
+    def _start_web(self) -> asyncio.Task[None] | None:
+        """Serve the web view in this event loop (``[web] enabled``); the address is bound
+        here, so a port in use stops the start with a clear error."""
+        if self.web is None:
+            return None
+        self.web.bind()
+        log.info("web view on %s", self.web.url)
+        return asyncio.create_task(self.web.serve(), name="web")
 
     def _tracked(self, fn):  # type: ignore[no-untyped-def]
         async def job(*args: object) -> None:

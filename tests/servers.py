@@ -1,4 +1,4 @@
-"""Real servers on loopback for the integration tests (webhook receiver, SMTP)."""
+"""Real servers on loopback for the integration tests (webhook receiver, SMTP, the web view)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -226,3 +227,27 @@ class SMTPReceiver:
 
     def stop(self) -> None:
         self._controller.stop()
+
+
+@contextmanager
+def running_web(settings: Any) -> Iterator[Any]:
+    """The real web view (uvicorn) on loopback in a background thread; yields the
+    ``WebServer`` (its ``url`` and ``port``)."""
+    import asyncio
+
+    from monitor.web.app import WebServer
+
+    server = WebServer(settings)
+    server.bind()
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the web view did not start")
+        time.sleep(0.02)
+    try:
+        yield server
+    finally:
+        server.stop()
+        thread.join(15)

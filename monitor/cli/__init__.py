@@ -16,6 +16,7 @@ from monitor.cli.run import run
 from monitor.cli.stance import stance
 from monitor.cli.status import health, status
 from monitor.cli.stories import claims_cmd, stories_cmd
+from monitor.cli.web import search_cmd, web_cmd
 
 for _command in (
     run,
@@ -30,6 +31,8 @@ for _command in (
     alerts,
     claims_cmd,
     stories_cmd,
+    web_cmd,
+    search_cmd,
 ):
     cli.add_command(_command)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 
@@ -21,22 +21,12 @@ ALERT_TYPES = ("article.matched", "story.updated", "claim.confirmed", "claim.con
 
 def _since(value: str | None) -> datetime | None:
     """--since: a duration back from now ("2h", "1d") or a date/time ("2026-11-20")."""
-    if value is None:
-        return None
-    from monitor.config import parse_duration
+    from monitor.search import parse_since
 
     try:
-        return datetime.now(UTC) - timedelta(seconds=parse_duration(value))
-    except ValueError:
-        pass
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r}: give a duration back from now ('2h', '1d') or a date ('2026-11-20')",
-            param_hint="--since",
-        ) from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+        return parse_since(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--since") from None
 
 
 def _type_filter(value: str | None) -> str | None:
@@ -96,7 +86,9 @@ def alerts(
     finally:
         store.close()
     if as_json:
-        click.echo(json.dumps([_alert_json(a) for a in rows], indent=2, ensure_ascii=False))
+        from monitor.resources import alert_json
+
+        click.echo(json.dumps([alert_json(a) for a in rows], indent=2, ensure_ascii=False))
         return
     if not rows:
         click.echo("no alerts" + (" (with these filters)" if since or watch or kind else ""))
@@ -133,23 +125,6 @@ def format_alert_table(rows: list[StoredAlert], title_width: int = 70) -> str:
         if n in errors:
             lines.append(" " * (widths[0] + 2) + f"last error: {errors[n]}")
     return "\n".join(line.rstrip() for line in lines)
-
-
-def _alert_json(a: StoredAlert) -> dict[str, Any]:
-    return {
-        "id": a.id,
-        "type": a.type,
-        "channel": a.channel,
-        "watch": a.watch,
-        "status": a.status,
-        "attempts": a.attempts,
-        "last_error": a.last_error,
-        "created_at": a.created_at.isoformat(),
-        "next_attempt": a.next_attempt and a.next_attempt.isoformat(),
-        "delivered_at": a.delivered_at and a.delivered_at.isoformat(),
-        "digest_id": a.digest_id,
-        "payload": a.payload,
-    }
 
 
 @alerts.command("retry")

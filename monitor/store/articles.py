@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 
 from monitor.errors import StoreError
 from monitor.models import Article, Match
 from monitor.store.db import Database
-from monitor.store.rows import ArticleRevisionRow, ArticleRow, iso, utcnow
+from monitor.store.rows import ArticleRevisionRow, ArticleRow, SearchHitRow, iso, utcnow
+
+HIT_START, HIT_END = "\ue000", "\ue001"  # the marks around found words in a snippet
 
 
 class ArticlesRepo(Database):
@@ -28,6 +31,38 @@ class ArticlesRepo(Database):
 
     def article_count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+
+    def search_articles(
+        self, query: str, since: str | None = None, limit: int = 50
+    ) -> list[SearchHitRow]:
+        """Articles whose title or text match an FTS5 query, best first (bm25, the title
+        weighing more); ``since``: fetched at or after this ISO time. A query FTS5 cannot
+        parse is an error naming it (:class:`StoreError`)."""
+        sql = (
+            "SELECT a.id, a.title, a.url, a.site_name, a.published, a.fetched_at, a.story_id,"
+            " snippet(articles_fts, 1, ?, ?, ' … ', 24) AS snippet"
+            " FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid"
+            " WHERE articles_fts MATCH ?"
+        )
+        args: list[object] = [HIT_START, HIT_END, query]
+        if since:
+            sql += " AND a.fetched_at >= ?"
+            args.append(since)
+        sql += " ORDER BY bm25(articles_fts, 4.0, 1.0) LIMIT ?"
+        try:
+            rows = list(self.db.query(sql, [*args, limit]))
+        except sqlite3.OperationalError as e:
+            raise StoreError(f"search {query!r}: {e}") from None
+        return [SearchHitRow.from_row(r) for r in rows]
+
+    def latest_articles(self, since: str | None = None, limit: int = 1000) -> list[ArticleRow]:
+        """The most recently stored articles (newest first), fetched at or after ``since``."""
+        sql, args = "SELECT * FROM articles", []
+        if since:
+            sql += " WHERE fetched_at >= ?"
+            args.append(since)
+        rows = self.db.query(sql + " ORDER BY id DESC LIMIT ?", [*args, limit])
+        return [ArticleRow.from_row(r) for r in rows]
 
     def articles_without_urls(self) -> list[int]:
         """Articles with no URL identity in the dedup index (stored before dedup existed)."""

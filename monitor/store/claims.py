@@ -64,6 +64,17 @@ class ClaimsRepo(Database):
             args += [story_id, story_id]
         return [ClaimRow.from_row(r) for r in self.db.query(sql + ") ORDER BY id", args)]
 
+    def claims_in_story(self, story_id: int) -> list[ClaimRow]:
+        """Every watch's claims first made, or reported, by an article of this story."""
+        rows = self.db.query(
+            "SELECT * FROM claims WHERE first_article_id IN"
+            " (SELECT id FROM articles WHERE story_id = ?)"
+            " OR id IN (SELECT e.claim_id FROM claim_evidence e"
+            " JOIN articles a ON a.id = e.article_id WHERE a.story_id = ?) ORDER BY watch, id",
+            [story_id, story_id],
+        )
+        return [ClaimRow.from_row(r) for r in rows]
+
     def claims(self, watch: str | None = None) -> list[ClaimRow]:
         sql, args = "SELECT * FROM claims", []
         if watch:

@@ -130,6 +130,13 @@ class Database:
                 "start the daemon) to upgrade it"
             )
 
+    def table_counts(self) -> dict[str, int]:
+        """How many articles, stories, claims and alerts are stored."""
+        return {
+            t: int(self.db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0])
+            for t in ("articles", "stories", "claims", "alerts")
+        }
+
     def set_meta(self, key: str, value: str) -> None:
         with self.db.atomic():
             self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, value])

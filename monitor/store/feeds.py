@@ -9,7 +9,7 @@ from typing import Any
 
 from monitor.models import FeedState
 from monitor.store.db import Database
-from monitor.store.rows import FeedStatusRow, PageErrorsRow, from_iso, iso, utcnow
+from monitor.store.rows import FeedEntryRow, FeedStatusRow, PageErrorsRow, from_iso, iso, utcnow
 
 # page errors live in the meta table, one key per feed (no schema change for a counter)
 PAGE_ERRORS_PREFIX = "page_errors:"
@@ -87,6 +87,17 @@ class FeedsRepo(Database):
                 """
             )
         ]
+
+    def feed_entries(self, name: str, limit: int = 50) -> list[FeedEntryRow]:
+        """A feed's latest entries (first seen, newest first) with their stored articles."""
+        rows = self.db.query(
+            "SELECT e.guid, e.first_seen, e.article_id, a.title, a.url, a.published,"
+            " a.story_id FROM feed_entries e JOIN feeds f ON f.id = e.feed_id"
+            " LEFT JOIN articles a ON a.id = e.article_id WHERE f.name = ?"
+            " ORDER BY e.first_seen DESC, e.rowid DESC LIMIT ?",
+            [name, limit],
+        )
+        return [FeedEntryRow.from_row(r) for r in rows]
 
     def record_page_errors(
         self, name: str, count: int, last_error: str | None, *, fallbacks: int = 0

@@ -9,7 +9,14 @@ from typing import Any
 
 from monitor.models import AlertEvent
 from monitor.store.db import Database
-from monitor.store.rows import ChannelHealthRow, StoredAlert, from_iso, iso, utcnow
+from monitor.store.rows import (
+    ChannelCountsRow,
+    ChannelHealthRow,
+    StoredAlert,
+    from_iso,
+    iso,
+    utcnow,
+)
 
 
 class OutboxRepo(Database):
@@ -244,3 +251,47 @@ class OutboxRepo(Database):
             if ids is None:
                 return self.db.execute(reset + " WHERE status = 'failed'").rowcount
             return sum(self.db.execute(reset + " WHERE id = ?", [i]).rowcount for i in ids)
+
+    # -- reading for people (web view) ------------------------------------------------------
+    def latest_alerts(
+        self,
+        *,
+        status: str | None = None,
+        channel: str | None = None,
+        watch: str | None = None,
+        limit: int = 100,
+    ) -> list[StoredAlert]:
+        """Alerts newest first, optionally of one status, channel and watch."""
+        where, args = [], []
+        for column, value in (("status", status), ("channel", channel), ("watch", watch)):
+            if value:
+                where.append(f"{column} = ?")
+                args.append(value)
+        sql = "SELECT * FROM alerts" + (" WHERE " + " AND ".join(where) if where else "")
+        rows = self.db.query(sql + " ORDER BY created_at DESC, rowid DESC LIMIT ?", [*args, limit])
+        return [StoredAlert.from_row(r) for r in rows]
+
+    def channel_counts(self) -> list[ChannelCountsRow]:
+        """Per channel: alerts delivered, pending and failed."""
+        rows = self.db.execute(
+            "SELECT channel, SUM(status = 'delivered'), SUM(status = 'pending'),"
+            " SUM(status = 'failed') FROM alerts GROUP BY channel ORDER BY channel"
+        )
+        return [ChannelCountsRow(c, d or 0, p or 0, f or 0) for c, d, p, f in rows]
+
+    def alert_watches(self) -> list[str]:
+        """Every watch the outbox has alerts of."""
+        return [r[0] for r in self.db.execute("SELECT DISTINCT watch FROM alerts ORDER BY 1")]
+
+    def acknowledge_alerts(self, ids: Iterable[str], now: datetime | None = None) -> int:
+        """Mark alerts as seen by a person (a dead letter acknowledged leaves the overview's
+        list of problems); returns how many were not acknowledged before."""
+        stamp = iso(now or utcnow())
+        with self.db.atomic():
+            return sum(
+                self.db.execute(
+                    "UPDATE alerts SET acknowledged_at = ? WHERE id = ? AND acknowledged_at IS NULL",
+                    [stamp, i],
+                ).rowcount
+                for i in ids
+            )

@@ -85,6 +85,19 @@ class FeedStatusRow:
 
 
 @dataclass(frozen=True)
+class FeedEntryRow(_FromRow):
+    """One entry a feed brought, with its stored article (if it was stored)."""
+
+    guid: str
+    first_seen: str
+    article_id: int | None
+    title: str | None
+    url: str | None
+    published: str | None
+    story_id: int | None
+
+
+@dataclass(frozen=True)
 class PageErrorsRow:
     """How many of a feed's article pages could not be fetched, and the last reason; how
     many entries were stored with the feed's text although their page was asked for."""
@@ -114,6 +127,23 @@ class ArticleRow(_FromRow):
     revision: int
     updated_at: str | None
     duplicate_of: int | None
+
+
+@dataclass(frozen=True)
+class SearchHitRow(_FromRow):
+    """A stored article found by full-text search, with a highlighted extract.
+
+    ``snippet`` marks the found words with U+E000 (start) and U+E001 (end), characters
+    that never occur in article text, so a page can escape the text and then highlight."""
+
+    id: int
+    title: str
+    url: str
+    site_name: str | None
+    published: str | None
+    fetched_at: str
+    story_id: int | None
+    snippet: str
 
 
 @dataclass(frozen=True)
@@ -219,6 +249,7 @@ class StoredAlert:
     delivered_at: datetime | None
     digest_id: str | None = None  # the digest message that carried it, if any
     first_attempt: datetime | None = None
+    acknowledged_at: datetime | None = None  # a person marked it seen (web view)
 
     @classmethod
     def from_row(cls, r: dict[str, Any]) -> StoredAlert:
@@ -238,6 +269,7 @@ class StoredAlert:
             delivered_at=from_iso(r["delivered_at"]),
             digest_id=r.get("digest_id"),
             first_attempt=from_iso(r.get("first_attempt")),
+            acknowledged_at=from_iso(r.get("acknowledged_at")),
         )
 
     def event(self) -> AlertEvent:
@@ -263,6 +295,16 @@ class ChannelHealthRow:
     failed: int
     last_error: str | None
     last_success: str | None
+
+
+@dataclass(frozen=True)
+class ChannelCountsRow:
+    """How many of a channel's alerts were delivered, wait, or gave up."""
+
+    channel: str
+    delivered: int
+    pending: int
+    failed: int
 
 
 # -- claims --------------------------------------------------------------------------------

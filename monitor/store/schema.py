@@ -8,7 +8,10 @@ checks that an upgraded file ends with the same tables, columns and indexes as a
 Data steps: version 2 added the dedup index, which the articles stored before it lack.
 The upgrade marks them (``meta.dedup_backfill = pending``) and :func:`run_backfill` indexes
 them with the configured dedup settings when the pipeline opens the file (see
-``monitor.pipeline.open_store``).
+``monitor.pipeline.open_store``). Version 5 added the full-text index of the articles
+(``articles_fts``, SQLite FTS5 over the ``articles`` table, kept by triggers in the
+transaction of every article write); its upgrade builds the index of the articles already
+stored in the same transaction as the version bump (FTS5's ``rebuild``).
 """
 
 from __future__ import annotations
@@ -77,6 +80,7 @@ CREATE TABLE feed_entries (
     PRIMARY KEY (feed_id, guid)
 );
 CREATE INDEX feed_entries_article ON feed_entries(article_id);
+CREATE INDEX feed_entries_feed_article ON feed_entries(feed_id, article_id);
 CREATE TABLE matches (
     id INTEGER PRIMARY KEY,
     watch TEXT NOT NULL,
@@ -87,6 +91,7 @@ CREATE TABLE matches (
     created_at TEXT NOT NULL,
     UNIQUE (watch, article_id)
 );
+CREATE INDEX matches_article ON matches(article_id);
 CREATE TABLE alerts (
     id TEXT PRIMARY KEY,
     type TEXT NOT NULL,
@@ -100,11 +105,14 @@ CREATE TABLE alerts (
     created_at TEXT NOT NULL,
     delivered_at TEXT,
     digest_id TEXT,                 -- the digest message that carried it
-    first_attempt TEXT              -- max_age counts from here
+    first_attempt TEXT,             -- max_age counts from here
+    acknowledged_at TEXT            -- a person saw it (web view), v5
 );
 CREATE INDEX alerts_due ON alerts(status, next_attempt);
 CREATE INDEX alerts_sent ON alerts(channel, delivered_at);
 CREATE INDEX alerts_channel_due ON alerts(channel, status, next_attempt);
+CREATE INDEX alerts_created ON alerts(created_at);
+CREATE INDEX alerts_watch ON alerts(watch, created_at);
 CREATE TABLE alert_channels (
     name TEXT PRIMARY KEY,
     state TEXT NOT NULL,            -- ok | failing
@@ -219,15 +227,42 @@ CREATE TABLE claim_relations (
     evidence_id INTEGER REFERENCES claim_evidence(id),
     created_at TEXT NOT NULL,
     PRIMARY KEY (claim_a, claim_b)
-)
+);
+-- full-text search over the stored articles (v5): an external-content FTS5 index of
+-- articles(title, text), kept by triggers in the transaction of every article write
+CREATE VIRTUAL TABLE articles_fts USING fts5(
+    title, text, content='articles', content_rowid='id',
+    tokenize='unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER articles_fts_insert AFTER INSERT ON articles BEGIN
+    INSERT INTO articles_fts (rowid, title, text) VALUES (new.id, new.title, new.text);
+END;
+CREATE TRIGGER articles_fts_delete AFTER DELETE ON articles BEGIN
+    INSERT INTO articles_fts (articles_fts, rowid, title, text)
+        VALUES ('delete', old.id, old.title, old.text);
+END;
+CREATE TRIGGER articles_fts_update AFTER UPDATE OF title, text ON articles BEGIN
+    INSERT INTO articles_fts (articles_fts, rowid, title, text)
+        VALUES ('delete', old.id, old.title, old.text);
+    INSERT INTO articles_fts (rowid, title, text) VALUES (new.id, new.title, new.text);
+END
 """
 
 
 def _script(db: sqlite_utils.Database, sql: str) -> None:
-    """Run DDL statement by statement (executescript would commit the migration early)."""
-    for statement in sql.split(";"):
-        if statement.strip():
-            db.execute(statement)
+    """Run DDL statement by statement (executescript would commit the migration early).
+
+    A statement ends at a ``;`` that completes it (``sqlite3.complete_statement``), so a
+    trigger's body, whose statements end in ``;`` too, stays one statement."""
+    statement = ""
+    for piece in sql.split(";"):
+        statement += piece + ";"
+        if sqlite3.complete_statement(statement):
+            if statement.strip(" \n;"):
+                db.execute(statement)
+            statement = ""
+    if statement.strip(" \n;"):
+        db.execute(statement)
 
 
 # -- the upgrades of files made by older versions (v1 is the first release's schema) ---------
@@ -273,7 +308,25 @@ def _to_v3(db: sqlite_utils.Database) -> None:
 
 def _to_v4(db: sqlite_utils.Database) -> None:
     """Claims: tracked propositions, the reports on each, and contradictions between them."""
-    _script(db, _part("CREATE TABLE claims ("))
+    _script(db, _part("CREATE TABLE claims (", "-- full-text search"))
+
+
+def _to_v5(db: sqlite_utils.Database) -> None:
+    """Web view: full-text search over the articles (FTS5, filled with the stored ones
+    here, in the upgrade's transaction), acknowledged alerts, and the indexes its pages
+    read by (alerts newest first, a feed's article count, a story's watches)."""
+    _script(
+        db,
+        """
+        ALTER TABLE alerts ADD COLUMN acknowledged_at TEXT;
+        CREATE INDEX alerts_created ON alerts(created_at);
+        CREATE INDEX alerts_watch ON alerts(watch, created_at);
+        CREATE INDEX feed_entries_feed_article ON feed_entries(feed_id, article_id);
+        CREATE INDEX matches_article ON matches(article_id);
+        """,
+    )
+    _script(db, _part("-- full-text search"))
+    db.execute("INSERT INTO articles_fts (articles_fts) VALUES ('rebuild')")
 
 
 # UPGRADES[v] brings a file from version v to v + 1 (v >= 1; new files get BASELINE).
@@ -281,8 +334,9 @@ UPGRADES: dict[int, Callable[[sqlite_utils.Database], None]] = {
     1: _to_v2,
     2: _to_v3,
     3: _to_v4,
+    4: _to_v5,
 }
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def too_new(path: Path, version: int) -> str:

@@ -67,3 +67,40 @@ def test_matches_once_per_watch_and_article(store):
     assert not store.watch_matched_story("w", 7, besides=a)
     assert store.watch_matched_copy("w", a, besides=b)
     assert not store.watch_matched_copy("nobody", a, besides=b)
+
+
+def test_full_text_index_follows_every_article_write(store):
+    """The FTS5 index is written by triggers in the article write's own transaction:
+    inserts and revisions are searchable at once, a rolled-back write leaves nothing."""
+    with store.transaction():
+        a1 = store.insert_article(
+            article(1, title="Harbour reopens", text="The Zanzibar harbour reopened today."), "h1"
+        )
+        store.insert_article(article(2, text="Nothing about ports."), "h2")
+    (hit,) = store.search_articles("zanzibar")
+    assert hit.id == a1 and hit.title == "Harbour reopens"
+    assert "\ue000Zanzibar\ue001" in hit.snippet
+    assert [h.id for h in store.search_articles("harbour")] == [a1]  # title and text
+    # a revision replaces the indexed text
+    with store.transaction():
+        store.revise_article(
+            a1, article(1, title="Harbour shut", text="Closed by the storm."), "h3"
+        )
+    assert store.search_articles("zanzibar") == []
+    assert [h.id for h in store.search_articles("storm")] == [a1]
+    # a write that rolls back is not searchable
+    with pytest.raises(RuntimeError), store.transaction():
+        store.insert_article(article(3, text="Kilimanjaro expedition."), "h4")
+        raise RuntimeError("crash before the commit")
+    assert store.search_articles("kilimanjaro") == []
+    # since: fetched at or after
+    assert store.search_articles("storm", since="2999-01-01T00:00:00+00:00") == []
+    with pytest.raises(StoreError, match="search"):
+        store.search_articles('AND ("')
+
+
+def test_latest_articles_newest_first(store):
+    with store.transaction():
+        ids = [store.insert_article(article(n), f"h{n}") for n in range(1, 5)]
+    assert [a.id for a in store.latest_articles(limit=2)] == ids[::-1][:2]
+    assert isinstance(store.latest_articles()[0], ArticleRow)

@@ -140,14 +140,17 @@ def make_v1(path: Path, now: datetime) -> None:
 
 
 def shape(path: Path) -> dict[str, object]:
-    """Every table's columns (name, type, not null, default) and every index's columns."""
+    """Every table's columns (name, type, not null, default), every index's columns and
+    every trigger's text."""
     conn = sqlite3.connect(path)
     try:
         out: dict[str, object] = {}
         names = conn.execute(
-            "SELECT type, name, tbl_name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+            "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
         ).fetchall()
-        for kind, name, table in names:
+        for kind, name, table, sql in names:
+            if kind == "trigger":
+                out[f"trigger {name}"] = (table, " ".join(sql.split()))
             if kind == "table":
                 cols = conn.execute(f"PRAGMA table_info({name})").fetchall()
                 out[name] = sorted((c[1], c[2], c[3], c[4], c[5]) for c in cols)
@@ -251,6 +254,44 @@ def test_each_version_upgrades_to_the_baseline(tmp_path):
         conn.close()
         Store.open(path).close()
         assert shape(path) == shape(fresh), start
+
+
+def _at_version(path: Path, version: int, now: datetime) -> None:
+    """A file at ``version``: the v1 file with its rows, brought up by the upgrades."""
+    from monitor.store.schema import UPGRADES
+
+    make_v1(path, now)
+    conn = sqlite3.connect(path)
+    for v in range(1, version):
+        UPGRADES[v](_Db(conn))
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(version)])
+    conn.commit()
+    conn.close()
+
+
+def test_v4_file_gets_the_search_index_of_its_articles(tmp_path, now):
+    """v5's data step: the articles stored before the full-text index are searchable after
+    the upgrade, and later writes keep the index."""
+    path = tmp_path / "v4.db"
+    _at_version(path, 4, now)
+    s = Store.open(path)
+    try:
+        assert s.schema_version() == SCHEMA_VERSION == 5
+        assert sorted(h.id for h in s.search_articles("Kremlin")) == [1, 2]
+        assert [h.id for h in s.search_articles("Liverpool")] == [3]
+        (alert,) = s.alerts()
+        assert alert.acknowledged_at is None
+        assert s.acknowledge_alerts([alert.id]) == 1 and s.acknowledge_alerts([alert.id]) == 0
+        with s.transaction():
+            s.db.execute("UPDATE articles SET text = 'Tottenham drew.' WHERE id = 3")
+        assert s.search_articles("Liverpool") == []
+        assert [h.id for h in s.search_articles("Tottenham")] == [3]
+    finally:
+        s.close()
+    fresh = tmp_path / "new.db"
+    Store.open(fresh).close()
+    assert shape(path) == shape(fresh)
+    assert "trigger articles_fts_insert" in shape(fresh)
 
 
 class _Db:

@@ -1,0 +1,1 @@
+"""JSON Schema files of the read resources (see :mod:`monitor.resources`)."""
