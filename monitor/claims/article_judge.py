@@ -87,6 +87,7 @@ class ArticleJudgeError(Exception):
 class EngineReading:
     """What the stance engine read of one claim in the whole article."""
 
+    stance: str  # ENGINE_STANCES
     probabilities: dict[str, float]  # ENGINE_STANCES
     source: str  # "model" or "rule:<kind>"
     evidence: tuple[str, ...] = ()
@@ -182,7 +183,9 @@ class ArticleJudge:
             th = json.loads(th_path.read_text(encoding="utf-8"))
             with np.load(trees, allow_pickle=False) as data:
                 self.trees = TreeEnsemble.from_arrays(data, "judge_")
-            self.thresholds = {k: float(th[k]["threshold"]) for k in ("confirms", "contradicts")}
+            self.thresholds = {
+                k: float(th[k]["threshold"]) for k in ("confirms", "contradicts", "gate")
+            }
             self.labels: tuple[str, ...] = tuple(meta["labels"])
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise ArticleJudgeError(f"article judge files unreadable in {d}: {e}") from e
@@ -194,7 +197,7 @@ class ArticleJudge:
         if sorted(self.labels) != sorted(LABELS) or self.trees.num_class != len(LABELS):
             raise ArticleJudgeError(f"article judge labels {self.labels} are not {LABELS}: {d}")
         for k, t in self.thresholds.items():
-            if not 0.0 < t <= 1.0:
+            if not 0.0 <= t <= 1.0:
                 raise ArticleJudgeError(f"article judge threshold {k}={t!r} not in (0, 1]")
         self.calibration: dict[str, Any] = th
         self.meta = meta
@@ -206,9 +209,11 @@ class ArticleJudge:
         return _load_packaged()
 
     def precision(self, relation: str) -> float | None:
-        """Held-out precision at the threshold (for the alert's confidence note)."""
+        """Held-out precision of this judge's verdicts of a relation (the alert's
+        confidence note): that of all its verdicts, its own and those it lets through
+        (out of fold on the validation stories)."""
         try:
-            return float(self.calibration[relation]["val_precision"])
+            return float(self.calibration["gate"][f"val_{relation}_precision"])
         except (KeyError, TypeError, ValueError):
             return None
 
@@ -232,12 +237,22 @@ class ArticleJudge:
         claims: Sequence[str],
         sents: Sequence[str],
         readings: Sequence[Readings],
-        engine: Sequence[EngineReading | None],
+        engine: Sequence[EngineReading],
+        pair: Sequence[Verdict],
     ) -> list[Verdict]:
-        """Verdicts of claims against one article. The evidence of a confirmation or a
-        contradiction is the pair model's reading most that way (a sentence, or two), or
-        the engine's evidence when the pair model read none; a verdict with no evidence
-        is neither."""
+        """Verdicts of claims against one article.
+
+        ``pair``: the pair model's article-level verdicts of the same readings
+        (:func:`~monitor.claims.pairs.verdict`). The judge's own calibrated verdict
+        stands; where it has none, the pair model's verdict stands if the judge gives that
+        relation at least the ``gate`` probability and, for a confirmation, the engine
+        reads it too (``thresholds.json``; both rules measured together on held-out folds
+        of the validation stories).
+
+        The evidence is the pair model's reading most that way (a sentence, or two), which
+        must itself lean that way (a contradiction quotes a sentence whose meaning opposes
+        the claim), or the engine's evidence when the pair model read no sentence; a
+        verdict with no such evidence is neither."""
         sents = [s for s in sents if s and s.strip()]
         body = body_cues(sents)
         X = np.array(
@@ -246,25 +261,38 @@ class ArticleJudge:
                 for c, r, e in zip(claims, readings, engine, strict=True)
             ]
         )
+        gate = self.thresholds["gate"]
         out: list[Verdict] = []
-        for p, r, e in zip(self.probabilities(X), readings, engine, strict=True):
+        for p, r, e, v in zip(self.probabilities(X), readings, engine, pair, strict=True):
             relation = self.decide(p)
-            probs = np.asarray(r.probs).reshape(-1, 3)
+            if relation == "neither" and v.relation == "contradicts" and p[1] >= gate:
+                relation = "contradicts"
+            elif (
+                relation == "neither"
+                and v.relation == "confirms"
+                and e.stance == "confirms"
+                and p[0] >= gate
+            ):
+                relation = "confirms"
             if relation == "neither":
                 out.append(Verdict("neither", float(p[2]), "", None))
                 continue
             col = 0 if relation == "confirms" else 1
+            probs = np.asarray(r.probs).reshape(-1, 3)
+            evidence = ""
+            score = None
             if len(probs):
                 i = int(np.argmax(probs[:, col]))
                 q = probs[i]
                 score = PairScore(float(q[0]), float(q[1]), float(q[2]), relation)
-                evidence = r.texts[i]
+                evidence = r.texts[i] if q[col] > q[1 - col] else ""
             else:
-                score, evidence = None, " ".join(e.evidence) if e else ""
+                evidence = " ".join(e.evidence)
             if not evidence:
                 out.append(Verdict("neither", float(p[2]), "", None))
             else:
-                out.append(Verdict(relation, float(p[col]), evidence, score))
+                prob = max(float(p[col]), v.probability if v.relation == relation else 0.0)
+                out.append(Verdict(relation, prob, evidence, score))
         return out
 
 
@@ -279,6 +307,7 @@ def engine_readings(engine: Any, claims: Sequence[str], text: str) -> list[Engin
     decisions = engine.decide_many(list(claims), body)
     return [
         EngineReading(
+            d.stance,
             {k: float(v) for k, v in d.probabilities.items()},
             d.source,
             tuple(body.sentence(i) for i in d.evidence),

@@ -369,9 +369,14 @@ class ClaimTracker:
         claims: Sequence[str],
         sents: Sequence[str],
         article: Article,
+        created: Sequence[bool] = (),
     ) -> tuple[list[Verdict], str]:
         """Each claim (a statement) judged against an article's sentences, and the level
         ("sentence" for a text of one sentence, else "article").
+
+        ``created``: per claim, whether this article made it. Such a claim is judged by
+        the pair model alone: the article itself carries both sides, and a contradiction
+        then also needs both to be reports the claim reader found (``_contradict``).
 
         One sentence: the pair model at its sentence thresholds. A whole article: the
         article judge over the pair model's readings and the stance engine's reading of
@@ -391,12 +396,14 @@ class ClaimTracker:
                 eng = engine_readings(engine, claims, f"{article.title or ''}\n\n{article.text}")
             except Exception as e:  # the engine must never stop the pipeline
                 log.warning("stance engine failed on %s: %s", article.url, e)
+        pair = [verdict(model, r.probs, r.texts, level) for r in readings]
         if judge is None or len(eng) != len(claims):
-            out = [verdict(model, r.probs, r.texts, level) for r in readings]
             return [
-                replace(v, relation="neither") if v.relation == "confirms" else v for v in out
+                replace(v, relation="neither") if v.relation == "confirms" else v for v in pair
             ], level
-        return judge.judge(contents, sents, readings, eng), level
+        judged = judge.judge(contents, sents, readings, eng, pair)
+        own = list(created) + [False] * (len(claims) - len(created))
+        return [p if c else j for p, j, c in zip(pair, judged, own, strict=True)], level
 
     def precision(self, model: PairModel, level: str, relation: str) -> float | None:
         """Held-out precision of a verdict at its threshold (the alert's confidence note)."""
@@ -668,7 +675,13 @@ class _ArticleRun:
         if model is None or not sents:
             return
         judged = [*self.claims, *self.others]
-        verdicts, level = self.t.verdicts(model, [c.statement for c in judged], sents, self.article)
+        verdicts, level = self.t.verdicts(
+            model,
+            [c.statement for c in judged],
+            sents,
+            self.article,
+            [c.id in self.created for c in judged],
+        )
         by_claim = dict(zip((c.id for c in judged), verdicts, strict=True))
         # a contradiction only by a side already on file must not hide a confirmation:
         # read those claims again without the sentences of that side (rare: an article
@@ -676,7 +689,11 @@ class _ArticleRun:
         for c in [c for c in judged if self._known_side(c, by_claim[c.id])]:
             rest = [s for s in sents if not self._opposed_by(c, s)]
             again, _ = self.t.verdicts(
-                model, [c.statement], rest, replace(self.article, text="\n".join(rest))
+                model,
+                [c.statement],
+                rest,
+                replace(self.article, text="\n".join(rest)),
+                [c.id in self.created],
             )
             by_claim[c.id] = again[0]
         others = {c.id for c in self.others}
