@@ -43,6 +43,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from monitor.claims.article_judge import ArticleJudge, ArticleJudgeError, engine_readings
 from monitor.claims.extract import (
     Attribution,
     ClaimRecord,
@@ -53,7 +54,6 @@ from monitor.claims.extract import (
     read_sentence,
     read_statement,
 )
-from monitor.claims.article_judge import ArticleJudge, ArticleJudgeError, engine_readings
 from monitor.claims.pairs import (
     MODEL_DIR,
     PairModel,

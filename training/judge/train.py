@@ -36,7 +36,7 @@ from monitor.claims.article_judge import (
     engine_readings,
     features,
 )
-from monitor.claims.pairs import LABELS, PairModel, read_many, split_text
+from monitor.claims.pairs import LABELS, PairModel, read_many, split_text, verdict
 from monitor.claims.stance import load_engine
 from monitor.claims.stance_gbdt import TreeEnsemble
 from monitor.claims.track import claim_content
@@ -88,7 +88,6 @@ def story_groups(pairs: list[tuple[str, int, str]]) -> list[int]:
     return [roots.setdefault(find(f"b:{b}"), len(roots)) for _, b, _ in pairs]
 
 
-
 def cmd_features(args: argparse.Namespace) -> int:
     bodies, pairs = load(args.data)
     chosen, weight = side_pairs(pairs, args.side, args.unrelated, args.seed)
@@ -114,8 +113,6 @@ def cmd_features(args: argparse.Namespace) -> int:
         cues = body_cues(sents)
         for i, h, r, e in zip(idx, heads, readings, eng, strict=True):
             X[i] = features(claim_content(h), sents, r, e, cues)
-            from monitor.claims.pairs import verdict
-
             v = verdict(model, r.probs, r.texts, "article") if r.texts else None
             main_pair[i] = [
                 v is not None and v.relation == "confirms",
@@ -319,8 +316,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     mp, me = d["main_pair"], d["main_engine"]
     pair_only = np.where(mp[:, 1] > 0, 1, np.where(mp[:, 0] > 0, 0, 2))
     main = np.where(pair_only == 0, np.where(me == "confirms", 0, 2), pair_only)
-    for name, pred in (("main (pair + engine 2nd reading)", main), ("pair only", pair_only),
-                       ("judge", new)):
+    for name, pred in (
+        ("main (pair + engine 2nd reading)", main),
+        ("pair only", pair_only),
+        ("judge", new),
+    ):
         cp, cr, _ = pr(pred, y, w, 0)
         xp, xr, _ = pr(pred, y, w, 1)
         fa = {}
