@@ -41,6 +41,7 @@ from monitor.claims.stance import load_engine
 from monitor.claims.stance_gbdt import TreeEnsemble
 from monitor.claims.track import claim_content
 from training.pairs.make_splits import headline_key
+from training.stance.train import Pair, story_components
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data" / "fnc1"
@@ -70,22 +71,10 @@ def side_pairs(
 
 
 def story_groups(pairs: list[tuple[str, int, str]]) -> list[int]:
-    """A story id per pair: connected components of headlines and bodies."""
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for h, b, label in pairs:
-        ra, rb = find("h:" + h), find(f"b:{b}")
-        if ra != rb and label != "unrelated":
-            parent[ra] = rb
-    roots: dict[str, int] = {}
-    return [roots.setdefault(find(f"b:{b}"), len(roots)) for _, b, _ in pairs]
+    """A story id per pair: connected components of headlines and bodies linked by related
+    pairs (``training.stance``'s definition)."""
+    comp = story_components([Pair(h, b, label) for h, b, label in pairs])
+    return [comp[f"b:{b}"] for _, b, _ in pairs]
 
 
 def cmd_features(args: argparse.Namespace) -> int:
