@@ -18,10 +18,13 @@ Grouping (what is stored): a record with the same proposition and polarity as on
 those claims is stored as a report on it; any other assertive record becomes a new claim;
 questions and conditionals are stored as discussion. Grouping never alerts by itself.
 
-What alerts (each relation once) is decided by the pair model (:mod:`.pairs`): every
-candidate claim, and every claim the article created, is judged against the article's
-sentences in one batched call, at the model's calibrated thresholds. The alert's
-confidence is the model's probability, its evidence the sentence(s) the model read.
+What alerts (each relation once) is decided by the pair model (:mod:`.pairs`) and, for a
+whole article, the article judge (:mod:`.article_judge`): every candidate claim, and every
+claim the article created, is read against the article's sentences in one batched call;
+a text of one sentence is decided at the pair model's calibrated thresholds, a whole
+article by the judge over those readings and the stance engine's
+(:meth:`ClaimTracker.verdicts`).
+The alert's confidence is that probability, its evidence the sentence(s) the model read.
 
 * ``claim.confirmed``: from an outlet that has not reported the claim yet, not a
   verbatim re-run (a syndicated copy), never of a claim the article created.
@@ -341,8 +344,8 @@ class ClaimTracker:
         return self._model
 
     def engine(self) -> Any:
-        """The article-level stance engine (monitor.claims.stance), a second reader that an
-        article-level confirmation must agree with; None if it cannot be loaded."""
+        """The stance engine (monitor.claims.stance), whose reading of a whole body the
+        article judge takes into account; None if it cannot be loaded."""
         if not self._engine_tried:
             self._engine_tried = True
             try:
