@@ -1,6 +1,8 @@
 """Pair model cost: one new article (40 sentences) judged against the 100 stored claims of its
 story with ``monitor.claims.pairs.judge_many``, on ONE core (onnxruntime
-``intra_op_num_threads=1``), model loaded beforehand (its load time is printed apart).
+``intra_op_num_threads=1``), model loaded beforehand (its load time is printed apart); then
+the whole article-level decision of the claims stage (``ClaimTracker.verdicts``: the same
+readings, the stance engine's reading of the body and the article judge).
 
 CPU time of the process is the figure to quote on a shared machine (one inference thread,
 so CPU time is the time on one free core); wall time is printed too.
@@ -32,6 +34,8 @@ from monitor.claims.pairs import (
     content_words,
     judge_many,
 )
+from monitor.claims.track import ClaimTracker
+from monitor.models import Article
 
 SUBJECTS = (
     "The mayor",
@@ -108,6 +112,21 @@ def main() -> None:
         judge_many(claims, sents, args.k, windows=windows, model=model)
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
+    tracker = ClaimTracker(model=model)
+    article = Article(
+        url="http://127.0.0.1/bench",
+        title=sents[0],
+        text="\n".join(sents[1:]),
+        text_source="page",
+        feed_name="bench",
+        guid="bench",
+    )
+    tracker.verdicts(model, claims, sents, article)  # loads the engine and the judge
+    stage = []
+    for _ in range(args.repeat):
+        c0 = time.process_time()
+        tracker.verdicts(model, claims, sents, article)
+        stage.append(time.process_time() - c0)
     size = (args.model / "model.onnx").stat().st_size
     print(
         f"Machine: {lscpu_model()}, {os.cpu_count()} cpu, Python {platform.python_version()}, "
@@ -120,7 +139,10 @@ def main() -> None:
         f"min {min(cpu):.3f} s, max {max(cpu):.3f} s over {args.repeat} runs "
         f"({statistics.median(cpu) / max(1, readings) * 1000:.2f} ms per reading)\n"
         f"judge_many wall time: median {statistics.median(times):.3f} s, min {min(times):.3f} s "
-        f"(the machine is shared: wall time includes waiting for a core)"
+        f"(the machine is shared: wall time includes waiting for a core)\n"
+        f"claims stage, article level (readings + stance engine + article judge) CPU time: "
+        f"median {statistics.median(stage):.3f} s, min {min(stage):.3f} s, "
+        f"max {max(stage):.3f} s"
     )
 
 

@@ -406,12 +406,12 @@ def load_engine(
 
 
 def pair_verdict(claim: str, sentence: str) -> StanceVerdict:
-    """A claim against one sentence or headline, read by the pair model
-    (``monitor.claims.pairs``): its *neither* is ``discusses`` when the sentence shares
-    content words with the claim, else ``unrelated``."""
-    from monitor.claims.pairs import judge_sentences
+    """A claim against one short text (a headline, a summary: ``pairs.is_short``) read
+    whole by the pair model (``monitor.claims.pairs.judge_short``): its *neither* is
+    ``discusses`` when the text shares content words with the claim, else ``unrelated``."""
+    from monitor.claims.pairs import judge_short
 
-    v = judge_sentences(claim, [sentence])
+    v = judge_short(claim, sentence)
     stance = v.relation
     if stance == "neither":
         stance = "discusses" if v.score is not None else "unrelated"
@@ -434,14 +434,15 @@ def run_jsonl(
 ) -> int:
     """Judge JSON lines ``{"id", "claim", "text"}``; write ``{"id", "stance", "score", "evidence"}``.
 
-    A text of one sentence (a headline, a summary) is read by the pair model
+    A short text (a headline, a summary: at most two sentences of 40 words) is read whole
+    by the pair model
     (:func:`pair_verdict`; it scores 0.7+ on held-out claim/headline pairs where the
     engine scores about 0.5, see docs/claims-model.md) unless ``pairs`` is False; longer
     texts by the stance engine. A line that cannot be judged yields
     ``{"id": ..., "error": "..."}`` instead. Blank lines are skipped. Consecutive lines
     with the same text share one prepared text. Returns the number of lines written.
     """
-    from monitor.claims.pairs import PairModelError, split_text
+    from monitor.claims.pairs import PairModelError, is_short
 
     eng = engine
     last_text: str | None = None
@@ -464,7 +465,7 @@ def run_jsonl(
                 raise ValueError(f"line {lineno}: 'claim' must be a non-empty string")
             if not isinstance(text, str):
                 raise ValueError(f"line {lineno}: 'text' must be a string")
-            if pairs and len(split_text(text)) == 1:
+            if pairs and is_short(text):
                 v = pair_verdict(claim, text.strip())
             else:
                 if eng is None:

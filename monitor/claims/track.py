@@ -18,10 +18,13 @@ Grouping (what is stored): a record with the same proposition and polarity as on
 those claims is stored as a report on it; any other assertive record becomes a new claim;
 questions and conditionals are stored as discussion. Grouping never alerts by itself.
 
-What alerts (each relation once) is decided by the pair model (:mod:`.pairs`): every
-candidate claim, and every claim the article created, is judged against the article's
-sentences in one batched call, at the model's calibrated thresholds. The alert's
-confidence is the model's probability, its evidence the sentence(s) the model read.
+What alerts (each relation once) is decided by the pair model (:mod:`.pairs`) and, for a
+whole article, the article judge (:mod:`.article_judge`): every candidate claim, and every
+claim the article created, is read against the article's sentences in one batched call;
+a text of one sentence is decided at the pair model's calibrated thresholds, a whole
+article by the judge over those readings and the stance engine's
+(:meth:`ClaimTracker.verdicts`).
+The alert's confidence is that probability, its evidence the sentence(s) the model read.
 
 * ``claim.confirmed``: from an outlet that has not reported the claim yet, not a
   verbatim re-run (a syndicated copy), never of a claim the article created.
@@ -43,6 +46,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from monitor.claims.article_judge import ArticleJudge, ArticleJudgeError, engine_readings
 from monitor.claims.extract import (
     Attribution,
     ClaimRecord,
@@ -59,8 +63,9 @@ from monitor.claims.pairs import (
     PairModelError,
     Verdict,
     content_words,
-    judge_many,
+    read_many,
     split_text,
+    verdict,
 )
 from monitor.claims.relate import (
     StoredClaim,
@@ -324,6 +329,8 @@ class ClaimTracker:
         self._model_tried = model is not None
         self._engine: Any = None
         self._engine_tried = False
+        self._judge: ArticleJudge | None = None
+        self._judge_tried = False
 
     def model(self) -> PairModel | None:
         if not self._model_tried:
@@ -337,8 +344,8 @@ class ClaimTracker:
         return self._model
 
     def engine(self) -> Any:
-        """The article-level stance engine (monitor.claims.stance), a second reader that an
-        article-level confirmation must agree with; None if it cannot be loaded."""
+        """The stance engine (monitor.claims.stance), whose reading of a whole body the
+        article judge takes into account; None if it cannot be loaded."""
         if not self._engine_tried:
             self._engine_tried = True
             try:
@@ -348,6 +355,65 @@ class ClaimTracker:
             except Exception as e:  # model files missing or broken: confirmations stay off
                 log.warning("article-level confirmations are off: stance engine: %s", e)
         return self._engine
+
+    def article_judge(self) -> ArticleJudge | None:
+        """The article-level judge (:mod:`.article_judge`); None if it cannot be loaded."""
+        if not self._judge_tried:
+            self._judge_tried = True
+            try:
+                self._judge = ArticleJudge.load()
+            except ArticleJudgeError as e:
+                log.warning("article judge off, confirmations in whole articles are off: %s", e)
+        return self._judge
+
+    def verdicts(
+        self,
+        model: PairModel,
+        claims: Sequence[str],
+        sents: Sequence[str],
+        article: Article,
+        created: Sequence[bool] = (),
+    ) -> tuple[list[Verdict], str]:
+        """Each claim (a statement) judged against an article's sentences, and the level
+        ("sentence" for a text of one sentence, else "article").
+
+        ``created``: per claim, whether this article made it. Such a claim is judged by
+        the pair model alone: the article itself carries both sides, and a contradiction
+        then also needs both to be reports the claim reader found (``_contradict``).
+
+        One sentence: the pair model at its sentence thresholds. A whole article: the
+        article judge over the pair model's readings and the stance engine's reading of
+        the body. Without the judge or the engine (files missing), the pair model's
+        article verdicts stand, except confirmations: precision first, those are off."""
+        contents = [claim_content(c) for c in claims]
+        readings = read_many(contents, sents, model=model)
+        n = sum(1 for s in sents if s and s.strip())
+        level = "sentence" if n == 1 else "article"
+        if level == "sentence":
+            return [verdict(model, r.probs, r.texts, level) for r in readings], level
+        judge = self.article_judge()
+        engine = self.engine()
+        eng: list[Any] = []
+        if judge is not None and engine is not None:
+            try:
+                eng = engine_readings(engine, claims, f"{article.title or ''}\n\n{article.text}")
+            except Exception as e:  # the engine must never stop the pipeline
+                log.warning("stance engine failed on %s: %s", article.url, e)
+        pair = [verdict(model, r.probs, r.texts, level) for r in readings]
+        if judge is None or len(eng) != len(claims):
+            return [
+                replace(v, relation="neither") if v.relation == "confirms" else v for v in pair
+            ], level
+        judged = judge.judge(contents, sents, readings, eng, pair)
+        own = list(created) + [False] * (len(claims) - len(created))
+        return [p if c else j for p, j, c in zip(pair, judged, own, strict=True)], level
+
+    def precision(self, model: PairModel, level: str, relation: str) -> float | None:
+        """Held-out precision of a verdict at its threshold (the alert's confidence note)."""
+        judge = self._judge
+        if level == "article" and judge is not None:
+            return judge.precision(relation)
+        return _precision(model, level, relation)
 
     # -- declared claims ------------------------------------------------------------------------
     def declared_claims(self, store: ClaimStore, watches: Sequence[Any]) -> list[NewClaim]:
@@ -606,28 +672,38 @@ class _ArticleRun:
         self._evidence(claim, rec, "origin", 1.0, alerted=False)
         return claim
 
-    # -- the pair model decides every relation that alerts
+    # -- the pair model (and at article level the article judge) decides what alerts
     def judge(self, sents: list[str]) -> None:
         model = self.t.model()
         if model is None or not sents:
             return
         judged = [*self.claims, *self.others]
-        verdicts = judge_many([claim_content(c.statement) for c in judged], sents, model=model)
-        level = "sentence" if len(sents) == 1 else "article"
+        verdicts, level = self.t.verdicts(
+            model,
+            [c.statement for c in judged],
+            sents,
+            self.article,
+            [c.id in self.created for c in judged],
+        )
         by_claim = dict(zip((c.id for c in judged), verdicts, strict=True))
         # a contradiction only by a side already on file must not hide a confirmation:
         # read those claims again without the sentences of that side (rare: an article
         # carrying both known sides of a story)
         for c in [c for c in judged if self._known_side(c, by_claim[c.id])]:
             rest = [s for s in sents if not self._opposed_by(c, s)]
-            [by_claim[c.id]] = judge_many([claim_content(c.statement)], rest, model=model)
+            again, _ = self.t.verdicts(
+                model,
+                [c.statement],
+                rest,
+                replace(self.article, text="\n".join(rest)),
+                [c.id in self.created],
+            )
+            by_claim[c.id] = again[0]
         others = {c.id for c in self.others}
-        if level == "article":
-            self._second_reading(judged, by_claim)
         for c in judged:  # claims on file first (by id), then those this article created
             v = by_claim[c.id]
             log.debug(
-                "pair model: %s %s claim %d %r (%.3f): %r",
+                "claims: %s %s claim %d %r (%.3f): %r",
                 self.article.url,
                 v.relation,
                 c.id,
@@ -637,7 +713,7 @@ class _ArticleRun:
             )
             if v.relation == "neither" or not v.evidence:
                 continue
-            precision = _precision(model, level, v.relation)
+            precision = self.t.precision(model, level, v.relation)
             note = confidence_note(v.relation, v.probability, precision)
             if c.id in others and v.probability < CROSS_STORY_PROBABILITY:
                 continue
@@ -645,38 +721,6 @@ class _ArticleRun:
                 self._confirm(c, v, note)
             elif v.probability >= self.t.contradicts_threshold:
                 self._contradict(c, v, note)
-
-    def _second_reading(self, judged: list[StoredClaim], by_claim: dict[int, Verdict]) -> None:
-        """Precision first: a confirmation read in a whole article stands only if the stance
-        engine, reading the article as a whole, also finds it confirming. On held-out FNC-1
-        bodies this raised article-level confirmation precision from 0.65 to 0.80 at recall
-        0.27 → 0.25 (docs/claims-model.md, "Article level"). No such check exists for
-        contradictions: no combination reached a useful precision there."""
-        confirming = [c for c in judged if by_claim[c.id].relation == "confirms"]
-        if not confirming:
-            return
-        engine = self.t.engine()
-        stances: list[str] = []
-        if engine is not None:
-            try:
-                body = engine.prepare(f"{self.article.title}\n\n{self.article.text}")
-                stances = [
-                    v.stance for v in engine.judge_many([c.statement for c in confirming], body)
-                ]
-            except Exception as e:  # the engine must never stop the pipeline
-                log.warning("stance engine failed on %s: %s", self.article.url, e)
-        for i, c in enumerate(confirming):
-            if i >= len(stances) or stances[i] != "confirms":
-                v = by_claim[c.id]
-                log.debug(
-                    "pair model confirms claim %d in %s (%.3f), the stance engine reads %s; "
-                    "not alerted",
-                    c.id,
-                    self.article.url,
-                    v.probability,
-                    stances[i] if i < len(stances) else "nothing",
-                )
-                by_claim[c.id] = replace(v, relation="neither")
 
     def _records_in(self, text: str) -> list[tuple[ClaimRecord, StoredClaim]]:
         return [(r, c) for r, c in self.placed if r.quote and (r.quote in text or text in r.quote)]

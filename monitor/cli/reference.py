@@ -47,7 +47,7 @@ with the config's `[fetch]` settings (timeouts, user agent, `allow_private_netwo
 | `monitor stories show ID [--json]` | one story with every report, copies and revisions marked |
 | `monitor claims [--watch W] [--json]` | tracked claims with the number of confirming and contradicting reports and the sources on each side |
 | `monitor claims show ID [--json]` | the timeline of evidence for one claim and the claims that contradict it |
-| `monitor stance [--threshold P]` | JSON lines `{"id", "claim", "text"}` on stdin → `{"id", "stance", "score", "evidence"}` on stdout; a one-sentence text (a headline, a feed summary) is read by the pair model, a longer text by the stance engine (`--threshold` applies to the engine only); details in [stance.md](stance.md) |
+| `monitor stance [--threshold P]` | JSON lines `{"id", "claim", "text"}` on stdin → `{"id", "stance", "score", "evidence"}` on stdout; a short text (a headline, a feed summary: at most two sentences, 40 words) is read whole by the pair model, a longer text by the stance engine (`--threshold` applies to the engine only); details in [stance.md](stance.md) |
 
 Each command's full `--help` follows.
 """

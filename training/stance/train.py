@@ -658,6 +658,15 @@ def main(argv: list[str] | None = None) -> int:
         help="drop every pair whose headline or body is on the test side of this "
         "splits.json (training/pairs/splits.json), so that file's test stories stay unseen",
     )
+    ap.add_argument(
+        "--exclude-side",
+        action="append",
+        choices=("test", "val"),
+        default=None,
+        help="with --exclude-splits: the side(s) to drop (default: test; give test and val "
+        "for an engine whose readings of the validation stories are unseen, as the article "
+        "judge's training in training/judge needs)",
+    )
     args = ap.parse_args(argv)
 
     def log(msg: str) -> None:
@@ -673,13 +682,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     excluded: dict[str, Any] | None = None
     if args.exclude_splits is not None:
-        try:
-            pairs, dropped = exclude_held_out(pairs, args.exclude_splits)
-        except DataError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        excluded = {"splits": args.exclude_splits.name, "side": "test", "dropped_pairs": dropped}
-        print(f"excluded {dropped} pairs touching the test side of {args.exclude_splits}")
+        sides = args.exclude_side or ["test"]
+        dropped = 0
+        for side in sides:
+            try:
+                pairs, n = exclude_held_out(pairs, args.exclude_splits, side)
+            except DataError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            dropped += n
+        excluded = {
+            "splits": args.exclude_splits.name,
+            "side": "+".join(sides),
+            "dropped_pairs": dropped,
+        }
+        print(f"excluded {dropped} pairs touching the {'/'.join(sides)} side of the splits")
     if args.sample is not None:
         if args.sample < 100:
             print("error: --sample must be at least 100", file=sys.stderr)

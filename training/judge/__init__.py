@@ -1,0 +1,1 @@
+"""Training of the article-level judge (monitor/claims/judge_model/); not installed."""

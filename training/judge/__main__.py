@@ -1,0 +1,5 @@
+import sys
+
+from training.judge.train import main
+
+sys.exit(main())
