@@ -241,6 +241,7 @@ def _feeds(store: Store, which: str | None) -> list[dict[str, Any]]:
                 f,
                 page_errors=pe.count if pe else 0,
                 last_page_error=pe.last_error if pe else None,
+                fallbacks=pe.fallbacks if pe else 0,
             )
         )
     return out

@@ -105,6 +105,18 @@ def test_feeds_and_feed(web, data):
         filtered = page(web, f"/feeds?filter={which}")
         assert "Broken &lt;feed&gt;" in filtered and "Lakeshore Courier" not in filtered
     page(web, "/feeds?filter=bogus", 400)
+    # page errors and fallbacks to feed text, as `monitor status` counts them
+    store = Store.open(data.database, readonly=True)
+    try:
+        pe = store.page_errors()["Lakeshore Courier"]
+    finally:
+        store.close()
+    assert pe.fallbacks >= 2  # (webdata adds 2 to what the corpus run counted)
+    row = re.search(
+        r'<tr class="state-ok"><td><a href="/feeds/Lakeshore%20Courier">.*?</tr>', html, re.S
+    )
+    assert row and f"<td>{pe.count}</td><td>{pe.fallbacks}</td>" in row.group(0)
+    assert "last page error: page timed out" in row.group(0)
     html = page(web, "/feeds/Lakeshore%20Courier")
     assert "Recent entries" in html and "congratulate Trump" in html
     page(web, "/feeds/no-such-feed", 404)
@@ -170,6 +182,8 @@ def test_api_routes_share_the_cli_schema(web, data, tmp_path):
     for f in feeds:
         validate("feed", f)
     assert [f["name"] for f in get("/api/feeds?filter=failing")] == [BROKEN]
+    (lakeshore,) = [f for f in feeds if f["name"] == "Lakeshore Courier"]
+    assert lakeshore["fallbacks"] >= 2 and lakeshore["page_errors"] >= 2
     feed = get("/api/feeds/Lakeshore%20Courier")
     validate("feed", feed["feed"])
     for e in feed["entries"]:
