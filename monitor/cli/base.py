@@ -3,7 +3,6 @@ context object (config path, verbosity, the loaded `Config`), read-only store ac
 
 from __future__ import annotations
 
-import difflib
 import json
 import logging
 import os
@@ -213,15 +212,11 @@ def check_watch(state: CliState, store: Store, watch: str | None) -> None:
     config's watches and every watch the database has matches of."""
     if watch is None:
         return
-    known = set(store.matched_watches())
-    cfg = state.config_or_none()
-    if cfg is not None:
-        known |= {w.name for w in cfg.watches}
-    if watch not in known:
-        hint = difflib.get_close_matches(watch, sorted(known), n=1)
-        also = f"; did you mean '{hint[0]}'?" if hint else ""
-        names = ", ".join(sorted(known)) or "none yet"
-        raise MonitorError(f"no watch named '{watch}' (watches: {names}){also}")
+    from monitor.resources import unknown_watch
+
+    error = unknown_watch(store, state.config_or_none(), watch)
+    if error:
+        raise MonitorError(error)
 
 
 def short_time(s: str | None) -> str:

@@ -11,14 +11,16 @@ removed, renamed or retyped.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 from functools import cache
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from monitor.config import Config
     from monitor.search import RuleHit, RuleSearch
-    from monitor.store import StoredAlert
+    from monitor.store import Store, StoredAlert
     from monitor.store.rows import FeedEntryRow, FeedStatusRow, SearchHitRow
 
 SCHEMA_VERSION = 1
@@ -33,6 +35,20 @@ RESOURCES = (
     "search-hit",
     "story",
 )
+
+
+def unknown_watch(store: Store, config: Config | None, watch: str) -> str | None:
+    """What is wrong with a ``watch`` filter (the CLI's ``--watch``, the web's ``?watch=``):
+    None for a known watch (one of the config's, or one the database has matches or alerts
+    of), else a message naming the known watches and the closest one."""
+    known = set(store.matched_watches()) | set(store.alert_watches())
+    if config is not None:
+        known |= {w.name for w in config.watches}
+    if watch in known:
+        return None
+    hint = difflib.get_close_matches(watch, sorted(known), n=1)
+    also = f"; did you mean '{hint[0]}'?" if hint else ""
+    return f"no watch named '{watch}' (watches: {', '.join(sorted(known)) or 'none yet'}){also}"
 
 
 def _time(value: Any) -> str | None:

@@ -8,7 +8,6 @@ thread; the resources it shows are the JSON shapes the CLI's ``--json`` prints
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +32,7 @@ from monitor.resources import (
     feed_json,
     rule_search_json,
     search_hit_json,
+    unknown_watch,
 )
 from monitor.store import Store, StoredAlert, from_iso
 from monitor.store.articles import HIT_END, HIT_START
@@ -183,14 +183,9 @@ def _watch(request: Request, store: Store) -> str | None:
     watch = request.query_params.get("watch") or None
     if watch is None:
         return None
-    known = set(store.matched_watches()) | set(store.alert_watches())
-    cfg = _settings(request).config
-    if cfg is not None:
-        known |= {w.name for w in cfg.watches}
-    if watch not in known:
-        hint = difflib.get_close_matches(watch, sorted(known), n=1)
-        also = f"; did you mean '{hint[0]}'?" if hint else ""
-        raise HTTPException(404, f"no watch named '{watch}'{also}")
+    error = unknown_watch(store, _settings(request).config, watch)
+    if error:
+        raise HTTPException(404, error)
     return watch
 
 
