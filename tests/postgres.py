@@ -9,6 +9,7 @@ against both backends.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -108,7 +109,17 @@ class PostgresServer:
             " -c shared_buffers=32MB"
         )
         self._run(
-            self.bindir / "pg_ctl", "-D", data, "-l", self.log, "-o", opts, "-w", "-t", "60", "start"
+            self.bindir / "pg_ctl",
+            "-D",
+            data,
+            "-l",
+            self.log,
+            "-o",
+            opts,
+            "-w",
+            "-t",
+            "60",
+            "start",
         )
         deadline = time.monotonic() + 30
         while True:  # pg_ctl -w waits for the server; make sure TCP answers too
@@ -151,8 +162,6 @@ class PostgresServer:
     def stop(self) -> None:
         data = self.folder / "data"
         if (data / "postmaster.pid").exists():
-            try:
+            with contextlib.suppress(PostgresUnavailable):
                 self._run(self.bindir / "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
-            except PostgresUnavailable:
-                pass
         shutil.rmtree(self.folder, ignore_errors=True)

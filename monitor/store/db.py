@@ -16,14 +16,16 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import sqlite_utils
 
-from monitor.config import PostgresURL
 from monitor.errors import StoreError
-from monitor.store import postgres, schema
+from monitor.store import schema
 from monitor.store.backend import Connection, SqliteConnection
+
+if TYPE_CHECKING:
+    from monitor.config import PostgresURL
 
 HEARTBEAT_META = "heartbeat"  # the running daemon's last sign of life (ISO time)
 STOPPED_META = "daemon_stopped"  # when the daemon last stopped cleanly
@@ -57,7 +59,9 @@ class Database:
         ``backfill``: the dedup settings with which to finish the data part of an old
         file's upgrade (the pipeline's opener passes them; other writers leave it pending).
         """
-        if isinstance(target, PostgresURL):
+        if not isinstance(target, str | Path):  # a PostgresURL (config imported lazily)
+            from monitor.store import postgres
+
             store = cls(postgres.connect(target, readonly=readonly), None, target.url)
         else:
             store = cls._open_sqlite(Path(target), readonly)

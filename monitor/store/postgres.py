@@ -12,7 +12,9 @@ from monitor.store.backend import PostgresConnection
 CONNECT_TIMEOUT = 10  # seconds
 
 
-def connect(target: PostgresURL, *, readonly: bool = False) -> PostgresConnection:
+def connect(
+    target: PostgresURL, *, readonly: bool = False, application_name: str = "news-monitor"
+) -> PostgresConnection:
     """An autocommit connection (read-only transactions for a reader)."""
     try:
         import psycopg
@@ -24,7 +26,7 @@ def connect(target: PostgresURL, *, readonly: bool = False) -> PostgresConnectio
     kwargs: dict[str, object] = {
         "autocommit": True,
         "connect_timeout": CONNECT_TIMEOUT,
-        "application_name": "news-monitor",
+        "application_name": application_name,
     }
     if target.password_env:
         password = os.environ.get(target.password_env)

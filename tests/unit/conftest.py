@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 
 from monitor.config import PostgresURL
-
 from monitor.models import Article
 from monitor.store import Store
 

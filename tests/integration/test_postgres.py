@@ -1,0 +1,163 @@
+"""The PostgreSQL store end to end: ``monitor run --once`` against the loopback corpus with
+``[storage] url`` naming a database on a real throwaway PostgreSQL server (tests/postgres.py),
+the same run on SQLite for comparison, and the errors a user meets."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from monitor.config import PostgresURL, load_config
+from monitor.demo import demo_articles
+from monitor.lock import PostgresLock
+from monitor.store import Store
+from tests.conftest import basic_config, postgres_target
+from tests.integration.test_pipeline import COPY_TITLES, SCENARIO_TITLES, corpus_feed_urls
+from tests.postgres import PASSWORD_ENV, PostgresServer
+from tests.servers import free_port
+
+
+def monitor(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "TEST_WEBHOOK_SECRET": "s3cret", **(env or {})},
+    )
+
+
+def on_postgres(config: Path, url: str, password_env: str = PASSWORD_ENV) -> Path:
+    """The test config with its ``[storage]`` in PostgreSQL instead of the SQLite file."""
+    text = config.read_text(encoding="utf-8")
+    storage = f'url = "{url}"\npassword_env = "{password_env}"'
+    config.write_text(text.replace('path = "monitor.db"', storage, 1), encoding="utf-8")
+    return config
+
+
+def stored(store: Store) -> dict[str, object]:
+    """What a run left in a store, in terms both backends must agree on."""
+    alerts = store.alerts()
+    return {
+        "articles": sorted(a.title for a in store.latest_articles()),
+        "stories": sorted(
+            (sorted(m.title for m in s.article_list), s.watches) for s in store.stories()
+        ),
+        "alerts": sorted((a.channel, a.type, a.payload["article"]["title"]) for a in alerts),
+        "statuses": store.alert_counts(),
+    }
+
+
+def test_run_once_on_postgres_stores_and_alerts_as_sqlite_does(
+    tmp_path, corpus, receiver, postgres
+):
+    url = postgres.url(postgres.create_database())
+    pg_config = on_postgres(
+        basic_config(tmp_path, corpus_feed_urls(corpus), webhook_url=receiver.url), url
+    )
+    out = monitor("--config", str(pg_config), "run", "--once")
+    assert out.returncode == 0, out.stderr
+    assert "Traceback" not in out.stderr
+    payloads = receiver.payloads()
+    # the scenario of test_pipeline: one article.matched, the copy and the report join its story
+    assert sorted(p["type"] for p in payloads) == [
+        "article.matched",
+        "story.updated",
+        "story.updated",
+    ]
+    assert {p["article"]["title"] for p in payloads} == SCENARIO_TITLES | COPY_TITLES
+    assert not list(tmp_path.glob("*.db")), "nothing may be written to a SQLite file"
+
+    store = Store.open(load_config(pg_config).database(), readonly=True)
+    try:
+        assert store.db.dialect.name == "postgresql"
+        assert store.article_count() == len(demo_articles())
+        assert store.alert_counts() == {"delivered": len(payloads) + 1}  # + the log channel's
+        (story,) = [s for s in store.stories() if s.watches]
+        assert story.articles == 3 and story.watches == ("putin-congratulates",)
+        on_pg = stored(store)
+        # full-text search on the stored articles (the GIN index, FTS5's query syntax)
+        hits = store.search_articles("Kremlin AND congratulat*")
+        assert hits and all("kremlin" in (h.title + h.snippet).lower() for h in hits)
+        assert any("\ue000" in h.snippet for h in hits)  # the found words are marked
+    finally:
+        store.close()
+
+    # the reading commands read the same database
+    listed = json.loads(monitor("--config", str(pg_config), "alerts", "--json").stdout)
+    assert len(listed) == len(payloads) + 1 and {a["status"] for a in listed} == {"delivered"}
+    status = monitor("--config", str(pg_config), "status")
+    assert status.returncode == 0 and "Traceback" not in status.stderr, status.stderr
+    search = monitor("--config", str(pg_config), "search", "Kremlin")
+    assert search.returncode == 0 and "Kremlin" in search.stdout, search.stderr
+
+    # a second run: nothing is new, nothing alerts again
+    again = monitor("--config", str(pg_config), "run", "--once")
+    assert again.returncode == 0, again.stderr
+    assert len(receiver.payloads()) == len(payloads)
+
+    # the same input on SQLite stores the same articles, stories and alerts
+    sqlite_dir = tmp_path / "sqlite"
+    sqlite_dir.mkdir()
+    sqlite_config = basic_config(sqlite_dir, corpus_feed_urls(corpus), webhook_url=receiver.url)
+    assert monitor("--config", str(sqlite_config), "run", "--once").returncode == 0
+    store = Store.open(load_config(sqlite_config).database(), readonly=True)
+    try:
+        assert store.db.dialect.name == "sqlite"
+        assert stored(store) == on_pg
+    finally:
+        store.close()
+
+
+def test_postgres_errors_name_the_problem(tmp_path, postgres: PostgresServer):
+    feeds = ["http://127.0.0.1:9/x.xml"]
+    url = postgres.url(postgres.create_database())
+
+    def run(config: Path, **env: str) -> subprocess.CompletedProcess[str]:
+        out = monitor("--config", str(config), "run", "--once", env=env)
+        assert "Traceback" not in out.stderr, out.stderr
+        return out
+
+    # the password variable is not set
+    config = on_postgres(basic_config(tmp_path, feeds), url, "MONITOR_NO_SUCH_VARIABLE")
+    out = run(config)
+    assert out.returncode == 2
+    assert "environment variable MONITOR_NO_SUCH_VARIABLE" in out.stderr and url in out.stderr
+    # a wrong password
+    config = on_postgres(basic_config(tmp_path, feeds), url, "MONITOR_WRONG_PASSWORD")
+    out = run(config, MONITOR_WRONG_PASSWORD="not-the-password")
+    assert out.returncode == 2
+    assert f"{url}: cannot connect to PostgreSQL" in out.stderr
+    assert "password authentication failed" in out.stderr
+    # no server there
+    down = f"postgresql://monitor@127.0.0.1:{free_port()}/nothing"
+    out = run(on_postgres(basic_config(tmp_path, feeds), down))
+    assert out.returncode == 2 and f"{down}: cannot connect to PostgreSQL" in out.stderr
+    # a URL that is not PostgreSQL's, or holds the password: config errors with the key path
+    out = run(on_postgres(basic_config(tmp_path, feeds), "mysql://u@h/db"))
+    assert out.returncode == 2 and "storage.url" in out.stderr
+    assert "not a PostgreSQL URL" in out.stderr
+    out = run(on_postgres(basic_config(tmp_path, feeds), "postgresql://u:secret@h/db"))
+    assert out.returncode == 2 and "password_env" in out.stderr
+    assert "secret" not in out.stderr.replace("password", "")
+    # the reading commands say the same
+    out = monitor("--config", str(on_postgres(basic_config(tmp_path, feeds), down)), "status")
+    assert out.returncode == 2 and "cannot connect to PostgreSQL" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_one_writer_per_postgres_database(tmp_path, postgres):
+    """run --once refuses while another process holds the database's writer lock (an
+    advisory lock: it works across machines), naming the holder."""
+    target = postgres_target(postgres)
+    config = on_postgres(basic_config(tmp_path, ["http://127.0.0.1:9/x.xml"]), target.url)
+    with PostgresLock(PostgresURL(target.url, PASSWORD_ENV), "the daemon"):
+        out = monitor("--config", str(config), "run", "--once")
+        assert out.returncode == 2, out.stderr
+        assert "the daemon (pid" in out.stderr and "already using this database" in out.stderr
+    out = monitor("--config", str(config), "run", "--once")  # released: it runs
+    assert out.returncode == 1 and "feed0: cannot connect" in out.stderr  # (the feed is down)
