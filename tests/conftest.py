@@ -35,15 +35,26 @@ def postgres() -> Iterator[PostgresServer]:
         pytest.fail(f"cannot start the test PostgreSQL server: {e}", pytrace=False)
     os.environ[PASSWORD_ENV] = server.password
     try:
+        # the store tests start from a copy of a database with the schema (the
+        # integration tests create theirs from nothing, through the store)
+        from monitor.store import Store
+
+        server.create_database(STORE_TEMPLATE)
+        Store.open(PostgresURL(server.url(STORE_TEMPLATE), PASSWORD_ENV)).close()
         yield server
     finally:
         os.environ.pop(PASSWORD_ENV, None)
         server.stop()
 
 
-def postgres_target(server: PostgresServer) -> PostgresURL:
-    """A fresh, empty PostgreSQL database on the test server, as the store opens it."""
-    return PostgresURL(server.url(server.create_database()), PASSWORD_ENV)
+STORE_TEMPLATE = "monitor_store_template"
+
+
+def postgres_target(server: PostgresServer, *, empty: bool = False) -> PostgresURL:
+    """A fresh PostgreSQL database on the test server, as the store opens it: a copy of
+    a new store's (schema made, nothing stored), or ``empty``."""
+    name = server.create_database(template=None if empty else STORE_TEMPLATE)
+    return PostgresURL(server.url(name), PASSWORD_ENV)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -10,7 +10,6 @@ from monitor.errors import StoreError
 from monitor.models import Article, Match
 from monitor.store.db import Database
 from monitor.store.rows import ArticleRevisionRow, ArticleRow, SearchHitRow, iso, utcnow
-from monitor.store.schema import PG_FTS_VECTOR
 
 HIT_START, HIT_END = "\ue000", "\ue001"  # the marks around found words in a snippet
 # ts_headline's options: FTS5's snippet of up to 24 words around the hits
@@ -105,27 +104,29 @@ class ArticlesRepo(Database):
 
     def _search_postgres(self, query: str, since: str | None, limit: int) -> list[SearchHitRow]:
         """The same search on PostgreSQL: the query translated to a ``tsquery``, matched
-        against the GIN-indexed vector of :data:`~monitor.store.schema.PG_FTS_VECTOR`,
-        ranked by ``ts_rank`` with the title weighing 4 times the text (as bm25's weights
-        above), the snippet by ``ts_headline``."""
+        against the GIN-indexed vectors of ``articles_fts`` (:mod:`~monitor.store.schema`),
+        ranked by ``ts_rank`` with the title weighing 4 times the text (bm25's weights
+        above); ``ts_headline`` makes the snippets of the best only."""
         import psycopg
 
-        tsquery = fts5_to_tsquery(query)
+        best = (
+            "SELECT f.id, q, ts_rank('{0.1, 0.2, 0.25, 1.0}', f.vector, q) AS rank"
+            " FROM to_tsquery('monitor_fts', ?) q, articles_fts f"
+        )
+        args: list[object] = [fts5_to_tsquery(query)]
+        if since:
+            best += " JOIN articles s ON s.id = f.id WHERE f.vector @@ q AND s.fetched_at >= ?"
+            args.append(since)
+        else:
+            best += " WHERE f.vector @@ q"
         sql = (
             "SELECT a.id, a.title, a.url, a.site_name, a.published, a.fetched_at, a.story_id,"
-            " ts_headline('monitor_fts', a.text, q, ?) AS snippet"
-            " FROM articles a, to_tsquery('monitor_fts', ?) q"
-            f" WHERE {PG_FTS_VECTOR} @@ q"
-        )
-        args: list[object] = [_PG_HEADLINE, tsquery]
-        if since:
-            sql += " AND a.fetched_at >= ?"
-            args.append(since)
-        sql += (
-            f" ORDER BY ts_rank('{{0.1, 0.2, 0.25, 1.0}}', {PG_FTS_VECTOR}, q) DESC, a.id LIMIT ?"
+            " ts_headline('monitor_fts', a.text, b.q, ?) AS snippet"
+            f" FROM ({best} ORDER BY rank DESC, f.id LIMIT ?) b JOIN articles a ON a.id = b.id"
+            " ORDER BY b.rank DESC, b.id"
         )
         try:
-            rows = list(self.db.query(sql, [*args, limit]))
+            rows = list(self.db.query(sql, [_PG_HEADLINE, *args, limit]))
         except psycopg.errors.SyntaxError as e:
             raise StoreError(f"search {query!r}: {str(e).splitlines()[0]}") from None
         return [SearchHitRow.from_row(r) for r in rows]

@@ -100,3 +100,14 @@ def test_transaction_rolls_back_everything(database):
 def test_readonly_open_of_missing_db(tmp_path):
     with pytest.raises(StoreError, match="no database yet"):
         Store.open(tmp_path / "none.db", readonly=True)
+
+
+def test_placeholders_for_psycopg_leave_quoted_text_alone():
+    from monitor.store.backend import to_pyformat
+
+    assert to_pyformat("SELECT a FROM t WHERE b = ? AND c LIKE 'x?%' AND d = ?") == (
+        "SELECT a FROM t WHERE b = %s AND c LIKE 'x?%%' AND d = %s"
+    )
+    assert to_pyformat("""SELECT "odd?name", 'it''s ?' FROM t WHERE v % 2 = ?""") == (
+        """SELECT "odd?name", 'it''s ?' FROM t WHERE v %% 2 = %s"""
+    )
