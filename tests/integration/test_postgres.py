@@ -10,14 +10,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
+
 from monitor.config import PostgresURL, load_config
 from monitor.demo import demo_articles
 from monitor.lock import PostgresLock
 from monitor.store import Store
+from monitor.web import WebSettings
 from tests.conftest import basic_config, postgres_target
 from tests.integration.test_pipeline import COPY_TITLES, SCENARIO_TITLES, corpus_feed_urls
 from tests.postgres import PASSWORD_ENV, PostgresServer
-from tests.servers import free_port
+from tests.servers import free_port, running_web
 
 
 def monitor(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -94,6 +97,27 @@ def test_run_once_on_postgres_stores_and_alerts_as_sqlite_does(
     assert status.returncode == 0 and "Traceback" not in status.stderr, status.stderr
     search = monitor("--config", str(pg_config), "search", "Kremlin")
     assert search.returncode == 0 and "Kremlin" in search.stdout, search.stderr
+
+    # the web view reads it too: pages, the API, the search and the Atom feed
+    settings = WebSettings(load_config(pg_config).database(), "127.0.0.1", 0, None, None)
+    with running_web(settings) as server, httpx.Client(base_url=server.url, timeout=30) as web:
+        for path in (
+            "/",
+            "/stories",
+            f"/stories/{story.id}",
+            "/feeds",
+            "/feeds/feed0",
+            "/alerts",
+            "/claims",
+            "/search?q=Kremlin",
+            "/feeds/alerts.atom",
+        ):
+            r = web.get(path)
+            assert r.status_code == 200, (path, r.text[:300])
+        assert "Kremlin" in web.get(f"/stories/{story.id}").text
+        hits = web.get("/api/search", params={"q": "Kremlin"}).json()
+        assert hits and any("Kremlin" in h["title"] for h in hits)
+        assert any(h["highlights"] for h in hits)  # ts_headline's marks, read back
 
     # a second run: nothing is new, nothing alerts again
     again = monitor("--config", str(pg_config), "run", "--once")
