@@ -19,7 +19,7 @@ import fcntl
 import os
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from monitor.errors import MonitorError
 
@@ -38,7 +38,26 @@ def lock_path(database: Path) -> Path:
     return database.with_name(database.name + ".lock")
 
 
-class DatabaseLock:
+class _Held:
+    """``with lock:`` acquires it, and releases it on the way out."""
+
+    def acquire(self) -> None:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.release()
+
+
+class DatabaseLock(_Held):
     """``with DatabaseLock(db, "the daemon"):`` holds the database's lock, or raises
     :class:`DatabaseInUse` naming the pid that holds it."""
 
@@ -70,17 +89,8 @@ class DatabaseLock:
             os.close(self._fd)  # closing drops the lock; the file stays (removing it races)
             self._fd = None
 
-    def __enter__(self) -> DatabaseLock:
-        self.acquire()
-        return self
 
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.release()
-
-
-class PostgresLock:
+class PostgresLock(_Held):
     """The same exclusive lock on a PostgreSQL database: ``pg_try_advisory_lock`` on a
     connection held for as long as the lock."""
 
@@ -115,15 +125,6 @@ class PostgresLock:
         if self._conn is not None:
             self._conn.close()  # the session's advisory lock goes with it
             self._conn = None
-
-    def __enter__(self) -> PostgresLock:
-        self.acquire()
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.release()
 
 
 def writer_lock(database: DatabaseTarget, holder: str) -> DatabaseLock | PostgresLock:

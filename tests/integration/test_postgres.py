@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -18,20 +17,15 @@ from monitor.lock import PostgresLock
 from monitor.store import Store
 from monitor.web import WebSettings
 from tests.conftest import basic_config, postgres_target
+from tests.integration.test_cli import monitor as run_monitor
 from tests.integration.test_pipeline import COPY_TITLES, SCENARIO_TITLES, corpus_feed_urls
 from tests.postgres import PASSWORD_ENV, PostgresServer
 from tests.servers import free_port, running_web
 
 
 def monitor(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, "TEST_WEBHOOK_SECRET": "s3cret", **(env or {})},
-    )
+    """The ``monitor`` command in a subprocess, with the webhook's secret set."""
+    return run_monitor(*args, env={**os.environ, "TEST_WEBHOOK_SECRET": "s3cret", **(env or {})})
 
 
 def on_postgres(config: Path, url: str, password_env: str = PASSWORD_ENV) -> Path:
