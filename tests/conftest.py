@@ -32,7 +32,11 @@ def postgres() -> Iterator[PostgresServer]:
     try:
         server = PostgresServer.start()
     except PostgresUnavailable as e:
-        pytest.fail(f"cannot start the test PostgreSQL server: {e}", pytrace=False)
+        problem = str(e)
+    else:
+        problem = None
+    if problem is not None:
+        pytest.fail(f"cannot start the test PostgreSQL server: {problem}", pytrace=False)
     os.environ[PASSWORD_ENV] = server.password
     try:
         # the store tests start from a copy of a database with the schema (the

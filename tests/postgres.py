@@ -35,9 +35,10 @@ def _bindir() -> Path:
     for c in candidates:
         if c and (Path(c) / "initdb").exists():
             return Path(c)
+    where = f"MONITOR_PG_BINDIR={found}" if found else "/usr/lib/postgresql/*/bin"
     raise PostgresUnavailable(
-        "PostgreSQL server binaries not found (looked in /usr/lib/postgresql/*/bin): install "
-        "Debian's 'postgresql' package (.ci/run does) or set MONITOR_PG_BINDIR"
+        f"PostgreSQL server binaries (initdb) not found in {where}: install Debian's "
+        "'postgresql' package (.ci/run does) or point MONITOR_PG_BINDIR at them"
     )
 
 
