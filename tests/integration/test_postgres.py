@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from monitor.config import PostgresURL, load_config
 from monitor.demo import demo_articles
@@ -18,7 +21,13 @@ from monitor.store import Store
 from monitor.web import WebSettings
 from tests.conftest import basic_config, postgres_target
 from tests.integration.test_cli import monitor as run_monitor
-from tests.integration.test_pipeline import COPY_TITLES, SCENARIO_TITLES, corpus_feed_urls
+from tests.integration.test_daemon import start_daemon, wait_for
+from tests.integration.test_pipeline import (
+    COPY_TITLES,
+    SCENARIO_TITLES,
+    corpus_feed_urls,
+    small_rss,
+)
 from tests.postgres import PASSWORD_ENV, PostgresServer
 from tests.servers import free_port, running_web
 
@@ -179,3 +188,47 @@ def test_one_writer_per_postgres_database(tmp_path, postgres):
         assert "the daemon (pid" in out.stderr and "already using this database" in out.stderr
     out = monitor("--config", str(config), "run", "--once")  # released: it runs
     assert out.returncode == 1 and "feed0: cannot connect" in out.stderr  # (the feed is down)
+
+
+@pytest.mark.slow
+def test_daemon_on_postgres(tmp_path, corpus, receiver, postgres):
+    """The daemon polls, alerts and beats its heartbeat in PostgreSQL; a second daemon on
+    the same database (from another folder: another machine, as far as it knows) refuses,
+    naming the first; SIGTERM stops it cleanly."""
+    feed = [("a1", "Putin congratulated the champions", "Putin congratulated the champions.")]
+    corpus.set_file("/one.xml", small_rss(corpus.base_url, feed))
+    url = postgres.url(postgres.create_database())
+    config = on_postgres(
+        basic_config(tmp_path, [corpus.base_url + "/one.xml"], webhook_url=receiver.url), url
+    )
+    config.write_text(config.read_text().replace('interval = "1h"', 'interval = "1s"'))
+    log = tmp_path / "daemon.log"
+    proc = start_daemon(config, log)
+    try:
+        wait_for(lambda: len(receiver.payloads()) == 1, what="the first alert")
+        other = tmp_path / "elsewhere"
+        other.mkdir()
+        second = subprocess.run(
+            [sys.executable, "-m", "monitor", "--config", str(config), "run"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=other,
+        )
+        assert second.returncode == 2, second.stderr
+        assert f"the daemon (pid {proc.pid})" in second.stderr and "Traceback" not in second.stderr
+        health = monitor("--config", str(config), "health")
+        assert health.returncode == 0 and "healthy" in health.stdout, health.stderr
+        feed.append(("a2", "Putin congratulated the scientists", "Putin congratulated them."))
+        corpus.set_file("/one.xml", small_rss(corpus.base_url, feed))
+        wait_for(lambda: len(receiver.payloads()) == 2, what="the second alert")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=60)
+    assert code == 0 and "Traceback" not in log.read_text()
+    assert [p["article"]["title"] for p in receiver.payloads()] == [t for _, t, _ in feed]
+    store = Store.open(load_config(config).database(), readonly=True)
+    try:
+        assert store.article_count() == 2 and store.get_meta("daemon_stopped")
+    finally:
+        store.close()
