@@ -29,8 +29,8 @@ from __future__ import annotations
 import functools
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -138,34 +138,55 @@ def _param(v: Any) -> Any:
 class PostgresConnection:
     """PostgreSQL through psycopg 3, in autocommit mode: a statement outside
     :meth:`atomic` commits on its own (as with sqlite-utils), ``atomic()`` is
-    ``connection.transaction()`` (BEGIN … COMMIT, savepoints when nested)."""
+    ``connection.transaction()`` (BEGIN … COMMIT, savepoints when nested).
+
+    A connection the server dropped (a restart, a failover, an idle timeout) fails the
+    statement that finds it broken, and the transaction it was in; the next statement
+    outside a transaction connects again (``reconnect``), so a long-running daemon
+    recovers without a restart."""
 
     dialect = POSTGRESQL
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, reconnect: Callable[[], Any] | None = None) -> None:
         self.conn = conn  # psycopg.Connection, autocommit
+        self._reconnect = reconnect
+        self._depth = 0  # atomic() blocks open
+
+    def _live(self) -> Any:
+        if self.conn.broken and self._depth == 0 and self._reconnect is not None:
+            self.conn.close()
+            self.conn = self._reconnect()
+        return self.conn
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        conn = self._live()
         if not params:  # psycopg reads no placeholders in a statement without parameters
-            return self.conn.execute(sql)
-        return self.conn.execute(to_pyformat(sql), [_param(p) for p in params])
+            return conn.execute(sql)
+        return conn.execute(to_pyformat(sql), [_param(p) for p in params])
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
-        with self.conn.cursor() as cur:
+        with self._live().cursor() as cur:
             cur.executemany(to_pyformat(sql), [[_param(p) for p in r] for r in rows])
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
         from psycopg.rows import dict_row
 
-        with self.conn.cursor(row_factory=dict_row) as cur:
+        with self._live().cursor(row_factory=dict_row) as cur:
             cur.execute(to_pyformat(sql), [_param(p) for p in params])
             rows = cur.fetchall()
         return iter(rows)
 
-    def atomic(self) -> AbstractContextManager[Any]:
-        return self.conn.transaction()
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        conn = self._live()
+        self._depth += 1
+        try:
+            with conn.transaction():
+                yield
+        finally:
+            self._depth -= 1
 
     def insert(self, table: str, record: dict[str, Any]) -> int:
         cols = ", ".join(record)
@@ -176,7 +197,7 @@ class PostgresConnection:
         return int(row[0])
 
     def table_names(self) -> list[str]:
-        rows = self.conn.execute(
+        rows = self.execute(
             "SELECT table_name FROM information_schema.tables"
             " WHERE table_schema = current_schema() ORDER BY table_name"
         )

@@ -38,11 +38,16 @@ def connect(
         kwargs["password"] = password
     if readonly:
         kwargs["options"] = "-c default_transaction_read_only=on"
-    try:
-        conn = psycopg.connect(target.url, **kwargs)  # type: ignore[arg-type]
-    except psycopg.Error as e:
-        raise StoreError(f"{target.url}: cannot connect to PostgreSQL: {_first_line(e)}") from None
-    return PostgresConnection(conn)
+
+    def connection() -> psycopg.Connection:
+        try:
+            return psycopg.connect(target.url, **kwargs)  # type: ignore[arg-type]
+        except psycopg.Error as e:
+            raise StoreError(
+                f"{target.url}: cannot connect to PostgreSQL: {_first_line(e)}"
+            ) from None
+
+    return PostgresConnection(connection(), reconnect=connection)
 
 
 def _first_line(e: Exception) -> str:

@@ -6,6 +6,7 @@ import pytest
 from monitor.errors import StoreError
 from monitor.models import AlertEvent, Article, Match
 from monitor.store import SCHEMA_VERSION, Store
+from tests.conftest import postgres_target
 
 
 def test_schema_and_version(database):
@@ -111,3 +112,28 @@ def test_placeholders_for_psycopg_leave_quoted_text_alone():
     assert to_pyformat("""SELECT "odd?name", 'it''s ?' FROM t WHERE v % 2 = ?""") == (
         """SELECT "odd?name", 'it''s ?' FROM t WHERE v %% 2 = %s"""
     )
+
+
+def test_postgres_store_reconnects_after_losing_its_connection(postgres):
+    """A connection the server dropped fails the statement (and the transaction) that
+    finds it broken; the next statement connects again."""
+    s = Store.open(postgres_target(postgres))
+
+    def drop_connection() -> None:
+        with psycopg.connect(postgres.dsn("postgres"), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [s.db.conn.info.backend_pid])
+
+    try:
+        s.set_meta("x", "1")
+        drop_connection()
+        with pytest.raises(psycopg.OperationalError):
+            s.get_meta("x")
+        assert s.get_meta("x") == "1"
+        # inside a transaction: the transaction fails whole, nothing of it is written
+        with pytest.raises(psycopg.OperationalError), s.transaction():
+            s.set_meta("y", "1")
+            drop_connection()
+            s.set_meta("z", "1")
+        assert s.get_meta("y") is None and s.get_meta("z") is None
+    finally:
+        s.close()
