@@ -12,8 +12,10 @@ import math
 import os
 import re
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -103,9 +105,59 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+@dataclass(frozen=True)
+class PostgresURL:
+    """A PostgreSQL database to store in (``[storage] url``): the URL has no password;
+    ``password_env`` names the environment variable holding it (read when the store
+    opens, so a missing variable is an error naming it, see ``monitor.store.db``)."""
+
+    url: str
+    password_env: str | None = None
+
+    def __str__(self) -> str:
+        return self.url
+
+
+DatabaseTarget = Path | PostgresURL  # where the store is: a SQLite file or a PostgreSQL database
+
+
 class StorageConfig(_Model):
     path: str = "monitor.db"
+    # postgresql://user@host:port/dbname: store in PostgreSQL instead of the SQLite file
+    url: str | None = None
+    password_env: str | None = None  # the variable holding the PostgreSQL password
     fingerprint_window: Duration = Field(default=30 * 86400, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        v = v.strip()
+        parts = urlsplit(v)
+        if parts.scheme not in ("postgresql", "postgres"):
+            raise ValueError(
+                f"{v!r} is not a PostgreSQL URL (postgresql://user@host:port/dbname); "
+                "leave 'url' out to store in the SQLite file 'path'"
+            )
+        try:
+            parts.port  # noqa: B018 (raises on a port that is not a number)
+        except ValueError:
+            raise ValueError(f"{v!r}: the port is not a number") from None
+        if parts.password is not None:
+            raise ValueError(
+                "the URL must not hold the password: put it in an environment variable "
+                "and name that variable in 'password_env'"
+            )
+        if not parts.path.strip("/"):
+            raise ValueError(f"{v!r} names no database (postgresql://user@host:port/dbname)")
+        return v
+
+    @model_validator(mode="after")
+    def _password_env_needs_url(self) -> StorageConfig:
+        if self.password_env and not self.url:
+            raise ValueError("'password_env' is for a PostgreSQL 'url'; give the url too")
+        return self
 
 
 class FetchConfig(_Model):
@@ -443,6 +495,13 @@ class Config(_Model):
         if not p.is_absolute() and self._path is not None:
             p = self._path.parent / p
         return p
+
+    def database(self) -> DatabaseTarget:
+        """Where the store is: the PostgreSQL database of ``[storage] url``, else the
+        SQLite file of ``[storage] path``."""
+        if self.storage.url:
+            return PostgresURL(self.storage.url, self.storage.password_env)
+        return self.database_path()
 
 
 def _loc(loc: tuple[Any, ...]) -> str:

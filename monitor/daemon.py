@@ -22,7 +22,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config import Config, FeedConfig, load_config
 from monitor.errors import ConfigError
-from monitor.lock import DatabaseLock
+from monitor.lock import writer_lock
 from monitor.pipeline import Pipeline, open_pipeline
 from monitor.store.db import HEARTBEAT_META, RELOAD_ERROR_META, STOPPED_META
 
@@ -73,7 +73,7 @@ class Daemon:
 
             self.web = WebServer(web_settings(self.config))
         # one daemon per database: a second one refuses, naming the first one's pid
-        with DatabaseLock(self.config.database_path(), "the daemon"):
+        with writer_lock(self.config.database(), "the daemon"):
             async with open_pipeline(self.config) as pipeline:
                 self.pipeline = pipeline
                 return await self._serve(pipeline)
@@ -114,7 +114,7 @@ class Daemon:
             "news-monitor running: %d feeds, %d watches, database %s",
             len(enabled),
             len(self.config.watches),
-            pipeline.store.path,
+            pipeline.store.location,
         )
         try:
             await self._stop.wait()
@@ -253,9 +253,9 @@ class Daemon:
         except ConfigError as e:
             self._reject(f"\n{e}")
             return
-        if new.database_path() != self.config.database_path():
+        if new.database() != self.config.database():
             self._reject(
-                "[storage] path cannot change while running "
+                "[storage] path and url cannot change while running "
                 "(restart the daemon to use another database)"
             )
             return

@@ -5,6 +5,12 @@ The daemon holds ``monitor.db.lock`` (for a database ``monitor.db``) while it ru
 one database at once (every alert would go out twice). The file keeps the holder's pid so the
 refusal can name it. The kernel drops the lock when its holder exits, however it exits
 (SIGKILL included): a stale file never blocks a restart.
+
+On PostgreSQL (``[storage] url``) the lock is a session-level advisory lock held on a
+connection of its own (:class:`PostgresLock`): it works across machines, the server drops
+it when the holder's connection ends (a killed process included), and the holder's pid is
+in its connection's ``application_name`` so the refusal can name it. :func:`writer_lock`
+picks the right one for a config's database.
 """
 
 from __future__ import annotations
@@ -13,8 +19,15 @@ import fcntl
 import os
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
 
 from monitor.errors import MonitorError
+
+if TYPE_CHECKING:
+    from monitor.config import DatabaseTarget, PostgresURL
+
+# the advisory lock key of "one writer per database" (any fixed 64-bit number)
+WRITER_LOCK_KEY = 7_346_520_111
 
 
 class DatabaseInUse(MonitorError):
@@ -25,7 +38,26 @@ def lock_path(database: Path) -> Path:
     return database.with_name(database.name + ".lock")
 
 
-class DatabaseLock:
+class _Held:
+    """``with lock:`` acquires it, and releases it on the way out."""
+
+    def acquire(self) -> None:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.release()
+
+
+class DatabaseLock(_Held):
     """``with DatabaseLock(db, "the daemon"):`` holds the database's lock, or raises
     :class:`DatabaseInUse` naming the pid that holds it."""
 
@@ -57,11 +89,47 @@ class DatabaseLock:
             os.close(self._fd)  # closing drops the lock; the file stays (removing it races)
             self._fd = None
 
-    def __enter__(self) -> DatabaseLock:
-        self.acquire()
-        return self
 
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.release()
+class PostgresLock(_Held):
+    """The same exclusive lock on a PostgreSQL database: ``pg_try_advisory_lock`` on a
+    connection held for as long as the lock."""
+
+    def __init__(self, database: PostgresURL, holder: str) -> None:
+        self.database = database
+        self.holder = holder
+        self._conn: Any = None
+
+    def acquire(self) -> None:
+        from monitor.store.postgres import connect
+
+        name = f"news-monitor: {self.holder} (pid {os.getpid()})"
+        conn = connect(self.database, application_name=name[:63]).conn
+        if conn.execute("SELECT pg_try_advisory_lock(%s)", [WRITER_LOCK_KEY]).fetchone()[0]:
+            self._conn = conn
+            return
+        row = conn.execute(
+            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a"
+            " ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted"
+            " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            " AND (l.classid::bigint << 32) + l.objid::bigint = %s LIMIT 1",
+            [WRITER_LOCK_KEY],
+        ).fetchone()
+        conn.close()
+        who = (row[0] if row else "") or "another monitor process"
+        raise DatabaseInUse(
+            f"{self.database}: {who.removeprefix('news-monitor: ')} is already using this "
+            f"database; stop it first ({self.holder} refuses to run beside it)"
+        )
+
+    def release(self) -> None:
+        if self._conn is not None:
+            self._conn.close()  # the session's advisory lock goes with it
+            self._conn = None
+
+
+def writer_lock(database: DatabaseTarget, holder: str) -> DatabaseLock | PostgresLock:
+    """The one-writer lock of a database: a lock file next to a SQLite file, an advisory
+    lock in a PostgreSQL database."""
+    if isinstance(database, Path):
+        return DatabaseLock(database, holder)
+    return PostgresLock(database, holder)

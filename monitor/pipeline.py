@@ -100,7 +100,7 @@ def dedup_settings(config: Config) -> DedupSettings:
 def open_store(config: Config) -> Store:
     """The writer's store, upgraded (with the dedup backfill of an old file) if needed."""
     return Store.open(
-        config.database_path(),
+        config.database(),
         backfill=Backfill(dedup_settings(config), config.storage.fingerprint_window),
     )
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -8,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from monitor.config import Config, load_config
+from monitor.config import Config, PostgresURL, load_config
 from monitor.demo.server import CorpusServer
 from monitor.pipeline import CycleReport, open_pipeline, open_store
+from tests.postgres import PASSWORD_ENV, PostgresServer, PostgresUnavailable
 from tests.servers import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,6 +23,51 @@ def _state_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mo
     """Where the CLI remembers each config's database: a fresh folder per test."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
     monkeypatch.delenv("MONITOR_DB", raising=False)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server on loopback for the whole session (started on first use).
+    It cannot be skipped: a server that does not start fails the tests that need it."""
+    try:
+        server = PostgresServer.start()
+    except PostgresUnavailable as e:
+        problem = str(e)
+    else:
+        problem = None
+    if problem is not None:
+        pytest.fail(f"cannot start the test PostgreSQL server: {problem}", pytrace=False)
+    os.environ[PASSWORD_ENV] = server.password
+    try:
+        # the store tests start from a copy of a database with the schema (the
+        # integration tests create theirs from nothing, through the store)
+        from monitor.store import Store
+
+        server.create_database(STORE_TEMPLATE)
+        Store.open(PostgresURL(server.url(STORE_TEMPLATE), PASSWORD_ENV)).close()
+        yield server
+    finally:
+        os.environ.pop(PASSWORD_ENV, None)
+        server.stop()
+
+
+STORE_TEMPLATE = "monitor_store_template"
+
+
+def postgres_target(server: PostgresServer, *, empty: bool = False) -> PostgresURL:
+    """A fresh PostgreSQL database on the test server, as the store opens it: a copy of
+    a new store's (schema made, nothing stored), or ``empty``."""
+    name = server.create_database(template=None if empty else STORE_TEMPLATE)
+    return PostgresURL(server.url(name), PASSWORD_ENV)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Path | PostgresURL:
+    """Where a store test's database is: a new SQLite file, then a new PostgreSQL
+    database (every store test runs against both backends)."""
+    if request.param == "sqlite":
+        return tmp_path / "unit.db"
+    return postgres_target(request.getfixturevalue("postgres"))
 
 
 @pytest.fixture

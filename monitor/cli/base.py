@@ -19,7 +19,7 @@ import click
 from monitor.errors import ConfigError, MonitorError
 
 if TYPE_CHECKING:
-    from monitor.config import Config
+    from monitor.config import Config, DatabaseTarget
     from monitor.store import Store
 
 T = TypeVar("T")
@@ -60,7 +60,7 @@ def remember_database(config: Config) -> None:
     if config.path is None:
         return
     known = _remembered()
-    key, value = str(config.path), str(config.database_path())
+    key, value = str(config.path), _remembered_value(config.database())
     if known.get(key) == value:
         return
     known[key] = value
@@ -74,10 +74,23 @@ def remember_database(config: Config) -> None:
         pass
 
 
-def last_good_database(config_path: Path) -> Path | None:
+def _remembered_value(database: DatabaseTarget) -> str:
+    """A database as the state file keeps it: the SQLite path, or the PostgreSQL URL with
+    its password variable (``URL password_env``; neither holds a space)."""
+    if isinstance(database, Path):
+        return str(database)
+    return f"{database.url} {database.password_env or ''}".strip()
+
+
+def last_good_database(config_path: Path) -> DatabaseTarget | None:
     """The database of this config file when it last loaded; else the ``[storage] path``
     the broken file still names, when it parses as TOML; else None."""
     known = _remembered().get(str(config_path.resolve()))
+    if known and known.startswith(("postgresql://", "postgres://")):
+        from monitor.config import PostgresURL
+
+        url, _, password_env = known.partition(" ")
+        return PostgresURL(url, password_env or None)
     if known:
         return Path(known)
     try:
@@ -125,13 +138,13 @@ class CliState:
             )
             return None
 
-    def database(self) -> Path:
+    def database(self) -> DatabaseTarget:
         """The database reading commands open: --db, else the config's; when the config is
         broken, the database of its last good version (a warning says so)."""
         if self.db_path is not None:
             return self.db_path
         try:
-            return self.config().database_path()
+            return self.config().database()
         except ConfigError as e:
             fallback = last_good_database(self.config_path)
             if fallback is None:

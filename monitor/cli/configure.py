@@ -17,7 +17,7 @@ def check_config(state: CliState) -> None:
     enabled = sum(1 for f in cfg.feeds if f.enabled)
     click.echo(
         f"{cfg.path}: OK — {len(cfg.feeds)} feeds ({enabled} enabled), {len(cfg.watches)} watches,"
-        f" {len(cfg.alerts)} alert channels; database {cfg.database_path()}"
+        f" {len(cfg.alerts)} alert channels; database {cfg.database()}"
     )
     from monitor.alerts import channel_problems
 

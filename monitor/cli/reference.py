@@ -24,14 +24,14 @@ The reading commands (`status`, `health`, `alerts`, `stories`, `claims`) work wh
 state the config file is in: while a running daemon keeps its last good config after a bad
 edit, they warn about the config and read the database that config named (each command that
 loads a valid config remembers its database in `$XDG_STATE_HOME/news-monitor/databases.json`,
-default `~/.local/state/…`). `--db PATH` (or `MONITOR_DB`) names the database outright, for
-a container's HEALTHCHECK, say. `import-opml` is refused only for problems the import itself
+default `~/.local/state/…`). `--db PATH` (or `MONITOR_DB`) names a SQLite database outright,
+for a container's HEALTHCHECK, say (a PostgreSQL store is named by the config's `[storage] url`). `import-opml` is refused only for problems the import itself
 would cause; the config's own problems are listed as a warning. `test-rule --url` fetches
 with the config's `[fetch]` settings (timeouts, user agent, `allow_private_networks`).
 
 | command | what it does |
 | --- | --- |
-| `monitor run` | the daemon: one scheduled job per feed, alert delivery, config reload on edit; SIGTERM/SIGINT finish in-flight work and exit 0. One daemon per database: it holds an exclusive lock on `<database>.lock`, and a second one exits 2 naming the first one's pid |
+| `monitor run` | the daemon: one scheduled job per feed, alert delivery, config reload on edit; SIGTERM/SIGINT finish in-flight work and exit 0. One daemon per database: it holds an exclusive lock on `<database>.lock` (on PostgreSQL, an advisory lock in the database, which holds across machines), and a second one exits 2 naming the first one's pid |
 | `monitor run --once` | one full cycle over the enabled feeds (poll, fetch, extract, match, store, deliver), then exit; a progress bar on a terminal. It delivers everything that can go now, however many; what must wait is counted per channel with the reason ("230 alerts still waiting on channel daily: digest: the next one goes out at …"; likewise a rate limit or a failing channel's backoff). Exit 1 only when every feed failed; exit 2 (naming its pid) while a daemon runs on the same database, which already polls and delivers |
 | `monitor check-config` | validate the config (rules included) and summarise it; warns about secret variables that are not set |
 | `monitor status [--failing] [--json]` | per-feed health: state (`ok`, `warning` for a feed that was read with a complaint, malformed or listing no entries, `error`, `disabled`), last poll, HTTP status, error, consecutive failures, next poll, article count, page errors (article pages that could not be fetched: too large, redirect loop, timeout; with the last reason); a rejected config change; alert counts; failing channels; the claims judge's state when one is configured; daemon heartbeat. `--failing`: only feeds in error, warning or disabled, and troubled channels. `run --once` counts feed warnings in its summary too |

@@ -23,12 +23,12 @@ def run(ctx: click.Context, state: CliState, once: bool) -> None:
     """Run the daemon (or a single cycle with --once)."""
     cfg = state.config()
     if once:
-        from monitor.lock import DatabaseLock
+        from monitor.lock import writer_lock
 
         setup_logging(logging.INFO if state.verbose else logging.WARNING)
         # a running daemon polls and delivers from this database itself: refuse rather than
         # deliver its alerts a second time (and a daemon started meanwhile refuses in turn)
-        with DatabaseLock(cfg.database_path(), "run --once"):
+        with writer_lock(cfg.database(), "run --once"):
             code = asyncio.run(_run_once(cfg, progress=sys.stderr.isatty()))
         ctx.exit(code)
     from monitor.daemon import Daemon

@@ -10,7 +10,6 @@ import json
 import sys
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -22,7 +21,7 @@ from monitor.store.rows import ChannelHealthRow, FeedStatusRow
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from monitor.config import Config
+    from monitor.config import Config, DatabaseTarget
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,7 @@ class StatusReport:
         )
 
 
-def read_status(db: Path, cfg: Config | None) -> StatusReport:
+def read_status(db: DatabaseTarget, cfg: Config | None) -> StatusReport:
     """Per-feed health (marked with whether the config still has the feed), alert counts,
     channel health, the claims judge's state and the daemon's heartbeat.
 
@@ -261,7 +260,7 @@ def health(ctx: click.Context, state: CliState, max_age: int, overdue: float) ->
     click.echo(f"healthy: {words}")
 
 
-def overdue_feeds(db: Path, cfg: Config, overdue: float) -> list[str]:
+def overdue_feeds(db: DatabaseTarget, cfg: Config, overdue: float) -> list[str]:
     """Enabled feeds whose poll is late by more than ``overdue`` of their intervals, each as
     ``name (due TIME)``."""
     from monitor.daemon import STARTED_META

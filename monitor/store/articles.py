@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 
 from monitor.errors import StoreError
@@ -11,6 +12,49 @@ from monitor.store.db import Database
 from monitor.store.rows import ArticleRevisionRow, ArticleRow, SearchHitRow, iso, utcnow
 
 HIT_START, HIT_END = "\ue000", "\ue001"  # the marks around found words in a snippet
+# ts_headline's options: FTS5's snippet of up to 24 words around the hits
+_PG_HEADLINE = (
+    f"StartSel={HIT_START}, StopSel={HIT_END}, MaxWords=24, MinWords=12, ShortWord=0,"
+    ' MaxFragments=1, FragmentDelimiter=" … "'
+)
+_FTS5_TOKEN = re.compile(r'"([^"]*)"|(\w+)(\*?)|(\()|(\))|(\S)')
+_FTS5_OPERATORS = {"AND": "&", "OR": "|", "NOT": "& !"}
+
+
+def fts5_to_tsquery(query: str) -> str:
+    """An FTS5 query (words, "phrases", AND, OR, NOT, prefix*, parentheses; adjacent
+    terms mean AND) in PostgreSQL's ``to_tsquery`` syntax, so both backends read the same
+    queries. What FTS5 would refuse (a stray quote or sign, a dangling operator, an
+    unbalanced parenthesis) is a :class:`StoreError`, here or from PostgreSQL's parser."""
+    out: list[str] = []
+    operand = False  # the previous token ends an operand (an AND goes before the next)
+    for m in _FTS5_TOKEN.finditer(query):
+        phrase, word, star, opening, closing, other = m.groups()
+        if other is not None:
+            raise StoreError(f"search {query!r}: syntax error near {other!r}")
+        if word in _FTS5_OPERATORS and not star:
+            out.append(_FTS5_OPERATORS[word])
+            operand = False
+            continue
+        if closing:
+            out.append(")")
+            operand = True
+            continue
+        if operand:
+            out.append("&")
+        if opening:
+            out.append("(")
+            operand = False
+            continue
+        if phrase is not None:
+            words = re.findall(r"\w+", phrase)
+            if not words:
+                raise StoreError(f"search {query!r}: an empty phrase")
+            out.append("(" + " <-> ".join(f"'{w}'" for w in words) + ")")
+        else:
+            out.append(f"'{word}'" + (":*" if star else ""))
+        operand = True
+    return " ".join(out)
 
 
 class ArticlesRepo(Database):
@@ -35,9 +79,12 @@ class ArticlesRepo(Database):
     def search_articles(
         self, query: str, since: str | None = None, limit: int = 50
     ) -> list[SearchHitRow]:
-        """Articles whose title or text match an FTS5 query, best first (bm25, the title
-        weighing more); ``since``: fetched at or after this ISO time. A query FTS5 cannot
-        parse is an error naming it (:class:`StoreError`)."""
+        """Articles whose title or text match a full-text query, best first (the title
+        weighing more); ``since``: fetched at or after this ISO time. The query is in FTS5's
+        syntax on both backends (words, "phrases", AND, OR, NOT, prefix*, parentheses); a
+        query that cannot be parsed is an error naming it (:class:`StoreError`)."""
+        if self.db.dialect.name == "postgresql":
+            return self._search_postgres(query, since, limit)
         sql = (
             "SELECT a.id, a.title, a.url, a.site_name, a.published, a.fetched_at, a.story_id,"
             " snippet(articles_fts, 1, ?, ?, ' … ', 24) AS snippet"
@@ -53,6 +100,35 @@ class ArticlesRepo(Database):
             rows = list(self.db.query(sql, [*args, limit]))
         except sqlite3.OperationalError as e:
             raise StoreError(f"search {query!r}: {e}") from None
+        return [SearchHitRow.from_row(r) for r in rows]
+
+    def _search_postgres(self, query: str, since: str | None, limit: int) -> list[SearchHitRow]:
+        """The same search on PostgreSQL: the query translated to a ``tsquery``, matched
+        against the GIN-indexed vectors of ``articles_fts`` (:mod:`~monitor.store.schema`),
+        ranked by ``ts_rank`` with the title weighing 4 times the text (bm25's weights
+        above); ``ts_headline`` makes the snippets of the best only."""
+        import psycopg
+
+        best = (
+            "SELECT f.id, q, ts_rank('{0.1, 0.2, 0.25, 1.0}', f.vector, q) AS rank"
+            " FROM to_tsquery('monitor_fts', ?) q, articles_fts f"
+        )
+        args: list[object] = [fts5_to_tsquery(query)]
+        if since:
+            best += " JOIN articles s ON s.id = f.id WHERE f.vector @@ q AND s.fetched_at >= ?"
+            args.append(since)
+        else:
+            best += " WHERE f.vector @@ q"
+        sql = (
+            "SELECT a.id, a.title, a.url, a.site_name, a.published, a.fetched_at, a.story_id,"
+            " ts_headline('monitor_fts', a.text, b.q, ?) AS snippet"
+            f" FROM ({best} ORDER BY rank DESC, f.id LIMIT ?) b JOIN articles a ON a.id = b.id"
+            " ORDER BY b.rank DESC, b.id"
+        )
+        try:
+            rows = list(self.db.query(sql, [_PG_HEADLINE, *args, limit]))
+        except psycopg.errors.SyntaxError as e:
+            raise StoreError(f"search {query!r}: {str(e).splitlines()[0]}") from None
         return [SearchHitRow.from_row(r) for r in rows]
 
     def latest_articles(self, since: str | None = None, limit: int = 1000) -> list[ArticleRow]:
@@ -99,8 +175,11 @@ class ArticlesRepo(Database):
         if old is None:
             raise StoreError(f"article {article_id} does not exist")
         self.db.execute(
-            "INSERT OR REPLACE INTO article_revisions (article_id, revision, title, text,"
-            " content_hash, fetched_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO article_revisions (article_id, revision, title, text,"
+            " content_hash, fetched_at) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (article_id, revision) DO UPDATE SET title = excluded.title,"
+            " text = excluded.text, content_hash = excluded.content_hash,"
+            " fetched_at = excluded.fetched_at",
             [article_id, old.revision, old.title, old.text, old.content_hash, old.fetched_at],
         )
         revision = int(old.revision) + 1
@@ -134,8 +213,8 @@ class ArticlesRepo(Database):
     def insert_match(self, article_id: int, match: Match) -> bool:
         """Store a match; False if this watch already matched this article."""
         cur = self.db.execute(
-            "INSERT OR IGNORE INTO matches (watch, article_id, terms, hits, snippets, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO matches (watch, article_id, terms, hits, snippets, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [
                 match.watch,
                 article_id,

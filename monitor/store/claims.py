@@ -107,8 +107,8 @@ class ClaimsRepo(Database):
         """Record that two claims relate; False if that pair was already recorded."""
         a, b = min(older, newer), max(older, newer)
         cur = self.db.execute(
-            "INSERT OR IGNORE INTO claim_relations (claim_a, claim_b, relation, confidence,"
-            " evidence_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO claim_relations (claim_a, claim_b, relation, confidence,"
+            " evidence_id, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [a, b, relation, confidence, evidence_id, iso(utcnow())],
         )
         return cur.rowcount > 0

@@ -16,12 +16,16 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import sqlite_utils
 
 from monitor.errors import StoreError
 from monitor.store import schema
+from monitor.store.backend import Connection, SqliteConnection
+
+if TYPE_CHECKING:
+    from monitor.config import PostgresURL
 
 HEARTBEAT_META = "heartbeat"  # the running daemon's last sign of life (ISO time)
 STOPPED_META = "daemon_stopped"  # when the daemon last stopped cleanly
@@ -29,26 +33,52 @@ RELOAD_ERROR_META = "config_reload_error"  # the daemon's last failed reload (`m
 
 
 class Database:
-    """The connection and what every domain module shares (see :class:`Store`)."""
+    """The connection and what every domain module shares (see :class:`Store`).
 
-    def __init__(self, db: sqlite_utils.Database, path: Path) -> None:
+    ``db`` is the backend's :class:`~monitor.store.backend.Connection` (SQLite or
+    PostgreSQL); ``path`` the SQLite file (None on PostgreSQL); ``location`` names the
+    database in messages (the file, or the URL without password).
+    """
+
+    def __init__(self, db: Connection, path: Path | None, location: str | None = None) -> None:
         self.db = db
         self.path = path
+        self.location = location or str(path)
 
     @classmethod
     def open(
         cls,
-        path: str | Path,
+        target: str | Path | PostgresURL,
         *,
         readonly: bool = False,
         backfill: schema.Backfill | None = None,
     ) -> Self:
-        """Open (and for a writer create or upgrade) the database file.
+        """Open (and for a writer create or upgrade) the database: a SQLite file, or the
+        PostgreSQL database of a :class:`~monitor.config.PostgresURL`.
 
         ``backfill``: the dedup settings with which to finish the data part of an old
         file's upgrade (the pipeline's opener passes them; other writers leave it pending).
         """
-        p = Path(path)
+        if not isinstance(target, str | Path):  # a PostgresURL (config imported lazily)
+            from monitor.store import postgres
+
+            store = cls(postgres.connect(target, readonly=readonly), None, target.url)
+        else:
+            store = cls._open_sqlite(Path(target), readonly)
+        try:
+            if readonly:
+                store._check_readable()
+            else:
+                schema.migrate(store)
+                if backfill is not None:
+                    schema.run_backfill(store, backfill)
+        except BaseException:
+            store.db.close()
+            raise
+        return store
+
+    @classmethod
+    def _open_sqlite(cls, p: Path, readonly: bool) -> Self:
         try:
             if readonly:
                 if not p.exists():
@@ -72,27 +102,17 @@ class Database:
                 conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.DatabaseError as e:
             raise StoreError(f"{p}: cannot open the database: {e}") from None
-        store = cls(db, p)
-        try:
-            if readonly:
-                store._check_readable()
-            else:
-                schema.migrate(store)
-                if backfill is not None:
-                    schema.run_backfill(store, backfill)
-        except BaseException:
-            conn.close()
-            raise
-        return store
+        return cls(SqliteConnection(db), p)
 
     def close(self) -> None:
-        self.db.conn.close()
+        self.db.close()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """All writes inside commit together or not at all.
 
-        sqlite-utils' atomic(): BEGIN … COMMIT, savepoints when nested.
+        BEGIN … COMMIT, savepoints when nested (sqlite-utils' ``atomic()``, psycopg's
+        ``transaction()``).
         """
         with self.db.atomic():
             yield
@@ -102,12 +122,8 @@ class Database:
         return self.db.execute(sql, args).fetchone() is not None
 
     def _insert(self, table: str, record: dict[str, Any]) -> int:
-        cols = ", ".join(record)
-        marks = ", ".join("?" * len(record))
-        cur = self.db.execute(
-            f"INSERT INTO {table} ({cols}) VALUES ({marks})", list(record.values())
-        )
-        return int(cur.lastrowid)
+        """Insert a row; its id."""
+        return self.db.insert(table, record)
 
     # -- schema and meta ------------------------------------------------------------------
     def schema_version(self) -> int:
@@ -116,16 +132,16 @@ class Database:
                 return 0
             row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.DatabaseError as e:
-            raise StoreError(f"{self.path}: not a usable SQLite database: {e}") from None
+            raise StoreError(f"{self.location}: not a usable SQLite database: {e}") from None
         return int(row[0]) if row else 0
 
     def _check_readable(self) -> None:
         version = self.schema_version()
         if version > schema.SCHEMA_VERSION:
-            raise StoreError(schema.too_new(self.path, version))
+            raise StoreError(schema.too_new(self.location, version))
         if version < schema.SCHEMA_VERSION:
             raise StoreError(
-                f"{self.path}: the database is at schema version {version}, older than this "
+                f"{self.location}: the database is at schema version {version}, older than this "
                 f"news-monitor's ({schema.SCHEMA_VERSION}); run 'monitor run --once' (or "
                 "start the daemon) to upgrade it"
             )
@@ -139,7 +155,7 @@ class Database:
 
     def set_meta(self, key: str, value: str) -> None:
         with self.db.atomic():
-            self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, value])
+            self.db.execute(schema.SET_META, [key, value])
 
     def get_meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()

@@ -71,7 +71,7 @@ class DedupIndexRepo(Database):
             return []
         sub = (
             "SELECT article_id FROM (SELECT article_id FROM dedup_terms WHERE key = ?"
-            " AND t BETWEEN ? AND ? ORDER BY t DESC LIMIT ?)"
+            " AND t BETWEEN ? AND ? ORDER BY t DESC LIMIT ?) AS k"
         )
         args: list[Any] = []
         for k in keys:
@@ -84,7 +84,7 @@ class DedupIndexRepo(Database):
             return []
         marks = ",".join("?" * len(article_ids))
         cols = ("article_id", "story_id", "duplicate_of", "site", "t", "minhash", "terms")
-        cur = self.db.conn.execute(
+        cur = self.db.execute(
             f"SELECT {', '.join(cols)} FROM dedup_sketches WHERE article_id IN ({marks})",
             list(article_ids),
         )
@@ -124,18 +124,18 @@ class DedupIndexRepo(Database):
             "UPDATE articles SET content_hash = ? WHERE id = ? AND content_hash != ?",
             [sketch.content_hash, aid, sketch.content_hash],
         )
-        self.db.conn.executemany(
-            "INSERT OR IGNORE INTO dedup_bands (key, article_id) VALUES (?, ?)",
+        self.db.executemany(
+            "INSERT INTO dedup_bands (key, article_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
             [(b, aid) for b in bands],
         )
-        self.db.conn.executemany(
-            "INSERT OR IGNORE INTO dedup_terms (key, t, article_id) VALUES (?, ?, ?)",
+        self.db.executemany(
+            "INSERT INTO dedup_terms (key, t, article_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             [(k, sketch.t, aid) for k in term_keys],
         )
 
     def dedup_add_urls(self, article_id: int, url_hashes: Sequence[int]) -> None:
-        self.db.conn.executemany(
-            "INSERT OR IGNORE INTO article_urls (key, article_id) VALUES (?, ?)",
+        self.db.executemany(
+            "INSERT INTO article_urls (key, article_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
             [(h, article_id) for h in url_hashes],
         )
 
@@ -148,11 +148,11 @@ class DedupIndexRepo(Database):
             return False
         bands = struct.unpack(f"<{len(row[0]) // 8}q", row[0])
         keys = struct.unpack(f"<{len(row[1]) // 8}q", row[1])
-        self.db.conn.executemany(
+        self.db.executemany(
             "DELETE FROM dedup_bands WHERE key = ? AND article_id = ?",
             [(b, article_id) for b in bands],
         )
-        self.db.conn.executemany(
+        self.db.executemany(
             "DELETE FROM dedup_terms WHERE key = ? AND t = ? AND article_id = ?",
             [(k, row[2], article_id) for k in keys],
         )

@@ -10,6 +10,7 @@ from typing import Any
 from monitor.models import FeedState
 from monitor.store.db import Database
 from monitor.store.rows import FeedEntryRow, FeedStatusRow, PageErrorsRow, from_iso, iso, utcnow
+from monitor.store.schema import SET_META
 
 # page errors live in the meta table, one key per feed (no schema change for a counter)
 PAGE_ERRORS_PREFIX = "page_errors:"
@@ -115,9 +116,7 @@ class FeedsRepo(Database):
                 "last_at": iso(utcnow()),
                 "fallbacks": fallbacks + old.get("fallbacks", 0),
             }
-            self.db.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, json.dumps(value)]
-            )
+            self.db.execute(SET_META, [key, json.dumps(value)])
 
     def page_errors(self) -> dict[str, PageErrorsRow]:
         """Each feed's page errors, by feed name (feeds without any are absent)."""
@@ -154,10 +153,9 @@ class FeedsRepo(Database):
     def link_entry(self, feed_id: int, guid: str, article_id: int | None) -> None:
         """Record a feed entry as processed (call inside :meth:`transaction`)."""
         self.db.execute(
-            "INSERT OR REPLACE INTO feed_entries (feed_id, guid, article_id, first_seen)"
-            " VALUES (?, ?, ?, COALESCE((SELECT first_seen FROM feed_entries"
-            " WHERE feed_id = ? AND guid = ?), ?))",
-            [feed_id, guid, article_id, feed_id, guid, iso(utcnow())],
+            "INSERT INTO feed_entries (feed_id, guid, article_id, first_seen) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (feed_id, guid) DO UPDATE SET article_id = excluded.article_id",
+            [feed_id, guid, article_id, iso(utcnow())],
         )
 
     def article_in_feed(self, article_id: int, feed_id: int | None) -> bool:

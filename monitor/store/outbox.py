@@ -23,8 +23,9 @@ class OutboxRepo(Database):
     def enqueue_alert(self, event: AlertEvent) -> bool:
         """Add an alert to the outbox (call inside the transaction of its cause)."""
         cur = self.db.execute(
-            "INSERT OR IGNORE INTO alerts (id, type, channel, watch, payload, status, attempts,"
-            " next_attempt, created_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+            "INSERT INTO alerts (id, type, channel, watch, payload, status, attempts,"
+            " next_attempt, created_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)"
+            " ON CONFLICT DO NOTHING",
             [
                 event.id,
                 event.type,
@@ -209,8 +210,9 @@ class OutboxRepo(Database):
         counts = {
             r["channel"]: r
             for r in self.db.query(
-                "SELECT channel, SUM(status = 'pending') AS pending,"
-                " SUM(status = 'failed') AS failed, MAX(last_error) AS last_error"
+                "SELECT channel, COUNT(CASE WHEN status = 'pending' THEN 1 END) AS pending,"
+                " COUNT(CASE WHEN status = 'failed' THEN 1 END) AS failed,"
+                " MAX(last_error) AS last_error"
                 " FROM alerts WHERE status != 'delivered' GROUP BY channel"
             )
         }
@@ -274,8 +276,10 @@ class OutboxRepo(Database):
     def channel_counts(self) -> list[ChannelCountsRow]:
         """Per channel: alerts delivered, pending and failed."""
         rows = self.db.execute(
-            "SELECT channel, SUM(status = 'delivered'), SUM(status = 'pending'),"
-            " SUM(status = 'failed') FROM alerts GROUP BY channel ORDER BY channel"
+            "SELECT channel, COUNT(CASE WHEN status = 'delivered' THEN 1 END),"
+            " COUNT(CASE WHEN status = 'pending' THEN 1 END),"
+            " COUNT(CASE WHEN status = 'failed' THEN 1 END)"
+            " FROM alerts GROUP BY channel ORDER BY channel"
         )
         return [ChannelCountsRow(c, d or 0, p or 0, f or 0) for c, d, p, f in rows]
 

@@ -36,9 +36,11 @@ class StoriesRepo(Database):
             [story_id, duplicate_of, article_id],
         )
         w = iso(when)
+        least, greatest = self.db.dialect.least, self.db.dialect.greatest
         self.db.execute(
             "UPDATE stories SET articles = articles + 1, updated_at = ?,"
-            " first_seen = MIN(first_seen, ?), last_seen = MAX(last_seen, ?) WHERE id = ?",
+            f" first_seen = {least}(first_seen, ?), last_seen = {greatest}(last_seen, ?)"
+            " WHERE id = ?",
             [iso(utcnow()), w, w, story_id],
         )
 
@@ -68,10 +70,11 @@ class StoriesRepo(Database):
 
     def _story(self, r: dict[str, Any]) -> StoryRow:
         story_id = r["id"]
+        feed_names = self.db.dialect.group_concat_distinct("f.name")
         arts = list(
             self.db.query(
                 "SELECT a.id, a.title, a.url, a.site_name, a.published, a.fetched_at,"
-                " a.duplicate_of, a.revision, (SELECT GROUP_CONCAT(DISTINCT f.name)"
+                f" a.duplicate_of, a.revision, (SELECT {feed_names}"
                 " FROM feed_entries e JOIN feeds f ON f.id = e.feed_id"
                 " WHERE e.article_id = a.id) AS feeds"
                 " FROM articles a WHERE a.story_id = ? ORDER BY a.id",

@@ -10,7 +10,6 @@ import ipaddress
 import os
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monitor.errors import ConfigError
@@ -19,7 +18,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.types import ASGIApp, Receive, Scope, Send
 
-    from monitor.config import Config
+    from monitor.config import Config, DatabaseTarget
 
 CSRF_COOKIE = "monitor_csrf"
 CSRF_FIELD = "csrf"
@@ -31,7 +30,7 @@ class WebSettings:
     """What the web view needs: the database, where to listen, the token (None: open,
     allowed on loopback only), and the config (watch names and languages; may be None)."""
 
-    database: Path
+    database: DatabaseTarget  # a SQLite file or a PostgreSQL database
     address: str = "127.0.0.1"
     port: int = 8080
     token: str | None = None
@@ -49,7 +48,7 @@ def is_loopback(address: str) -> bool:
 
 def web_settings(
     cfg: Config,
-    database: Path | None = None,
+    database: DatabaseTarget | None = None,
     address: str | None = None,
     port: int | None = None,
 ) -> WebSettings:
@@ -79,7 +78,7 @@ def web_settings(
                 " listen on 127.0.0.1"
             ],
         )
-    return WebSettings(database or cfg.database_path(), address, port, token, cfg)
+    return WebSettings(database or cfg.database(), address, port, token, cfg)
 
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")

@@ -1,16 +1,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from monitor.config import PostgresURL
 from monitor.models import Article
 from monitor.store import Store
 
 
 @pytest.fixture
-def store(tmp_path) -> Iterator[Store]:
-    s = Store.open(tmp_path / "unit.db")
+def store(database: Path | PostgresURL) -> Iterator[Store]:
+    """A new store, once on SQLite and once on PostgreSQL (``database`` is parametrized)."""
+    s = Store.open(database)
     yield s
     s.close()
 

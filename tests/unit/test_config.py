@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from monitor.cli import cli
-from monitor.config import load_config, parse_duration, parse_size
+from monitor.config import PostgresURL, load_config, parse_duration, parse_size
 from monitor.errors import ConfigError
 from tests.conftest import ROOT, write_config
 
@@ -106,6 +106,26 @@ def test_sizes():
             "watches[0].language: no stemmer for language 'xx'",
         ),
         (("[storage]", "[storage\n"), "c.toml: TOML syntax error"),
+        (
+            ('path = "data/m.db"', 'url = "mysql://u@db.example/news"'),
+            "c.toml: storage.url: 'mysql://u@db.example/news' is not a PostgreSQL URL",
+        ),
+        (
+            ('path = "data/m.db"', 'url = "postgresql://u:hunter2@db.example/news"'),
+            "c.toml: storage.url: the URL must not hold the password",
+        ),
+        (
+            ('path = "data/m.db"', 'url = "postgresql://u@db.example"'),
+            "storage.url: 'postgresql://u@db.example' names no database",
+        ),
+        (
+            ('path = "data/m.db"', 'url = "postgresql://u@db.example:54x/news"'),
+            "storage.url: 'postgresql://u@db.example:54x/news': the port is not a number",
+        ),
+        (
+            ('path = "data/m.db"', 'password_env = "PGPASS"'),
+            "storage: 'password_env' is for a PostgreSQL 'url'",
+        ),
     ],
 )
 def test_errors_name_file_key_and_problem(tmp_path, edit, expected):
@@ -115,6 +135,21 @@ def test_errors_name_file_key_and_problem(tmp_path, edit, expected):
     with pytest.raises(ConfigError) as e:
         load_config(path)
     assert expected in str(e.value).replace(str(tmp_path) + "/", "")
+
+
+def test_postgres_url_selects_the_postgres_store(tmp_path):
+    text = GOOD.replace(
+        'path = "data/m.db"',
+        'url = "postgresql://news@db.example:5433/news?sslmode=require"\npassword_env = "PGPASS"',
+    )
+    cfg = load_config(write_config(tmp_path / "c.toml", text))
+    target = cfg.database()
+    assert target == PostgresURL("postgresql://news@db.example:5433/news?sslmode=require", "PGPASS")
+    assert str(target) == target.url  # what messages show: no password in it
+    # without a url, the SQLite file
+    assert load_config(write_config(tmp_path / "d.toml", GOOD)).database() == (
+        tmp_path / "data" / "m.db"
+    )
 
 
 def test_bad_rule_names_watch_and_column(tmp_path):
@@ -175,3 +210,17 @@ def test_secret_comes_from_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("HOOK_SECRET", "s3cret")
     assert cfg.alerts["hook"].secret() == "s3cret"
     assert "s3cret" not in Path(tmp_path / "c.toml").read_text()
+
+
+def test_reading_commands_remember_a_postgres_database(tmp_path):
+    """A broken config's reading commands fall back to the database its last good version
+    named: a PostgreSQL one too, with its password variable."""
+    from monitor.cli.base import last_good_database, remember_database
+
+    text = GOOD.replace(
+        'path = "data/m.db"', 'url = "postgresql://news@db.example/news"\npassword_env = "PGPASS"'
+    )
+    path = write_config(tmp_path / "c.toml", text)
+    remember_database(load_config(path))
+    path.write_text(text + "\n[broken", encoding="utf-8")
+    assert last_good_database(path) == PostgresURL("postgresql://news@db.example/news", "PGPASS")

@@ -1,30 +1,39 @@
 import sqlite3
 
+import psycopg
 import pytest
 
 from monitor.errors import StoreError
 from monitor.models import AlertEvent, Article, Match
 from monitor.store import SCHEMA_VERSION, Store
+from tests.conftest import postgres_target
 
 
-def test_schema_wal_and_version(tmp_path):
-    s = Store.open(tmp_path / "m.db")
+def test_schema_and_version(database):
+    s = Store.open(database)
     assert s.schema_version() == SCHEMA_VERSION
-    assert s.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    if s.db.dialect.name == "sqlite":
+        assert s.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert {"feeds", "articles", "feed_entries", "matches", "alerts"} <= set(s.db.table_names())
+    s.set_meta("x", "1")
     s.close()
-    # reopening does not migrate again or lose anything
-    s = Store.open(tmp_path / "m.db")
-    assert s.schema_version() == SCHEMA_VERSION
+    # reopening does not migrate again or lose anything; a reader opens it too
+    s = Store.open(database)
+    assert s.schema_version() == SCHEMA_VERSION and s.get_meta("x") == "1"
     s.close()
+    r = Store.open(database, readonly=True)
+    assert r.get_meta("x") == "1"
+    r.close()
 
 
-def test_newer_database_is_refused(tmp_path):
-    s = Store.open(tmp_path / "m.db")
+def test_newer_database_is_refused(database):
+    s = Store.open(database)
     s.set_meta("schema_version", str(SCHEMA_VERSION + 5))
     s.close()
     with pytest.raises(StoreError, match="newer than this"):
-        Store.open(tmp_path / "m.db")
+        Store.open(database)
+    with pytest.raises(StoreError, match="newer than this"):
+        Store.open(database, readonly=True)
 
 
 def test_not_a_database(tmp_path):
@@ -34,8 +43,8 @@ def test_not_a_database(tmp_path):
         Store.open(p)
 
 
-def test_feed_sync_entries_and_outbox(tmp_path):
-    s = Store.open(tmp_path / "m.db")
+def test_feed_sync_entries_and_outbox(database):
+    s = Store.open(database)
     st = s.sync_feed("f", "https://a.example/rss")
     assert st.id and st.url == "https://a.example/rss" and st.failures == 0
     s.update_feed("f", etag='"x"', failures=2, url="https://b.example/rss")
@@ -74,11 +83,11 @@ def test_feed_sync_entries_and_outbox(tmp_path):
     s.close()
 
 
-def test_transaction_rolls_back_everything(tmp_path):
-    s = Store.open(tmp_path / "m.db")
+def test_transaction_rolls_back_everything(database):
+    s = Store.open(database)
     st = s.sync_feed("f", "https://a.example/rss")
     art = Article(url="u", title="T", text="b", text_source="page", feed_name="f", guid="g")
-    with pytest.raises(sqlite3.IntegrityError), s.transaction():
+    with pytest.raises((sqlite3.IntegrityError, psycopg.IntegrityError)), s.transaction():
         aid = s.insert_article(art, "h")
         s.link_entry(st.id, "g", aid)
         s.db.execute(
@@ -92,3 +101,39 @@ def test_transaction_rolls_back_everything(tmp_path):
 def test_readonly_open_of_missing_db(tmp_path):
     with pytest.raises(StoreError, match="no database yet"):
         Store.open(tmp_path / "none.db", readonly=True)
+
+
+def test_placeholders_for_psycopg_leave_quoted_text_alone():
+    from monitor.store.backend import to_pyformat
+
+    assert to_pyformat("SELECT a FROM t WHERE b = ? AND c LIKE 'x?%' AND d = ?") == (
+        "SELECT a FROM t WHERE b = %s AND c LIKE 'x?%%' AND d = %s"
+    )
+    assert to_pyformat("""SELECT "odd?name", 'it''s ?' FROM t WHERE v % 2 = ?""") == (
+        """SELECT "odd?name", 'it''s ?' FROM t WHERE v %% 2 = %s"""
+    )
+
+
+def test_postgres_store_reconnects_after_losing_its_connection(postgres):
+    """A connection the server dropped fails the statement (and the transaction) that
+    finds it broken; the next statement connects again."""
+    s = Store.open(postgres_target(postgres))
+
+    def drop_connection() -> None:
+        with psycopg.connect(postgres.dsn("postgres"), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [s.db.conn.info.backend_pid])
+
+    try:
+        s.set_meta("x", "1")
+        drop_connection()
+        with pytest.raises(psycopg.OperationalError):
+            s.get_meta("x")
+        assert s.get_meta("x") == "1"
+        # inside a transaction: the transaction fails whole, nothing of it is written
+        with pytest.raises(psycopg.OperationalError), s.transaction():
+            s.set_meta("y", "1")
+            drop_connection()
+            s.set_meta("z", "1")
+        assert s.get_meta("y") is None and s.get_meta("z") is None
+    finally:
+        s.close()

@@ -104,3 +104,40 @@ def test_latest_articles_newest_first(store):
         ids = [store.insert_article(article(n), f"h{n}") for n in range(1, 5)]
     assert [a.id for a in store.latest_articles(limit=2)] == ids[::-1][:2]
     assert isinstance(store.latest_articles()[0], ArticleRow)
+
+
+def test_search_query_syntax_is_the_same_on_both_backends(store):
+    """FTS5's query syntax (PostgreSQL: translated to a tsquery), diacritics folded, the
+    title weighing more than the text, and queries neither can parse refused alike."""
+    with store.transaction():
+        ids = [
+            store.insert_article(article(n, title=title, text=text), f"h{n}")
+            for n, (title, text) in enumerate(
+                [
+                    ("Storm over the harbour", "The harbour of Zanzibar closed."),
+                    ("Markets", "A storm of selling hit the market; the harbour was calm."),
+                    ("Café reopens", "The café on the harbour reopened after the storm."),
+                    ("Congress", "Congratulations poured in for the new speaker."),
+                ],
+                start=1,
+            )
+        ]
+    a1, a2, a3, a4 = ids
+
+    def found(query: str) -> list[int]:
+        return [h.id for h in store.search_articles(query)]
+
+    assert found("storm")[0] == a1  # in the title: first
+    assert sorted(found("storm")) == [a1, a2, a3]
+    assert found('"harbour of Zanzibar"') == [a1]  # a phrase
+    assert found('"Zanzibar harbour"') == []  # ... in its order
+    assert sorted(found("zanzibar OR selling")) == [a1, a2]
+    assert sorted(found("harbour NOT storm")) == []
+    assert sorted(found("harbour NOT zanzibar")) == [a2, a3]
+    assert sorted(found("harbour AND (calm OR reopened)")) == [a2, a3]
+    assert found("harbour zanzibar") == [a1]  # adjacent words: AND
+    assert found("congrat*") == [a4]  # a prefix
+    assert found("cafe") == [a3] and found("CAFÉ") == [a3]  # case and diacritics folded
+    for bad in ['AND ("', '"unclosed', "storm AND", "(storm", "NOT storm", "storm-harbour"]:
+        with pytest.raises(StoreError, match="search"):
+            store.search_articles(bad)
