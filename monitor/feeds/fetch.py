@@ -23,7 +23,9 @@ import asyncio
 import email.utils
 import ipaddress
 import re
+import select
 import socket
+import ssl
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -121,6 +123,81 @@ def _blocked(host: str, ip: str, setting: str = FEED_SETTING) -> BlockedAddress:
     )
 
 
+class _Stream(httpcore.AsyncNetworkStream):
+    """A connection as asyncio streams, for httpcore. (httpcore's own backend goes through
+    anyio, whose per-call machinery cost more CPU than the request itself in an all-304
+    cycle: a cancel scope per read and write, a task group per connect, a dictionary of
+    attributes built for each look at an idle connection.)"""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._socket = writer.get_extra_info("socket")
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._reader.read(max_bytes)
+        except TimeoutError as e:
+            raise httpcore.ReadTimeout("timed out reading") from e
+        except OSError as e:
+            raise httpcore.ReadError(str(e) or type(e).__name__) from e
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not buffer:
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                self._writer.write(buffer)
+                await self._writer.drain()
+        except TimeoutError as e:
+            raise httpcore.WriteTimeout("timed out writing") from e
+        except (OSError, RuntimeError) as e:  # RuntimeError: the transport is closed
+            raise httpcore.WriteError(str(e) or type(e).__name__) from e
+
+    async def aclose(self) -> None:
+        self._writer.close()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            async with asyncio.timeout(timeout):
+                await self._writer.start_tls(ssl_context, server_hostname=server_hostname)
+        except TimeoutError as e:
+            self._writer.close()
+            raise httpcore.ConnectTimeout("timed out in the TLS handshake") from e
+        except (OSError, ConnectionError) as e:  # ssl.SSLError is an OSError
+            self._writer.close()
+            raise httpcore.ConnectError(str(e) or type(e).__name__) from e
+        return self
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":  # an idle connection the server closed (or wrote to)
+            return self._reader.at_eof() or _readable(self._socket)
+        if info == "socket":
+            return self._socket
+        if info == "ssl_object":
+            return self._writer.get_extra_info("ssl_object")
+        if info == "client_addr":
+            return self._writer.get_extra_info("sockname")
+        if info == "server_addr":
+            return self._writer.get_extra_info("peername")
+        return None
+
+
+def _readable(sock: Any) -> bool:
+    """Whether a socket has data or an end waiting (without reading it)."""
+    if sock is None or sock.fileno() < 0:
+        return True
+    poll = select.poll()
+    poll.register(sock.fileno(), select.POLLIN)
+    return bool(poll.poll(0))
+
+
 class PinnedBackend(httpcore.AsyncNetworkBackend):
     """httpcore's network backend, resolving each host once and connecting to the vetted
     address itself: what was checked is what is connected to (no DNS rebinding)."""
@@ -128,7 +205,6 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
     def __init__(self, allow_private: bool, setting: str = FEED_SETTING) -> None:
         self.allow_private = allow_private
         self.setting = setting  # the setting that allows them, named in the refusal
-        self._inner = httpcore.AnyIOBackend()
 
     async def connect_tcp(
         self,
@@ -158,9 +234,7 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         last: Exception | None = None
         for ip in ips:
             try:
-                return await self._inner.connect_tcp(
-                    ip, port, timeout, local_address, socket_options
-                )
+                return await _connect(ip, port, timeout, local_address, socket_options)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as e:
                 last = e
         assert last is not None
@@ -172,7 +246,29 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         raise httpcore.ConnectError("unix sockets are not used")
 
     async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+        await asyncio.sleep(seconds)
+
+
+async def _connect(
+    ip: str,
+    port: int,
+    timeout: float | None,
+    local_address: str | None,
+    socket_options: Iterable[Any] | None,
+) -> _Stream:
+    """A TCP connection to an address (asyncio sets TCP_NODELAY on it)."""
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(
+                ip, port, local_addr=(local_address, 0) if local_address else None
+            )
+    except TimeoutError as e:
+        raise httpcore.ConnectTimeout(f"connecting to {ip} timed out") from e
+    except OSError as e:
+        raise httpcore.ConnectError(str(e) or type(e).__name__) from e
+    for option in socket_options or ():
+        writer.get_extra_info("socket").setsockopt(*option)
+    return _Stream(reader, writer)
 
 
 class PinnedTransport(httpx.AsyncHTTPTransport):
