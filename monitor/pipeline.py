@@ -41,6 +41,10 @@ from monitor.store import Backfill, Store
 log = logging.getLogger("monitor.pipeline")
 
 PAGES_PER_WORKER = 4  # pages fetched or being extracted at once, per extraction worker
+FEED_UPDATES_BATCH = 256  # a cycle records its feeds' polls in transactions of this many
+
+# a feed's poll to record: (name, fields of its row)
+FeedUpdate = tuple[str, dict[str, object]]
 
 
 @dataclass
@@ -216,11 +220,17 @@ class Pipeline:
         return state.next_poll <= (now or datetime.now(UTC))
 
     async def poll_feed(
-        self, feed: FeedConfig, *, after: asyncio.Event | None = None
+        self,
+        feed: FeedConfig,
+        *,
+        after: asyncio.Event | None = None,
+        record: list[FeedUpdate] | None = None,
     ) -> FeedReport:
         """Poll one feed. ``after``: its articles are stored only once this is set (a cycle
         stores feeds in config order, so the same input gives the same stories, matches
-        and alerts however the fetches interleave)."""
+        and alerts however the fetches interleave). ``record``: the poll's outcome for the
+        feed's row (ETag, next poll, failures) is appended here for the caller to write in
+        a batch, instead of written at once (its articles are stored either way)."""
         if feed.name in self._busy:
             return FeedReport(feed.name, "skipped", error="still polling from the last run")
         self._busy.add(feed.name)
@@ -228,11 +238,13 @@ class Pipeline:
             # back-pressure: a bounded number of feeds (with their entries and pages) is
             # worked on at once; the others wait here, before anything of theirs is read
             async with self._feeds_in_flight:
-                return await self._poll_feed(feed, after)
+                return await self._poll_feed(feed, after, record)
         finally:
             self._busy.discard(feed.name)
 
-    async def _poll_feed(self, feed: FeedConfig, after: asyncio.Event | None) -> FeedReport:
+    async def _poll_feed(
+        self, feed: FeedConfig, after: asyncio.Event | None, record: list[FeedUpdate] | None
+    ) -> FeedReport:
         cfg = self.config
         state = self.store.sync_feed(feed.name, feed.url)
         if state.disabled_reason:
@@ -257,7 +269,10 @@ class Pipeline:
             ttl=ttl,
             jitter=cfg.fetch.jitter,
         )
-        self.store.update_feed(feed.name, **updates)
+        if record is None:
+            self.store.update_feed(feed.name, **updates)
+        else:
+            record.append((feed.name, updates))
         return report
 
     async def _read_feed(
@@ -559,10 +574,22 @@ class Pipeline:
         # waits for the one before it (they enter [fetch] feeds_in_flight in that order too,
         # so a feed that waits never holds a slot an earlier one needs)
         stored = [asyncio.Event() for _ in feeds]
+        # the feeds' rows are written in batches: an unchanged feed costs one 304 and a
+        # share of a commit (a feed whose row is not written yet is polled again after a
+        # crash, which the ETag makes cheap)
+        polled: list[FeedUpdate] = []
+
+        def record_polls() -> None:
+            batch = polled[:]
+            polled.clear()
+            try:
+                self.store.update_feeds(batch)
+            except Exception:  # the next cycle polls them again
+                log.exception("could not record the polls of %d feeds", len(batch))
 
         async def one(i: int, feed: FeedConfig) -> FeedReport:
             try:
-                rep = await self.poll_feed(feed, after=stored[i - 1] if i else None)
+                rep = await self.poll_feed(feed, after=stored[i - 1] if i else None, record=polled)
             except Exception as e:  # a bug must not stop the other feeds; it is logged loudly
                 log.exception("feed %s: unexpected error", feed.name)
                 self.store.update_feed(feed.name, last_error=f"internal error: {e}")
@@ -571,13 +598,17 @@ class Pipeline:
                 if i:
                     await stored[i - 1].wait()  # "done" means this and every earlier feed
                 stored[i].set()
+            if len(polled) >= FEED_UPDATES_BATCH:
+                record_polls()
             if on_feed_done:
                 on_feed_done(rep)
             return rep
 
-        report = CycleReport(
-            feeds=list(await asyncio.gather(*(one(i, f) for i, f in enumerate(feeds))))
-        )
+        try:
+            reports = await asyncio.gather(*(one(i, f) for i, f in enumerate(feeds)))
+        finally:
+            record_polls()
+        report = CycleReport(feeds=list(reports))
         if deliver:
             report.delivery = await self.deliver()
         return report
