@@ -163,3 +163,75 @@ def test_user_agent_names_the_project(server):
     server.set_file("/f.xml", RSS)
     fetch(server.base_url + "/f.xml")
     assert "news-monitor" in server.requests[-1].header("user-agent")
+
+
+async def _serve_304s(close_after_each: bool, ssl_context=None):
+    """A server answering every request 304; counts connections and requests. With
+    ``close_after_each`` it closes each connection after its response (an idle
+    keep-alive connection the server has dropped)."""
+    seen = {"connections": 0, "requests": 0}
+
+    async def handle(reader, writer):
+        seen["connections"] += 1
+        try:
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                seen["requests"] += 1
+                writer.write(
+                    b'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 0\r\n\r\n'
+                )
+                await writer.drain()
+                if close_after_each:
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=ssl_context)
+    return server, server.sockets[0].getsockname()[1], seen
+
+
+def test_connections_reused_and_dropped_ones_not():
+    """An unchanged feed's 304 leaves its connection for the host's next request; an idle
+    connection the server closed meanwhile is noticed and not used."""
+
+    async def go(close_after_each):
+        server, port, seen = await _serve_304s(close_after_each)
+        async with server, Fetcher(FetchConfig(allow_private_networks=True, timeout=3)) as f:
+            results = []
+            for _ in range(3):
+                results.append(await f.fetch(f"http://127.0.0.1:{port}/f.xml", etag='"v1"'))
+                await asyncio.sleep(0.05)  # the server's close arrives while idle
+        return results, seen
+
+    kept, seen = asyncio.run(go(close_after_each=False))
+    assert all(r.not_modified and r.etag == '"v1"' for r in kept)
+    assert seen == {"connections": 1, "requests": 3}
+    dropped, seen = asyncio.run(go(close_after_each=True))
+    assert all(r.ok and r.not_modified for r in dropped), [r.error for r in dropped]
+    assert seen == {"connections": 3, "requests": 3}
+
+
+def test_https_checks_the_certificate(tmp_path, monkeypatch):
+    """TLS through the fetcher's own connections: the server's name is checked against a
+    trusted certificate (SSL_CERT_FILE), and an untrusted one is a network error."""
+    import ssl
+
+    from tests.servers import self_signed_cert
+
+    cert, key = self_signed_cert(tmp_path)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+
+    async def go():
+        server, port, seen = await _serve_304s(False, server_ctx)
+        async with server, Fetcher(FetchConfig(allow_private_networks=True, timeout=3)) as f:
+            return await f.fetch(f"https://localhost:{port}/f.xml", etag='"v1"')
+
+    untrusted = asyncio.run(go())
+    assert not untrusted.ok and untrusted.error_kind == "network"
+    assert "certificate" in (untrusted.error or "").lower()
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    trusted = asyncio.run(go())
+    assert trusted.ok and trusted.not_modified and trusted.status == 304
