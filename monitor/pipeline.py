@@ -32,7 +32,13 @@ from monitor.dedup import Deduplicator, DedupSettings, url_hash, url_key, window
 from monitor.errors import FeedParseError
 from monitor.feeds import schedule
 from monitor.feeds.extract import ExtractedPage, Extractor, build_article
-from monitor.feeds.fetch import PAGE_ACCEPT, Fetcher, FetchResult, PinnedTransport
+from monitor.feeds.fetch import (
+    PAGE_ACCEPT,
+    Fetcher,
+    FetchResult,
+    PinnedTransport,
+    ssl_context,
+)
 from monitor.feeds.parse import parse_feed
 from monitor.models import Article, Entry, FeedState, Match
 from monitor.rules import RuleSet, document_from_article, prepare
@@ -161,7 +167,9 @@ class Pipeline:
         # worker keep the workers busy while the event loop stores a feed's articles
         self._pages = asyncio.Semaphore(PAGES_PER_WORKER * self.extractor.slots)
         self._alert_client = httpx.AsyncClient(
-            headers={"User-Agent": config.fetch.user_agent}, follow_redirects=False
+            headers={"User-Agent": config.fetch.user_agent},
+            follow_redirects=False,
+            verify=ssl_context(),  # the CAs loaded once (SSL_CERT_FILE / SSL_CERT_DIR)
         )
         # for channels with allow_private_networks = false: refuses non-public addresses
         self._public_alert_client = httpx.AsyncClient(
