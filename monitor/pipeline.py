@@ -233,12 +233,15 @@ class Pipeline:
         *,
         after: asyncio.Event | None = None,
         record: list[FeedUpdate] | None = None,
+        state: FeedState | None = None,
     ) -> FeedReport:
         """Poll one feed. ``after``: its articles are stored only once this is set (a cycle
         stores feeds in config order, so the same input gives the same stories, matches
         and alerts however the fetches interleave). ``record``: the poll's outcome for the
         feed's row (ETag, next poll, failures) is appended here for the caller to write in
-        a batch, instead of written at once (its articles are stored either way)."""
+        a batch, instead of written at once (its articles are stored either way).
+        ``state``: the feed's stored state, read by the caller for its current config URL
+        (else read here)."""
         if feed.name in self._busy:
             return FeedReport(feed.name, "skipped", error="still polling from the last run")
         self._busy.add(feed.name)
@@ -246,15 +249,20 @@ class Pipeline:
             # back-pressure: a bounded number of feeds (with their entries and pages) is
             # worked on at once; the others wait here, before anything of theirs is read
             async with self._feeds_in_flight:
-                return await self._poll_feed(feed, after, record)
+                return await self._poll_feed(feed, after, record, state)
         finally:
             self._busy.discard(feed.name)
 
     async def _poll_feed(
-        self, feed: FeedConfig, after: asyncio.Event | None, record: list[FeedUpdate] | None
+        self,
+        feed: FeedConfig,
+        after: asyncio.Event | None,
+        record: list[FeedUpdate] | None,
+        state: FeedState | None,
     ) -> FeedReport:
         cfg = self.config
-        state = self.store.sync_feed(feed.name, feed.url)
+        if state is None:
+            state = self.store.sync_feed(feed.name, feed.url)
         if state.disabled_reason:
             return FeedReport(feed.name, "disabled", error=state.disabled_reason)
         result = await self.fetcher.fetch(
@@ -586,6 +594,8 @@ class Pipeline:
         # share of a commit (a feed whose row is not written yet is polled again after a
         # crash, which the ETag makes cheap)
         polled: list[FeedUpdate] = []
+        # the feeds' states in one query (a feed new to the store is added by poll_feed)
+        states = self.store.synced_states((f.name, f.url) for f in feeds)
 
         def record_polls() -> None:
             batch = polled[:]
@@ -597,7 +607,12 @@ class Pipeline:
 
         async def one(i: int, feed: FeedConfig) -> FeedReport:
             try:
-                rep = await self.poll_feed(feed, after=stored[i - 1] if i else None, record=polled)
+                rep = await self.poll_feed(
+                    feed,
+                    after=stored[i - 1] if i else None,
+                    record=polled,
+                    state=states.pop(feed.name, None),
+                )
             except Exception as e:  # a bug must not stop the other feeds; it is logged loudly
                 log.exception("feed %s: unexpected error", feed.name)
                 self.store.update_feed(feed.name, last_error=f"internal error: {e}")

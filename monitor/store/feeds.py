@@ -64,6 +64,17 @@ class FeedsRepo(Database):
             [config_url, config_url, name],
         )
 
+    def synced_states(self, feeds: Iterable[tuple[str, str]]) -> dict[str, FeedState]:
+        """The states of those (name, config URL) pairs whose row is there with that
+        config URL, by name, in one query (a cycle reads them all at once; the others
+        need :meth:`sync_feed`)."""
+        wanted = dict(feeds)
+        return {
+            r["name"]: _feed_state(r)
+            for r in self.db.query("SELECT * FROM feeds")
+            if wanted.get(r["name"]) == r["config_url"]
+        }
+
     def feed_state(self, name: str) -> FeedState | None:
         rows = list(self.db.query("SELECT * FROM feeds WHERE name = ?", [name]))
         return _feed_state(rows[0]) if rows else None

@@ -71,3 +71,8 @@ def test_feed_updates_in_one_batch_and_unchanged_sync_writes_nothing(store):
     assert store.sync_feed("a", "https://a.example/rss").etag == '"a1"'
     store.sync_feeds([("a", "https://a.example/rss"), ("b", "https://b.example/rss")])
     assert store.db.conn.total_changes == before
+    # a cycle's states in one read: only feeds stored under the same config URL
+    states = store.synced_states(
+        [("a", "https://a.example/rss"), ("b", "https://moved.example/rss"), ("c", "x")]
+    )
+    assert list(states) == ["a"] and states["a"].etag == '"a1"'
