@@ -279,15 +279,26 @@ class HostPools:
     request, so a pool big enough to keep a connection open for each host of a large
     config costs more per request than it saves; a pool per host looks only at that
     host's few. The pool of the host used longest ago is closed once its connections are
-    idle and more than ``hosts`` are open."""
+    idle and more than ``hosts`` are open; every ``sweep`` seconds, the pools whose
+    connections have all expired (keep-alive expiry, or closed by the server) are closed."""
 
-    def __init__(self, hosts: int, make_pool: Callable[[], httpcore.AsyncConnectionPool]):
+    def __init__(
+        self,
+        hosts: int,
+        make_pool: Callable[[], httpcore.AsyncConnectionPool],
+        sweep: float = 10.0,
+    ) -> None:
         self.hosts = hosts
+        self.sweep = sweep
         self._make_pool = make_pool
         self._pools: OrderedDict[tuple[bytes, bytes, int | None], httpcore.AsyncConnectionPool]
         self._pools = OrderedDict()
+        self._next_sweep = time.monotonic() + sweep
 
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
+        if time.monotonic() >= self._next_sweep:
+            await self._close_where(lambda c: c.is_idle() and c.has_expired())
+            self._next_sweep = time.monotonic() + self.sweep
         url = request.url
         key = (url.scheme, url.host, url.port)
         if key not in self._pools:
@@ -309,6 +320,13 @@ class HostPools:
             if idle is None:
                 return
             await self._pools.pop(idle).aclose()
+
+    async def _close_where(self, unused: Callable[[Any], bool]) -> None:
+        """Close the pools whose connections are all ``unused`` (taken out first, so no
+        request picks one up while it closes)."""
+        keys = [k for k, p in self._pools.items() if all(unused(c) for c in p.connections)]
+        for pool in [self._pools.pop(k) for k in keys]:
+            await pool.aclose()
 
     async def aclose(self) -> None:
         pools = list(self._pools.values())
@@ -386,8 +404,8 @@ class Fetcher:
                 config.allow_private_networks,
                 # a pool per host, each as big as the per-host limit (one pool for all
                 # hosts scans every connection per request: 256 idle ones made a
-                # 2,000-feed cycle 4x slower); at most 2 x 256 connections kept open
-                httpx.Limits(max_connections=config.per_host),
+                # 2,000-feed cycle 4x slower); at most 2 x 256 idle connections kept
+                httpx.Limits(max_connections=config.per_host, max_keepalive_connections=2),
                 hosts=IDLE_HOSTS,
             ),
             headers={"User-Agent": config.user_agent},

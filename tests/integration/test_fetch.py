@@ -173,6 +173,7 @@ class _Server304:
     def __init__(self, close_after_each=False, ssl_context=None, hosts=("127.0.0.1",)):
         self.close_after_each, self.ssl_context, self.hosts = close_after_each, ssl_context, hosts
         self.seen = {"connections": 0, "requests": 0}
+        self.closed = 0  # connections the client closed
 
     async def handle(self, reader, writer):
         self.seen["connections"] += 1
@@ -186,7 +187,9 @@ class _Server304:
                 await writer.drain()
                 if self.close_after_each:
                     break
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+        except asyncio.IncompleteReadError:
+            self.closed += 1
+        except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
             writer.close()
@@ -279,3 +282,37 @@ def test_https_checks_the_certificate(tmp_path, monkeypatch):
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))
     trusted = asyncio.run(go())
     assert trusted.ok and trusted.not_modified and trusted.status == 304
+
+
+def test_expired_idle_connections_are_closed_by_the_sweep():
+    """Connections idle past their keep-alive expiry are closed on the next request after
+    a sweep is due, whatever host it goes to (no socket left open for long)."""
+    import httpcore
+
+    from monitor.feeds.fetch import HostPools, PinnedBackend
+
+    async def go():
+        hosts = ("127.0.0.1", "127.0.0.2")
+        async with _Server304(hosts=hosts) as server:
+            pools = HostPools(
+                8,
+                lambda: httpcore.AsyncConnectionPool(
+                    keepalive_expiry=0.05, network_backend=PinnedBackend(allow_private=True)
+                ),
+                sweep=0.1,
+            )
+            async with pools:
+                for host in hosts:
+                    await asyncio.sleep(0.2)  # the first host's connection expires
+                    url = f"http://{host}:{server.port}/f.xml"
+                    headers = {"Host": f"{host}:{server.port}"}
+                    r = await pools.handle_async_request(
+                        httpcore.Request("GET", url, headers=headers)
+                    )
+                    await r.aread()
+                    await r.aclose()
+                    assert r.status == 304
+                await asyncio.sleep(0.05)
+                return server.closed
+
+    assert asyncio.run(go()) == 1  # the first host's, closed by the sweep; not the second's
