@@ -18,10 +18,13 @@ PAGE_ERRORS_PREFIX = "page_errors:"
 class FeedsRepo(Database):
     def sync_feed(self, name: str, config_url: str) -> FeedState:
         """Make sure a configured feed has a row; a changed config URL resets its state."""
-        for row in self.db.query(
-            "SELECT * FROM feeds WHERE name = ? AND config_url = ?", [name, config_url]
-        ):
-            return _feed_state(row)  # known, unchanged: nothing to write
+        rows = list(
+            self.db.query(
+                "SELECT * FROM feeds WHERE name = ? AND config_url = ?", [name, config_url]
+            )
+        )
+        if rows:
+            return _feed_state(rows[0])  # known, unchanged: nothing to write
         self.sync_feeds([(name, config_url)])
         state = self.feed_state(name)
         assert state is not None
