@@ -284,7 +284,9 @@ def run_measured(cmd: list[str], timeout: float = 3600) -> dict[str, Any]:
     }
 
 
-def write_config(folder: Path, n: int, port: int, workers: int | None) -> Path:
+def write_config(
+    folder: Path, n: int, port: int, workers: int | None, *, fetch_pages: bool = True
+) -> Path:
     lines = [
         "[storage]",
         f'path = "{folder / "monitor.db"}"',
@@ -292,6 +294,7 @@ def write_config(folder: Path, n: int, port: int, workers: int | None) -> Path:
         "[fetch]",
         "allow_private_networks = true",
         'interval = "1h"',
+        *([] if fetch_pages else ["fetch_pages = false"]),
         "",
         "[extract]",
     ]
@@ -450,6 +453,25 @@ def bench_size(n: int, args: argparse.Namespace, port: int) -> dict[str, Any]:
     return res
 
 
+def bench_warm(n: int, cycles: int, port: int) -> dict[str, Any]:
+    """Warm cycles only: a first poll without pages (``fetch_pages = false``), then
+    ``cycles`` warm ``run --once`` (every feed answers 304): wall, CPU, peak RSS."""
+    folder = Path(tempfile.mkdtemp(prefix=f"warm{n}-"))
+    config = write_config(folder, n, port, None, fetch_pages=False)
+    first = run_measured(monitor_cmd(config, "run", "--once"))
+    print(f"[{n}] first poll (no pages): {json.dumps(first)}", flush=True)
+    warms = []
+    for k in range(cycles):
+        s0 = farm_stats(port)
+        warm = run_measured(monitor_cmd(config, "run", "--once"))
+        s1 = farm_stats(port)
+        warm["feed_304"] = s1["feed_304"] - s0["feed_304"]
+        warm["load"] = round(os.getloadavg()[0], 2)
+        warms.append(warm)
+        print(f"[{n}] warm {k + 1}: {json.dumps(warm)}", flush=True)
+    return {"feeds": n, "first": first, "warm": warms}
+
+
 def table(results: list[dict[str, Any]]) -> str:
     rows = [
         "| feeds | entries | unique pages | cold wall | entries/s | pages/s | pure pages/s | ratio "
@@ -487,6 +509,12 @@ def main() -> None:
     ap.add_argument("--settle", type=float, default=15.0, help="daemon start-up, seconds")
     ap.add_argument("--rest", type=float, default=20.0, help="daemon at rest, seconds")
     ap.add_argument("--pure-sample", type=int, default=1500, help="pages for pure extraction")
+    ap.add_argument(
+        "--warm-only",
+        type=int,
+        metavar="CYCLES",
+        help="only warm cycles (first poll without pages)",
+    )
     ap.add_argument("--out", type=Path, help="write the results as JSON here")
     args = ap.parse_args()
     if args.serve:
@@ -496,7 +524,10 @@ def main() -> None:
     results = []
     try:
         for n in (int(x) for x in args.sizes.split(",")):
-            results.append(bench_size(n, args, port))
+            if args.warm_only:
+                results.append(bench_warm(n, args.warm_only, port))
+            else:
+                results.append(bench_size(n, args, port))
             if args.out:
                 args.out.write_text(json.dumps(results, indent=2))
     finally:
@@ -506,7 +537,8 @@ def main() -> None:
         f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, load average {load[0]:.1f} at the end"
     )
-    print(table(results))
+    if not args.warm_only:
+        print(table(results))
 
 
 if __name__ == "__main__":

@@ -202,6 +202,9 @@ class ExtractConfig(_Model):
     timeout: Duration = Field(default=30.0, gt=0)
 
 
+_HTTP_URL_RE = re.compile(r"^https?://[^/\s]+", re.I)
+
+
 class FeedConfig(_Model):
     url: str
     name: str = ""
@@ -214,7 +217,7 @@ class FeedConfig(_Model):
     @classmethod
     def _url(cls, v: str) -> str:
         v = v.strip()
-        if not re.match(r"^https?://[^/\s]+", v, re.I):
+        if not _HTTP_URL_RE.match(v):
             raise ValueError(f"{v!r} is not an http(s) URL")
         return v
 
@@ -425,7 +428,7 @@ class JudgeConfig(_Model):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", v, re.I):
+        if not _HTTP_URL_RE.match(v):
             raise ValueError(f"{v!r} is not an http(s) URL")
         return v
 

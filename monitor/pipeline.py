@@ -32,7 +32,13 @@ from monitor.dedup import Deduplicator, DedupSettings, url_hash, url_key, window
 from monitor.errors import FeedParseError
 from monitor.feeds import schedule
 from monitor.feeds.extract import ExtractedPage, Extractor, build_article
-from monitor.feeds.fetch import PAGE_ACCEPT, Fetcher, FetchResult, PinnedTransport
+from monitor.feeds.fetch import (
+    PAGE_ACCEPT,
+    Fetcher,
+    FetchResult,
+    PinnedTransport,
+    ssl_context,
+)
 from monitor.feeds.parse import parse_feed
 from monitor.models import Article, Entry, FeedState, Match
 from monitor.rules import RuleSet, document_from_article, prepare
@@ -41,6 +47,10 @@ from monitor.store import Backfill, Store
 log = logging.getLogger("monitor.pipeline")
 
 PAGES_PER_WORKER = 4  # pages fetched or being extracted at once, per extraction worker
+FEED_UPDATES_BATCH = 256  # a cycle records its feeds' polls in transactions of this many
+
+# a feed's poll to record: (name, fields of its row)
+FeedUpdate = tuple[str, dict[str, object]]
 
 
 @dataclass
@@ -157,7 +167,9 @@ class Pipeline:
         # worker keep the workers busy while the event loop stores a feed's articles
         self._pages = asyncio.Semaphore(PAGES_PER_WORKER * self.extractor.slots)
         self._alert_client = httpx.AsyncClient(
-            headers={"User-Agent": config.fetch.user_agent}, follow_redirects=False
+            headers={"User-Agent": config.fetch.user_agent},
+            follow_redirects=False,
+            verify=ssl_context(),  # the CAs loaded once (SSL_CERT_FILE / SSL_CERT_DIR)
         )
         # for channels with allow_private_networks = false: refuses non-public addresses
         self._public_alert_client = httpx.AsyncClient(
@@ -216,11 +228,20 @@ class Pipeline:
         return state.next_poll <= (now or datetime.now(UTC))
 
     async def poll_feed(
-        self, feed: FeedConfig, *, after: asyncio.Event | None = None
+        self,
+        feed: FeedConfig,
+        *,
+        after: asyncio.Event | None = None,
+        record: list[FeedUpdate] | None = None,
+        state: FeedState | None = None,
     ) -> FeedReport:
         """Poll one feed. ``after``: its articles are stored only once this is set (a cycle
         stores feeds in config order, so the same input gives the same stories, matches
-        and alerts however the fetches interleave)."""
+        and alerts however the fetches interleave). ``record``: the poll's outcome for the
+        feed's row (ETag, next poll, failures) is appended here for the caller to write in
+        a batch, instead of written at once (its articles are stored either way).
+        ``state``: the feed's stored state, read by the caller for its current config URL
+        (else read here)."""
         if feed.name in self._busy:
             return FeedReport(feed.name, "skipped", error="still polling from the last run")
         self._busy.add(feed.name)
@@ -228,13 +249,20 @@ class Pipeline:
             # back-pressure: a bounded number of feeds (with their entries and pages) is
             # worked on at once; the others wait here, before anything of theirs is read
             async with self._feeds_in_flight:
-                return await self._poll_feed(feed, after)
+                return await self._poll_feed(feed, after, record, state)
         finally:
             self._busy.discard(feed.name)
 
-    async def _poll_feed(self, feed: FeedConfig, after: asyncio.Event | None) -> FeedReport:
+    async def _poll_feed(
+        self,
+        feed: FeedConfig,
+        after: asyncio.Event | None,
+        record: list[FeedUpdate] | None,
+        state: FeedState | None,
+    ) -> FeedReport:
         cfg = self.config
-        state = self.store.sync_feed(feed.name, feed.url)
+        if state is None:
+            state = self.store.sync_feed(feed.name, feed.url)
         if state.disabled_reason:
             return FeedReport(feed.name, "disabled", error=state.disabled_reason)
         result = await self.fetcher.fetch(
@@ -257,7 +285,10 @@ class Pipeline:
             ttl=ttl,
             jitter=cfg.fetch.jitter,
         )
-        self.store.update_feed(feed.name, **updates)
+        if record is None:
+            self.store.update_feed(feed.name, **updates)
+        else:
+            record.append((feed.name, updates))
         return report
 
     async def _read_feed(
@@ -559,10 +590,29 @@ class Pipeline:
         # waits for the one before it (they enter [fetch] feeds_in_flight in that order too,
         # so a feed that waits never holds a slot an earlier one needs)
         stored = [asyncio.Event() for _ in feeds]
+        # the feeds' rows are written in batches: an unchanged feed costs one 304 and a
+        # share of a commit (a feed whose row is not written yet is polled again after a
+        # crash, which the ETag makes cheap)
+        polled: list[FeedUpdate] = []
+        # the feeds' states in one query (a feed new to the store is added by poll_feed)
+        states = self.store.synced_states((f.name, f.url) for f in feeds)
+
+        def record_polls() -> None:
+            batch = polled[:]
+            polled.clear()
+            try:
+                self.store.update_feeds(batch)
+            except Exception:  # the next cycle polls them again
+                log.exception("could not record the polls of %d feeds", len(batch))
 
         async def one(i: int, feed: FeedConfig) -> FeedReport:
             try:
-                rep = await self.poll_feed(feed, after=stored[i - 1] if i else None)
+                rep = await self.poll_feed(
+                    feed,
+                    after=stored[i - 1] if i else None,
+                    record=polled,
+                    state=states.pop(feed.name, None),
+                )
             except Exception as e:  # a bug must not stop the other feeds; it is logged loudly
                 log.exception("feed %s: unexpected error", feed.name)
                 self.store.update_feed(feed.name, last_error=f"internal error: {e}")
@@ -571,13 +621,17 @@ class Pipeline:
                 if i:
                     await stored[i - 1].wait()  # "done" means this and every earlier feed
                 stored[i].set()
+            if len(polled) >= FEED_UPDATES_BATCH:
+                record_polls()
             if on_feed_done:
                 on_feed_done(rep)
             return rep
 
-        report = CycleReport(
-            feeds=list(await asyncio.gather(*(one(i, f) for i, f in enumerate(feeds))))
-        )
+        try:
+            reports = await asyncio.gather(*(one(i, f) for i, f in enumerate(feeds)))
+        finally:
+            record_polls()
+        report = CycleReport(feeds=list(reports))
         if deliver:
             report.delivery = await self.deliver()
         return report

@@ -19,6 +19,13 @@ PAGE_ERRORS_PREFIX = "page_errors:"
 class FeedsRepo(Database):
     def sync_feed(self, name: str, config_url: str) -> FeedState:
         """Make sure a configured feed has a row; a changed config URL resets its state."""
+        rows = list(
+            self.db.query(
+                "SELECT * FROM feeds WHERE name = ? AND config_url = ?", [name, config_url]
+            )
+        )
+        if rows:
+            return _feed_state(rows[0])  # known, unchanged: nothing to write
         self.sync_feeds([(name, config_url)])
         state = self.feed_state(name)
         assert state is not None
@@ -35,6 +42,8 @@ class FeedsRepo(Database):
             marks = ",".join("?" * len(chunk))
             q = f"SELECT name, config_url FROM feeds WHERE name IN ({marks})"
             known.update(self.db.execute(q, chunk).fetchall())
+        if all(known.get(name) == config_url for name, config_url in feeds):
+            return  # nothing new, nothing changed: no transaction
         now = iso(utcnow())
         with self.db.atomic():
             for name, config_url in feeds:
@@ -59,6 +68,17 @@ class FeedsRepo(Database):
             [config_url, config_url, name],
         )
 
+    def synced_states(self, feeds: Iterable[tuple[str, str]]) -> dict[str, FeedState]:
+        """The states of those (name, config URL) pairs whose row is there with that
+        config URL, by name, in one query (a cycle reads them all at once; the others
+        need :meth:`sync_feed`)."""
+        wanted = dict(feeds)
+        return {
+            r["name"]: _feed_state(r)
+            for r in self.db.query("SELECT * FROM feeds")
+            if wanted.get(r["name"]) == r["config_url"]
+        }
+
     def feed_state(self, name: str) -> FeedState | None:
         rows = list(self.db.query("SELECT * FROM feeds WHERE name = ?", [name]))
         return _feed_state(rows[0]) if rows else None
@@ -69,10 +89,16 @@ class FeedsRepo(Database):
         return {name: from_iso(when) for name, when in rows}
 
     def update_feed(self, name: str, **fields: Any) -> None:
-        values = {k: iso(v) if isinstance(v, datetime) else v for k, v in fields.items()}
+        self.update_feeds([(name, fields)])
+
+    def update_feeds(self, updates: Iterable[tuple[str, dict[str, Any]]]) -> None:
+        """:meth:`update_feed` for many (name, fields) pairs, in one transaction (a cycle
+        records the polls of its unchanged feeds in batches, not a commit each)."""
         with self.db.atomic():
-            sets = ", ".join(f"{k} = ?" for k in values)
-            self.db.execute(f"UPDATE feeds SET {sets} WHERE name = ?", [*values.values(), name])
+            for name, fields in updates:
+                values = {k: iso(v) if isinstance(v, datetime) else v for k, v in fields.items()}
+                sets = ", ".join(f"{k} = ?" for k in values)
+                self.db.execute(f"UPDATE feeds SET {sets} WHERE name = ?", [*values.values(), name])
 
     def feed_status(self) -> list[FeedStatusRow]:
         """Per-feed health for `monitor status`."""

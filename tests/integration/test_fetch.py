@@ -163,3 +163,156 @@ def test_user_agent_names_the_project(server):
     server.set_file("/f.xml", RSS)
     fetch(server.base_url + "/f.xml")
     assert "news-monitor" in server.requests[-1].header("user-agent")
+
+
+class _Server304:
+    """A server answering every request 304 on ``hosts`` (one port), counting connections
+    and requests. With ``close_after_each`` it closes each connection after its response
+    (an idle keep-alive connection the server has dropped)."""
+
+    def __init__(self, close_after_each=False, ssl_context=None, hosts=("127.0.0.1",)):
+        self.close_after_each, self.ssl_context, self.hosts = close_after_each, ssl_context, hosts
+        self.seen = {"connections": 0, "requests": 0}
+        self.closed = 0  # connections the client closed
+
+    async def handle(self, reader, writer):
+        self.seen["connections"] += 1
+        try:
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                self.seen["requests"] += 1
+                writer.write(
+                    b'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 0\r\n\r\n'
+                )
+                await writer.drain()
+                if self.close_after_each:
+                    break
+        except asyncio.IncompleteReadError:
+            self.closed += 1
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    async def __aenter__(self):
+        self.servers, self.port = [], 0
+        for host in self.hosts:
+            server = await asyncio.start_server(self.handle, host, self.port, ssl=self.ssl_context)
+            self.port = server.sockets[0].getsockname()[1]
+            self.servers.append(server)
+        return self
+
+    async def __aexit__(self, *exc):
+        for server in self.servers:
+            server.close()
+
+
+def test_connections_reused_and_dropped_ones_not():
+    """An unchanged feed's 304 leaves its connection for the host's next request; an idle
+    connection the server closed meanwhile is noticed and not used."""
+
+    async def go(close_after_each):
+        async with (
+            _Server304(close_after_each) as server,
+            Fetcher(FetchConfig(allow_private_networks=True, timeout=3)) as f,
+        ):
+            results = []
+            for _ in range(3):
+                url = f"http://127.0.0.1:{server.port}/f.xml"
+                results.append(await f.fetch(url, etag='"v1"'))
+                await asyncio.sleep(0.05)  # the server's close arrives while idle
+        return results, server.seen
+
+    kept, seen = asyncio.run(go(close_after_each=False))
+    assert all(r.not_modified and r.etag == '"v1"' for r in kept)
+    assert seen == {"connections": 1, "requests": 3}
+    dropped, seen = asyncio.run(go(close_after_each=True))
+    assert all(r.ok and r.not_modified for r in dropped), [r.error for r in dropped]
+    assert seen == {"connections": 3, "requests": 3}
+
+
+def test_connections_kept_per_host_for_the_most_recent_hosts(monkeypatch):
+    """Each host keeps its connection between requests (interleaved hosts too); past
+    IDLE_HOSTS hosts, the least recently used host's idle connection is closed."""
+    import monitor.feeds.fetch as fetch_module
+
+    monkeypatch.setattr(fetch_module, "IDLE_HOSTS", 2)
+
+    async def go():
+        hosts = ("127.0.0.1", "127.0.0.2", "127.0.0.3")
+        async with (
+            _Server304(hosts=hosts) as server,
+            Fetcher(FetchConfig(allow_private_networks=True, timeout=3)) as f,
+        ):
+            for host in (*hosts[:2], *hosts[:2]):  # A B A B: one connection each
+                r = await f.fetch(f"http://{host}:{server.port}/f.xml", etag='"v1"')
+                assert r.not_modified, r.error
+            interleaved = dict(server.seen)
+            for host in ("127.0.0.3", "127.0.0.1"):  # C: A's connection closed, A again
+                r = await f.fetch(f"http://{host}:{server.port}/f.xml", etag='"v1"')
+                assert r.not_modified, r.error
+            return interleaved, dict(server.seen)
+
+    interleaved, after = asyncio.run(go())
+    assert interleaved == {"connections": 2, "requests": 4}
+    assert after == {"connections": 4, "requests": 6}
+
+
+def test_https_checks_the_certificate(tmp_path, monkeypatch):
+    """TLS through the fetcher's own connections: the server's name is checked against a
+    trusted certificate (SSL_CERT_FILE), and an untrusted one is a network error."""
+    import ssl
+
+    from tests.servers import self_signed_cert
+
+    cert, key = self_signed_cert(tmp_path)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+
+    async def go():
+        async with (
+            _Server304(ssl_context=server_ctx) as server,
+            Fetcher(FetchConfig(allow_private_networks=True, timeout=3)) as f,
+        ):
+            return await f.fetch(f"https://localhost:{server.port}/f.xml", etag='"v1"')
+
+    untrusted = asyncio.run(go())
+    assert not untrusted.ok and untrusted.error_kind == "network"
+    assert "certificate" in (untrusted.error or "").lower()
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    trusted = asyncio.run(go())
+    assert trusted.ok and trusted.not_modified and trusted.status == 304
+
+
+def test_expired_idle_connections_are_closed_by_the_sweep():
+    """Connections idle past their keep-alive expiry are closed on the next request after
+    a sweep is due, whatever host it goes to (no socket left open for long)."""
+    import httpcore
+
+    from monitor.feeds.fetch import HostPools, PinnedBackend
+
+    async def go():
+        hosts = ("127.0.0.1", "127.0.0.2")
+        async with _Server304(hosts=hosts) as server:
+            pools = HostPools(
+                8,
+                lambda: httpcore.AsyncConnectionPool(
+                    keepalive_expiry=0.05, network_backend=PinnedBackend(allow_private=True)
+                ),
+                sweep=0.1,
+            )
+            async with pools:
+                for host in hosts:
+                    await asyncio.sleep(0.2)  # the first host's connection expires
+                    url = f"http://{host}:{server.port}/f.xml"
+                    headers = {"Host": f"{host}:{server.port}"}
+                    r = await pools.handle_async_request(
+                        httpcore.Request("GET", url, headers=headers)
+                    )
+                    await r.aread()
+                    await r.aclose()
+                    assert r.status == 304
+                await asyncio.sleep(0.05)
+                return server.closed
+
+    assert asyncio.run(go()) == 1  # the first host's, closed by the sweep; not the second's

@@ -53,3 +53,26 @@ def test_entries_seen_and_linked(store):
     # many guids (more than one query's worth of parameters)
     many = [f"x{i}" for i in range(1200)]
     assert store.unseen_guids(st.id, many) == set(many)
+
+
+def test_feed_updates_in_one_batch_and_unchanged_sync_writes_nothing(store):
+    store.sync_feeds([("a", "https://a.example/rss"), ("b", "https://b.example/rss")])
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    before = store.db.conn.total_changes
+    store.update_feeds(
+        [("a", {"etag": '"a1"', "next_poll": when, "failures": 0}), ("b", {"failures": 2})]
+    )
+    assert store.db.conn.total_changes == before + 2
+    a, b = store.feed_state("a"), store.feed_state("b")
+    assert a is not None and b is not None
+    assert (a.etag, a.next_poll, b.failures, b.etag) == ('"a1"', when, 2, None)
+    # a known feed with the same config URL: read, not written
+    before = store.db.conn.total_changes
+    assert store.sync_feed("a", "https://a.example/rss").etag == '"a1"'
+    store.sync_feeds([("a", "https://a.example/rss"), ("b", "https://b.example/rss")])
+    assert store.db.conn.total_changes == before
+    # a cycle's states in one read: only feeds stored under the same config URL
+    states = store.synced_states(
+        [("a", "https://a.example/rss"), ("b", "https://moved.example/rss"), ("c", "x")]
+    )
+    assert list(states) == ["a"] and states["a"].etag == '"a1"'
