@@ -127,7 +127,8 @@ class Role:
     def _locks(self) -> Iterator[None]:
         database = require_postgres(self.config, self.role)
         with contextlib.ExitStack() as stack:
-            for lock in role_locks(database, self.role, f"the {self.role} {self.name}"):
+            holder = f"the {self.role} on {socket.gethostname()}"  # (the lock adds the pid)
+            for lock in role_locks(database, self.role, holder):
                 stack.enter_context(lock)
             yield
 

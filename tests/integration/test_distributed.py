@@ -200,3 +200,47 @@ def test_scheduler_three_workers_and_deliver(tmp_path, corpus, receiver, postgre
     )
     for name, log in logs.items():
         assert "Traceback" not in log.read_text(), (name, log.read_text()[-3000:])
+
+
+def test_roles_refuse_what_they_cannot_run_beside(tmp_path, postgres, redis_server):
+    """The roles hold the writer lock shared: they run beside each other, never beside the
+    all-in-one daemon (which holds it exclusively); one scheduler per database; a SQLite
+    store or a Redis that does not answer is a one-line error."""
+    from monitor.config import PostgresURL
+    from monitor.lock import ROLE_LOCK_KEYS, PostgresLock
+    from tests.conftest import postgres_target
+    from tests.postgres import PASSWORD_ENV
+    from tests.servers import free_port
+
+    target = postgres_target(postgres)
+    extra = f'[distributed]\nredis_url = "{redis_server.url}"\n'
+    config = on_postgres(
+        basic_config(tmp_path, ["http://127.0.0.1:9/x.xml"], extra=extra), target.url
+    )
+    db = PostgresURL(target.url, PASSWORD_ENV)
+
+    def refused(*args: str) -> str:
+        out = monitor("--config", str(config), *args)
+        assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+        return out.stderr
+
+    with (
+        PostgresLock(db, "the worker on a", shared=True),
+        PostgresLock(db, "the worker on b", shared=True),
+    ):
+        # two workers hold it together; the daemon and run --once refuse, naming one
+        assert "the worker on " in refused("run", "--once")
+    with PostgresLock(db, "the daemon"):
+        for role in ("scheduler", "worker", "deliver"):
+            assert "the daemon (pid" in refused(role)
+    with PostgresLock(db, "the scheduler on c", key=ROLE_LOCK_KEYS["scheduler"]):
+        assert "the scheduler on c (pid" in refused("scheduler")
+    # Redis away
+    down = f'[distributed]\nredis_url = "redis://127.0.0.1:{free_port()}/0"\n'
+    config = on_postgres(
+        basic_config(tmp_path, ["http://127.0.0.1:9/x.xml"], extra=down), target.url
+    )
+    assert "cannot reach Redis" in refused("worker")
+    # a SQLite store
+    config = basic_config(tmp_path, ["http://127.0.0.1:9/x.xml"], extra=extra)
+    assert "needs a PostgreSQL store" in refused("scheduler")
