@@ -27,9 +27,9 @@ ITEMS = 5
 WORDS = [f"w{n:04x}" for n in range(4000)]
 
 
-def farm_feed(base: str, feed: int, rng: random.Random, topic: str = "Putin congratulated") -> str:
+def farm_feed(base: str, feed: int, rng: random.Random, topic: str, count: int) -> str:
     items = []
-    for i in range(ITEMS):
+    for i in range(count):
         guid = f"f{feed}-{i}"
         # distinct words: no two articles are near-duplicates or one story
         text = f"{topic} {' '.join(rng.sample(WORDS, 80))}."
@@ -44,13 +44,22 @@ def farm_feed(base: str, feed: int, rng: random.Random, topic: str = "Putin cong
     )
 
 
-def serve_farm(corpus, first: int, count: int, rng: random.Random, topic: str) -> list[str]:
-    """Feeds /farm/<n>.xml and their article pages (each answered after 0.3 s, so a poll
-    takes a while: long enough to kill a worker in the middle of one)."""
+def serve_farm(
+    corpus,
+    first: int,
+    count: int,
+    rng: random.Random,
+    topic: str,
+    *,
+    delay: float = 0.3,
+    items: int = ITEMS,
+) -> list[str]:
+    """Feeds /farm/<n>.xml and their article pages (each answered after ``delay``, so a
+    poll takes a while: long enough to kill a worker in the middle of one)."""
     urls = []
     for n in range(first, first + count):
-        corpus.set_file(f"/farm/{n}.xml", farm_feed(corpus.base_url, n, rng, topic))
-        for i in range(ITEMS):
+        corpus.set_file(f"/farm/{n}.xml", farm_feed(corpus.base_url, n, rng, topic, items))
+        for i in range(items):
             guid = f"f{n}-{i}"
             page = (
                 f"<html><head><title>{topic} {guid}</title></head><body><article>"
@@ -61,7 +70,7 @@ def serve_farm(corpus, first: int, count: int, rng: random.Random, topic: str) -
             corpus.add_route(
                 f"/p/{guid}.html",
                 lambda info, page=page: Response(
-                    body=page, content_type="text/html; charset=utf-8", delay=0.3
+                    body=page, content_type="text/html; charset=utf-8", delay=delay
                 ),
             )
         urls.append(corpus.base_url + f"/farm/{n}.xml")
@@ -244,3 +253,30 @@ def test_roles_refuse_what_they_cannot_run_beside(tmp_path, postgres, redis_serv
     # a SQLite store
     config = basic_config(tmp_path, ["http://127.0.0.1:9/x.xml"], extra=extra)
     assert "needs a PostgreSQL store" in refused("scheduler")
+
+
+def test_compose_file_runs_the_roles_on_one_config(tmp_path):
+    """compose.distributed.yaml: PostgreSQL, Redis, a scheduler, workers and a delivery
+    worker, all reading the example config, whose store and queue are those services."""
+    import yaml
+
+    from monitor.config import PostgresURL
+
+    root = Path(__file__).resolve().parents[2]
+    compose = yaml.safe_load((root / "compose.distributed.yaml").read_text())
+    services = compose["services"]
+    assert {"postgres", "redis", "scheduler", "worker", "deliver"} <= set(services)
+    for role in ("scheduler", "worker", "deliver"):
+        assert services[role]["command"] == ["monitor", role]
+        assert services[role]["build"]["args"]["EXTRAS"] == "distributed"
+    assert services["deliver"]["healthcheck"]["test"] == ["CMD", "monitor", "health"]
+    env = services["worker"]["environment"]
+    config_path = env["MONITOR_CONFIG"]
+    mount, target, _ = services["worker"]["volumes"][0].split(":")
+    assert config_path.startswith(target + "/")
+    cfg = load_config(root / "examples" / Path(config_path).name)
+    db = cfg.database()
+    assert isinstance(db, PostgresURL) and "@postgres:5432/" in db.url
+    assert db.password_env in env
+    assert cfg.distributed.redis_url.startswith("redis://redis:")
+    assert "ARG EXTRAS" in (root / "Dockerfile").read_text()
