@@ -487,8 +487,8 @@ def migrate(store: Store) -> None:
 
 def _migrate_postgres(store: Store) -> None:
     """A new PostgreSQL database gets the baseline, in one transaction. PostgreSQL
-    databases start at version 5, so there is nothing older to upgrade yet; a later
-    version's step will need its PostgreSQL spelling next to the SQLite one."""
+    databases start at version 5; each later version has its step in
+    :data:`PG_UPGRADES`, run in its own transaction under the same advisory lock."""
     import psycopg
 
     db = store.db
