@@ -16,7 +16,6 @@ import os
 import platform
 import random
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,21 +27,10 @@ from monitor.config import load_config  # noqa: E402
 from monitor.demo import CorpusServer  # noqa: E402
 from monitor.store import Store  # noqa: E402
 from tests.conftest import basic_config  # noqa: E402
-from tests.integration.test_distributed import serve_farm  # noqa: E402
+from tests.integration.test_distributed import serve_farm, start  # noqa: E402
 from tests.integration.test_postgres import on_postgres  # noqa: E402
 from tests.postgres import PASSWORD_ENV, PostgresServer  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
-
-
-def start(role: str, config: Path, log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "monitor", "--config", str(config), role],
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        cwd=config.parent,
-    )
 
 
 def one_round(

@@ -277,19 +277,30 @@ class Scheduler(Role):
         return sent
 
 
-class FeedWorker(Role):
+class _PipelineRole(Role):
+    """A role that holds a :class:`Pipeline` (its store, channels, rules)."""
+
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
+        self.pipeline: Pipeline | None = None
+
+    def _store(self) -> Store:
+        assert self.pipeline is not None
+        return self.pipeline.store
+
+    def reconfigure(self, new: Config) -> None:
+        assert self.pipeline is not None
+        self.pipeline.reconfigure(new)
+
+
+class FeedWorker(_PipelineRole):
     """Polls the feeds the scheduler enqueued, one message a feed, under its lease."""
 
     role = "worker"
 
     def __init__(self, config: Config) -> None:
         super().__init__(config)
-        self.pipeline: Pipeline | None = None
         self._current: set[str] = set()
-
-    def _store(self) -> Store:
-        assert self.pipeline is not None
-        return self.pipeline.store
 
     def current(self) -> str | None:
         return ", ".join(sorted(self._current)) or None
@@ -334,10 +345,6 @@ class FeedWorker(Role):
                 broker.close()
         return 0
 
-    def reconfigure(self, new: Config) -> None:
-        assert self.pipeline is not None
-        self.pipeline.reconfigure(new)
-
     async def step(self) -> None:
         pass  # the Dramatiq threads do the work; the tick beats and watches the config
 
@@ -381,19 +388,11 @@ class FeedWorker(Role):
                 return
 
 
-class Deliverer(Role):
+class Deliverer(_PipelineRole):
     """Drains the alert outbox (one delivery worker per database: each channel's alerts
     go out in order)."""
 
     role = "deliver"
-
-    def __init__(self, config: Config) -> None:
-        super().__init__(config)
-        self.pipeline: Pipeline | None = None
-
-    def _store(self) -> Store:
-        assert self.pipeline is not None
-        return self.pipeline.store
 
     async def _serve(self) -> int:
         from monitor.alerts import channel_problems
@@ -406,10 +405,6 @@ class Deliverer(Role):
             log.info("delivery worker %s: %d channels", self.name, len(pipeline.channels))
             await self._ticks()
         return 0
-
-    def reconfigure(self, new: Config) -> None:
-        assert self.pipeline is not None
-        self.pipeline.reconfigure(new)
 
     async def step(self) -> None:
         assert self.pipeline is not None

@@ -10,7 +10,6 @@ import random
 import signal
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from monitor.config import load_config
 from monitor.demo import Response
 from monitor.store import Store
 from tests.conftest import basic_config
-from tests.integration.test_daemon import wait_for
+from tests.integration.test_daemon import start_daemon, wait_for
 from tests.integration.test_postgres import monitor, on_postgres
 
 FEEDS = 12
@@ -78,15 +77,7 @@ def serve_farm(
 
 
 def start(role: str, config: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TEST_WEBHOOK_SECRET": "s3cret"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "monitor", "--config", str(config), role],
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        cwd=config.parent,
-    )
+    return start_daemon(config, log, role, secret="s3cret")
 
 
 @pytest.mark.slow
