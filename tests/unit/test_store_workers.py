@@ -90,3 +90,30 @@ def test_postgres_database_at_version_5_is_upgraded(postgres):
         assert s.take_lease("a", "w", 5)
     finally:
         s.close()
+
+
+def test_declared_claims_stored_once_when_processes_start_together(database):
+    """Two workers starting at once both find a declared claim missing: it is stored once."""
+    from monitor.store.rows import NewClaim
+
+    s = Store.open(database)
+    try:
+        claim = NewClaim(
+            watch="w",
+            origin="config",
+            statement="X won",
+            proposition="{}",
+            predicate_key="win",
+            polarity="asserted",
+            modality="stated",
+            config_text="X won",
+            first_source="declared in the config",
+        )
+        with s.transaction():
+            first = s.insert_declared_claim(claim)
+        with s.transaction():
+            again = s.insert_declared_claim(claim)
+        assert first == again
+        assert [c.id for c in s.claims_of_watch("w")] == [first]
+    finally:
+        s.close()
