@@ -37,6 +37,19 @@ class FeedLine(FeedStatusRow):
 
 
 @dataclass
+class QueueStatus:
+    """The distributed roles' feed queue: messages in Redis, and how late the due feeds
+    are (lag: how long the most overdue feed has been due)."""
+
+    queue: str
+    waiting: int | None  # messages not yet taken (None: Redis did not answer)
+    in_progress: int | None  # taken by a worker, not yet acknowledged
+    due_feeds: int  # feeds due and not leased
+    lag_seconds: float
+    error: str | None = None
+
+
+@dataclass
 class StatusReport:
     """Everything `monitor status` shows."""
 
@@ -49,19 +62,6 @@ class StatusReport:
     config_error: str | None = None  # the daemon's last rejected config change
     workers: list[WorkerRow] = dataclasses.field(default_factory=list)  # distributed roles
     queue: QueueStatus | None = None  # the distributed feed queue, when roles ever ran
-
-
-@dataclass
-class QueueStatus:
-    """The distributed roles' feed queue: messages in Redis, and how late the due feeds
-    are (lag: how long the most overdue feed has been due)."""
-
-    queue: str
-    waiting: int | None  # messages not yet taken (None: Redis did not answer)
-    in_progress: int | None  # taken by a worker, not yet acknowledged
-    due_feeds: int  # feeds due and not leased
-    lag_seconds: float
-    error: str | None = None
 
     def failing_only(self) -> StatusReport:
         """Only what needs a look: feeds in error, warning or disabled; troubled channels."""

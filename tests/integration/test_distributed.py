@@ -5,6 +5,7 @@ killed with SIGKILL while it polls; nothing is lost, nothing is stored twice."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -166,6 +167,11 @@ def test_scheduler_three_workers_and_deliver(tmp_path, corpus, receiver, postgre
         status = monitor("--config", str(config), "status")
         assert status.returncode == 0, status.stderr
         assert "workers" in status.stdout and "queue" in status.stdout
+        as_json = json.loads(monitor("--config", str(config), "status", "--json").stdout)
+        assert live <= {w["name"] for w in as_json["workers"]}
+        queue = as_json["queue"]
+        assert queue["queue"] == f"t{os.getpid()}" and queue["error"] is None
+        assert isinstance(queue["waiting"], int) and queue["due_feeds"] == 0
 
         # a config edit reaches every process: a new feed and a wider rule
         more = serve_farm(corpus, FEEDS, 1, rng, "Merkel praised")
