@@ -94,21 +94,11 @@ def test_postgres_database_at_version_5_is_upgraded(postgres):
 
 def test_declared_claims_stored_once_when_processes_start_together(database):
     """Two workers starting at once both find a declared claim missing: it is stored once."""
-    from monitor.store.rows import NewClaim
+    from tests.unit.test_store_claims import new_claim
 
     s = Store.open(database)
     try:
-        claim = NewClaim(
-            watch="w",
-            origin="config",
-            statement="X won",
-            proposition="{}",
-            predicate_key="win",
-            polarity="asserted",
-            modality="stated",
-            config_text="X won",
-            first_source="declared in the config",
-        )
+        claim = new_claim("w", "win", origin="config", config_text="X won")
         with s.transaction():
             first = s.insert_declared_claim(claim)
         with s.transaction():
