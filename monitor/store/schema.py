@@ -248,6 +248,7 @@ CREATE TABLE workers (
     current TEXT,                      -- the feed being polled
     stopped_at TEXT
 );
+CREATE INDEX feeds_next_poll ON feeds(next_poll);  -- the scheduler's due query
 -- full-text search over the stored articles (v5): an external-content FTS5 index of
 -- articles(title, text), kept by triggers in the transaction of every article write
 CREATE VIRTUAL TABLE articles_fts USING fts5(

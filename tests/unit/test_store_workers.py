@@ -80,6 +80,7 @@ def test_postgres_database_at_version_5_is_upgraded(postgres):
     with s.transaction():
         s.db.execute("DROP TABLE feed_leases")
         s.db.execute("DROP TABLE workers")
+        s.db.execute("DROP INDEX feeds_next_poll")
         s.set_meta("schema_version", "5")
     s.close()
     s = Store.open(target)
