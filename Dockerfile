@@ -2,6 +2,8 @@
 # image; `podman build --build-arg BASE=...` builds on a local one where Docker Hub is out of reach)
 ARG BASE=python:3.11-slim
 FROM ${BASE}
+# EXTRAS: optional extras to install, e.g. "distributed" for compose.distributed.yaml
+ARG EXTRAS=
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     MONITOR_CONFIG=/config/config.toml \
@@ -11,7 +13,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY monitor ./monitor
 RUN python3 -m venv /opt/news-monitor \
- && /opt/news-monitor/bin/pip install --no-cache-dir . \
+ && /opt/news-monitor/bin/pip install --no-cache-dir ".${EXTRAS:+[$EXTRAS]}" \
  && groupadd --system --gid 10001 monitor \
  && useradd --system --uid 10001 --gid 10001 --home /data monitor \
  && mkdir -p /data /config

@@ -148,7 +148,7 @@ def apply_claims(store: Store, decision: ClaimDecision, article_id: int) -> Clai
 def apply_declared_claims(store: Store, claims: Iterable[NewClaim]) -> list[int]:
     """Store the declared claims the claims stage found missing; their ids."""
     with store.transaction():
-        return [store.insert_claim(c) for c in claims]
+        return [store.insert_declared_claim(c) for c in claims]
 
 
 def claim_alerts(

@@ -457,8 +457,44 @@ class WebConfig(_Model):
     token_env: str | None = Field(default=None, min_length=1)
 
 
+class DistributedConfig(_Model):
+    """``[distributed]``: the distributed roles (`monitor scheduler`, `monitor worker`,
+    `monitor deliver`) on Dramatiq with Redis ([distributed.md](docs/distributed.md))."""
+
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", min_length=1)
+    queue: str = Field(default="monitor-feeds", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    # how long a worker's claim on a feed lasts unless renewed (renewed every third of it
+    # while it polls); a killed worker's feed is polled again by another after this
+    lease: Duration = Field(default=300.0, ge=1)
+    tasks: int = Field(default=4, ge=1, le=64)  # feeds one worker process polls at once
+    # how often the scheduler looks for due feeds, the delivery worker for due alerts, and
+    # every role beats its heartbeat and looks at the config file
+    tick: Duration = Field(default=2.0, gt=0)
+    # the environment variable with Redis's password (kept out of the URL and the file)
+    password_env: str | None = Field(default=None, min_length=1)
+
+    def redis_password(self) -> str | None:
+        """The password from ``password_env`` (a config error naming it when unset)."""
+        if self.password_env is None:
+            return None
+        value = os.environ.get(self.password_env)
+        if value is None:
+            raise ConfigError(
+                f"distributed.password_env: the environment variable {self.password_env} is not set"
+            )
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, v: str) -> str:
+        if not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"{v!r} is not a Redis URL (redis://host:port/db)")
+        return v
+
+
 class Config(_Model):
     storage: StorageConfig = StorageConfig()
+    distributed: DistributedConfig = DistributedConfig()
     fetch: FetchConfig = FetchConfig()
     extract: ExtractConfig = ExtractConfig()
     claims: ClaimsConfig = ClaimsConfig()
@@ -781,3 +817,14 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     cfg = parse_config(data, str(p), text=raw.decode("utf-8"))
     cfg._path = p.resolve()
     return cfg
+
+
+def config_stamp(path: Path | None) -> tuple[float, int] | None:
+    """What tells an edited config file: its modification time and size (None: no file)."""
+    if not path:
+        return None
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return None
+    return (st.st_mtime, st.st_size)

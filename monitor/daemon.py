@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.config import Config, FeedConfig, load_config
+from monitor.config import Config, FeedConfig, config_stamp, load_config
 from monitor.errors import ConfigError
 from monitor.lock import writer_lock
 from monitor.pipeline import Pipeline, open_pipeline
@@ -55,13 +55,7 @@ class Daemon:
         self.web: WebServer | None = None  # the web view, when [web] enabled
 
     def _stamp(self) -> tuple[float, int] | None:
-        if not self.config_path:
-            return None
-        try:
-            st = Path(self.config_path).stat()
-        except OSError:
-            return None
-        return (st.st_mtime, st.st_size)
+        return config_stamp(self.config_path)
 
     def stop(self) -> None:
         self._stop.set()

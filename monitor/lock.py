@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 # the advisory lock key of "one writer per database" (any fixed 64-bit number)
 WRITER_LOCK_KEY = 7_346_520_111
+# one scheduler and one delivery worker per database (the distributed roles, issue 16)
+ROLE_LOCK_KEYS = {"scheduler": WRITER_LOCK_KEY + 1, "deliver": WRITER_LOCK_KEY + 2}
 
 
 class DatabaseInUse(MonitorError):
@@ -92,11 +94,25 @@ class DatabaseLock(_Held):
 
 class PostgresLock(_Held):
     """The same exclusive lock on a PostgreSQL database: ``pg_try_advisory_lock`` on a
-    connection held for as long as the lock."""
+    connection held for as long as the lock.
 
-    def __init__(self, database: PostgresURL, holder: str) -> None:
+    ``shared``: the distributed roles hold the writer lock shared, so any number of them
+    run together (per-feed leases keep them apart) while the all-in-one daemon, which
+    takes it exclusively, refuses to run beside them and they beside it. ``key``: another
+    lock than the writer's (one scheduler, one delivery worker: :data:`ROLE_LOCK_KEYS`)."""
+
+    def __init__(
+        self,
+        database: PostgresURL,
+        holder: str,
+        *,
+        key: int = WRITER_LOCK_KEY,
+        shared: bool = False,
+    ) -> None:
         self.database = database
         self.holder = holder
+        self.key = key
+        self.shared = shared
         self._conn: Any = None
 
     def acquire(self) -> None:
@@ -104,15 +120,17 @@ class PostgresLock(_Held):
 
         name = f"news-monitor: {self.holder} (pid {os.getpid()})"
         conn = connect(self.database, application_name=name[:63]).conn
-        if conn.execute("SELECT pg_try_advisory_lock(%s)", [WRITER_LOCK_KEY]).fetchone()[0]:
+        take = "pg_try_advisory_lock_shared" if self.shared else "pg_try_advisory_lock"
+        if conn.execute(f"SELECT {take}(%s)", [self.key]).fetchone()[0]:
             self._conn = conn
             return
         row = conn.execute(
             "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a"
             " ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted"
             " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-            " AND (l.classid::bigint << 32) + l.objid::bigint = %s LIMIT 1",
-            [WRITER_LOCK_KEY],
+            " AND (l.classid::bigint << 32) + l.objid::bigint = %s"
+            " ORDER BY l.mode = 'ExclusiveLock' DESC LIMIT 1",
+            [self.key],
         ).fetchone()
         conn.close()
         who = (row[0] if row else "") or "another monitor process"
@@ -125,6 +143,15 @@ class PostgresLock(_Held):
         if self._conn is not None:
             self._conn.close()  # the session's advisory lock goes with it
             self._conn = None
+
+
+def role_locks(database: PostgresURL, role: str, holder: str) -> list[PostgresLock]:
+    """The locks a distributed role holds: the writer lock shared (no all-in-one daemon
+    beside it), and for the scheduler and the delivery worker their own lock (one each)."""
+    locks = [PostgresLock(database, holder, shared=True)]
+    if role in ROLE_LOCK_KEYS:
+        locks.append(PostgresLock(database, holder, key=ROLE_LOCK_KEYS[role]))
+    return locks
 
 
 def writer_lock(database: DatabaseTarget, holder: str) -> DatabaseLock | PostgresLock:

@@ -13,6 +13,7 @@ from monitor.config import Config, PostgresURL, load_config
 from monitor.demo.server import CorpusServer
 from monitor.pipeline import CycleReport, open_pipeline, open_store
 from tests.postgres import PASSWORD_ENV, PostgresServer, PostgresUnavailable
+from tests.redis_server import RedisServer, RedisUnavailable
 from tests.servers import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +49,20 @@ def postgres() -> Iterator[PostgresServer]:
         yield server
     finally:
         os.environ.pop(PASSWORD_ENV, None)
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A real Redis server on loopback for the session (started on first use); one that
+    cannot start fails the tests that need it, never skips them."""
+    try:
+        server = RedisServer.start()
+    except RedisUnavailable as e:
+        pytest.fail(f"cannot start the test Redis server: {e}", pytrace=False)
+    try:
+        yield server
+    finally:
         server.stop()
 
 

@@ -11,6 +11,7 @@ from monitor.cli.alerts import alerts
 from monitor.cli.base import cli, setup_logging
 from monitor.cli.configure import check_config, export_opml_cmd, import_opml_cmd
 from monitor.cli.demo import demo
+from monitor.cli.distributed import deliver_cmd, scheduler_cmd, worker_cmd
 from monitor.cli.rules import test_rule
 from monitor.cli.run import run
 from monitor.cli.stance import stance
@@ -20,6 +21,9 @@ from monitor.cli.web import search_cmd, web_cmd
 
 for _command in (
     run,
+    scheduler_cmd,
+    worker_cmd,
+    deliver_cmd,
     check_config,
     status,
     health,

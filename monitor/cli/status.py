@@ -16,7 +16,7 @@ import click
 
 from monitor.cli.base import CliState, pass_state, short_time
 from monitor.store.db import HEARTBEAT_META, RELOAD_ERROR_META, STOPPED_META
-from monitor.store.rows import ChannelHealthRow, FeedStatusRow
+from monitor.store.rows import ChannelHealthRow, FeedStatusRow, WorkerRow
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -37,6 +37,19 @@ class FeedLine(FeedStatusRow):
 
 
 @dataclass
+class QueueStatus:
+    """The distributed roles' feed queue: messages in Redis, and how late the due feeds
+    are (lag: how long the most overdue feed has been due)."""
+
+    queue: str
+    waiting: int | None  # messages not yet taken (None: Redis did not answer)
+    in_progress: int | None  # taken by a worker, not yet acknowledged
+    due_feeds: int  # feeds due and not leased
+    lag_seconds: float
+    error: str | None = None
+
+
+@dataclass
 class StatusReport:
     """Everything `monitor status` shows."""
 
@@ -47,6 +60,8 @@ class StatusReport:
     heartbeat: str | None
     daemon_stopped: str | None = None
     config_error: str | None = None  # the daemon's last rejected config change
+    workers: list[WorkerRow] = dataclasses.field(default_factory=list)  # distributed roles
+    queue: QueueStatus | None = None  # the distributed feed queue, when roles ever ran
 
     def failing_only(self) -> StatusReport:
         """Only what needs a look: feeds in error, warning or disabled; troubled channels."""
@@ -73,6 +88,8 @@ def read_status(db: DatabaseTarget, cfg: Config | None) -> StatusReport:
         heartbeat = store.get_meta(HEARTBEAT_META)
         stopped = store.get_meta(STOPPED_META)
         config_error = store.get_meta(RELOAD_ERROR_META) or None
+        workers = store.workers()
+        due = store.due_feeds() if workers else {}
         judge_meta = None
         if cfg is None or cfg.claims.judge:  # (the judge's module is imported only then)
             from monitor.claims.judge import JUDGE_META
@@ -94,7 +111,35 @@ def read_status(db: DatabaseTarget, cfg: Config | None) -> StatusReport:
         for f in feeds
     ]
     judge = json.loads(judge_meta) if judge_meta else None
-    return StatusReport(lines, alerts, channels, judge, heartbeat, stopped, config_error)
+    queue = _queue_status(cfg, due) if workers else None
+    return StatusReport(
+        lines, alerts, channels, judge, heartbeat, stopped, config_error, workers, queue
+    )
+
+
+def _queue_status(cfg: Config | None, due: dict[str, datetime | None]) -> QueueStatus:
+    from monitor.config import DistributedConfig
+
+    dist = cfg.distributed if cfg is not None else DistributedConfig()
+    enabled = {f.name for f in cfg.feeds if f.enabled} if cfg is not None else set(due)
+    now = datetime.now(UTC)
+    waits = [(now - when).total_seconds() for n, when in due.items() if n in enabled and when]
+    waiting = in_progress = None
+    error = None
+    try:
+        from monitor.distributed import queue_depth
+
+        waiting, in_progress = queue_depth(dist)
+    except Exception as e:  # Redis away, or the [distributed] extra missing: say so
+        error = f"{dist.redis_url}: {type(e).__name__}: {e}"
+    return QueueStatus(
+        dist.queue,
+        waiting,
+        in_progress,
+        len([n for n in due if n in enabled]),
+        max(waits, default=0.0),
+        error,
+    )
 
 
 # the order feeds are listed in: what needs a look first
@@ -171,6 +216,7 @@ def render_status(report: StatusReport, console: Console, limit: int | None = No
         if judge["state"] != "ok" and judge["error"]:
             line += f", last error: {judge['error']} (the built-in verdicts stand)"
         console.print(line, markup=False, highlight=False, soft_wrap=True)
+    _render_workers(report, console)
     if report.heartbeat:
         console.print(f"daemon heartbeat: {report.heartbeat} ({heartbeat_verdict(report)[1]})")
     if report.config_error:
@@ -179,6 +225,38 @@ def render_status(report: StatusReport, console: Console, limit: int | None = No
         )
 
 
+def _render_workers(report: StatusReport, console: Console) -> None:
+    """The distributed roles (heartbeats from the store) and the feed queue."""
+    from rich.table import Table
+
+    from monitor.store import from_iso
+
+    if report.workers:
+        table = Table(title="workers")
+        for col in ("process", "role", "state", "heartbeat", "tasks", "polling"):
+            table.add_column(col)
+        now = datetime.now(UTC)
+        for w in report.workers:
+            beat = from_iso(w.heartbeat)
+            age = (now - beat).total_seconds() if beat else 0.0
+            state = "stopped" if w.stopped_at else ("silent" if age > WORKER_SILENT else "up")
+            table.add_row(w.name, w.role, state, f"{age:.0f}s ago", str(w.tasks), w.current or "")
+        console.print(table)
+    q = report.queue
+    if q is not None:
+        depth = (
+            f"{q.waiting} waiting, {q.in_progress} taken"
+            if q.waiting is not None
+            else f"depth unknown ({q.error})"
+        )
+        console.print(
+            f"queue {q.queue}: {depth}; {q.due_feeds} feeds due, lag {q.lag_seconds:.0f}s",
+            markup=False,
+            highlight=False,
+        )
+
+
+WORKER_SILENT = 60  # seconds without a heartbeat after which a process is shown as silent
 STATUS_ROWS = 50  # feeds in the status table by default (10,000 rows take seconds to draw)
 HEALTH_MAX_AGE = 180  # seconds a heartbeat stays fresh (the daemon beats every few seconds)
 

@@ -7,7 +7,8 @@ class made of one part per domain, each in its own module —
 - :mod:`~monitor.store.schema`: the baseline schema and the upgrades of older files;
 - :mod:`~monitor.store.feeds`, :mod:`~monitor.store.articles`,
   :mod:`~monitor.store.dedup_index`, :mod:`~monitor.store.stories`,
-  :mod:`~monitor.store.outbox`, :mod:`~monitor.store.claims`: the queries of each domain.
+  :mod:`~monitor.store.outbox`, :mod:`~monitor.store.claims`, :mod:`~monitor.store.workers`
+  (the distributed roles' leases and heartbeats): the queries of each domain.
 
 Every read returns the typed rows of :mod:`monitor.store.rows`, never dicts. The rows
 import nothing heavy; ``Store`` and the schema (sqlite-utils, which pulls in numpy) load

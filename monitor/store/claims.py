@@ -32,6 +32,20 @@ class ClaimsRepo(Database):
         """Store a tracked claim (call inside :meth:`transaction`)."""
         return self._insert("claims", _record(claim))
 
+    def insert_declared_claim(self, claim: NewClaim) -> int:
+        """Store a claim declared in the config, unless it is stored already (processes
+        starting together may both find it missing); its id either way."""
+        record = _record(claim)
+        cols, marks = ", ".join(record), ", ".join("?" * len(record))
+        self.db.execute(
+            f"INSERT INTO claims ({cols}) VALUES ({marks})"
+            " ON CONFLICT (watch, config_text) DO NOTHING",
+            list(record.values()),
+        )
+        found = self.declared_claim_id(claim.watch, claim.config_text or "")
+        assert found is not None
+        return found
+
     def declared_claim_id(self, watch: str, config_text: str) -> int | None:
         row = self.db.execute(
             "SELECT id FROM claims WHERE watch = ? AND config_text = ?", [watch, config_text]

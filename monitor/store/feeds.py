@@ -51,7 +51,7 @@ class FeedsRepo(Database):
                 if old is None:
                     self.db.execute(
                         "INSERT INTO feeds (name, config_url, url, failures, created_at)"
-                        " VALUES (?, ?, ?, 0, ?)",
+                        " VALUES (?, ?, ?, 0, ?) ON CONFLICT (name) DO NOTHING",  # (a race)
                         [name, config_url, config_url, now],
                     )
                     known[name] = config_url

@@ -410,3 +410,27 @@ class NewEvidence:
     confidence: float | None
     copy: int = 0
     alerted: int = 0
+
+
+# -- distributed roles ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class WorkerRow(_FromRow):
+    """A scheduler, worker or delivery process and its last heartbeat (`monitor status`)."""
+
+    name: str  # host:pid
+    role: str  # scheduler | worker | deliver
+    started_at: str
+    heartbeat: str
+    tasks: int
+    current: str | None
+    stopped_at: str | None
+
+
+@dataclass(frozen=True)
+class LeaseRow(_FromRow):
+    """A feed's lease: who polls it, until when at most."""
+
+    feed: str
+    holder: str
+    taken_at: str
+    expires_at: str

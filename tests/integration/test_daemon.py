@@ -24,10 +24,14 @@ def wait_for(predicate, timeout: float = 30.0, what: str = "condition") -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def start_daemon(config: Path, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TEST_WEBHOOK_SECRET": "k"}
+def start_daemon(
+    config: Path, log: Path, command: str = "run", secret: str = "k"
+) -> subprocess.Popen:
+    """``monitor COMMAND`` (the daemon, or a distributed role) in the background, its
+    output in ``log``."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TEST_WEBHOOK_SECRET": secret}
     return subprocess.Popen(
-        [sys.executable, "-m", "monitor", "--config", str(config), "run"],
+        [sys.executable, "-m", "monitor", "--config", str(config), command],
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,

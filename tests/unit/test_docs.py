@@ -55,6 +55,16 @@ def test_cli_reference_is_current():
 
 def test_every_config_key_is_documented():
     documented = set(re.findall(r"^\| `([a-z_]+)` \|", CONFIG_MD, re.M))
-    sections = {"storage", "fetch", "extract", "claims", "feeds", "watches", "alerts", "web"}
+    sections = {
+        "storage",
+        "distributed",
+        "fetch",
+        "extract",
+        "claims",
+        "feeds",
+        "watches",
+        "alerts",
+        "web",
+    }
     missing = sorted(_keys(Config) - documented - sections)
     assert not missing, f"config keys missing from docs/config.md tables: {missing}"

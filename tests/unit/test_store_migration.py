@@ -276,7 +276,7 @@ def test_v4_file_gets_the_search_index_of_its_articles(tmp_path, now):
     _at_version(path, 4, now)
     s = Store.open(path)
     try:
-        assert s.schema_version() == SCHEMA_VERSION == 5
+        assert s.schema_version() == SCHEMA_VERSION == 6
         assert sorted(h.id for h in s.search_articles("Kremlin")) == [1, 2]
         assert [h.id for h in s.search_articles("Liverpool")] == [3]
         (alert,) = s.alerts()
