@@ -188,9 +188,13 @@ class Role:
         try:
             new = load_config(path)
             if new.database() != self.config.database():
-                raise ConfigError("[storage] path and url cannot change while running")
+                raise ConfigError(
+                    str(path), ["[storage] path and url cannot change while running (restart)"]
+                )
             if new.distributed != self.config.distributed:
-                raise ConfigError("[distributed] cannot change while running (restart)")
+                raise ConfigError(
+                    str(path), ["[distributed] cannot change while running (restart)"]
+                )
             self.reconfigure(new)
         except (ConfigError, MonitorError) as e:
             log.error("config change rejected, still running the previous config: %s", e)
