@@ -65,7 +65,7 @@ JUDGE_DIR = Path(__file__).with_name("judge_model")
 PASSAGE_DIR = Path(__file__).with_name("passage_model")
 # At most this many passage readings per article (~8 ms each on one core: the budget of one
 # article against the 100 claims of its story, with the pair model's readings, < 1 s).
-MAX_PASSAGES = 40
+MAX_PASSAGES = 20
 ENGINE_SOURCES = ("model", "rule:denial", "rule:affirm", "rule:hedged", "rule:doubt")
 ENGINE_STANCES = ("confirms", "contradicts", "discusses", "unrelated")
 _CUES = ("deny", "debunk", "doubt", "hedge", "negator")

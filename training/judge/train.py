@@ -389,11 +389,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
     mp, me = d["main_pair"], d["main_engine"]
     pair_only = np.where(mp[:, 1] > 0, 1, np.where(mp[:, 0] > 0, 0, 2))
     main = np.where(pair_only == 0, np.where(me == "confirms", 0, 2), pair_only)
-    for name, pred in (
+    rows = [
         ("main (pair + engine 2nd reading)", main),
         ("pair only", pair_only),
         ("judge", new),
-    ):
+    ]
+    if "passage" in d and "passage" in th:
+        t = th["passage"]
+        rows.append(
+            (
+                "judge + passage route",
+                with_passage(new, d["passage"], me, t["confirms"], t["contradicts"]),
+            )
+        )
+    for name, pred in rows:
         cp, cr, _ = pr(pred, y, w, 0)
         xp, xr, _ = pr(pred, y, w, 1)
         fa = {}
