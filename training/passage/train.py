@@ -34,6 +34,7 @@ import numpy as np
 from monitor.claims.pairs import LABELS, passage, split_text
 from monitor.claims.track import claim_content
 from training.judge.train import DATA, GOLD, load, side_pairs
+from training.pairs.train import progress, step
 
 INIT = Path("/work/runs/pairs1/best")
 
@@ -131,31 +132,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         t0 = time.time()
         loss_sum = 0.0
         for i, b in enumerate(bl):
-            out = model(**_encode(tok, b, args.max_length), labels=torch.tensor([e[2] for e in b]))
-            out.loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            opt.zero_grad()
-            loss_sum += float(out.loss)
-            if i % 20 == 0:
-                el = time.time() - t0
-                print(
-                    f"epoch {epoch} batch {i}/{len(bl)} loss {loss_sum / (i + 1):.4f} "
-                    f"{el:.0f}s (eta {el / (i + 1) * len(bl):.0f}s)",
-                    flush=True,
-                )
+            labels = torch.tensor([e[2] for e in b])
+            loss_sum += step(model, opt, sched, _encode(tok, b, args.max_length), labels)
+            progress(epoch, i, len(bl), loss_sum, t0)
         if args.no_val:  # the judge's features read the validation stories anyway
-            score = 0.0
-            model.save_pretrained(args.out / "best")
-            tok.save_pretrained(args.out / "best")
-            info = {
-                "epoch": epoch,
-                "val_f1_sum": None,
-                "train_counts": counts,
-                "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-            }
-            (args.out / "best" / "train_info.json").write_text(json.dumps(info, indent=1))
+            _save(model, tok, args, epoch, None, counts)
             continue
         P = predict(model, tok, val, args.max_length)
         # summed F1 of confirms and contradicts at arg-max, on the validation stories
@@ -169,16 +150,22 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"epoch {epoch}: val {report(P, y_val, w_val)}; F1 sum {score:.3f}", flush=True)
         if score > best:
             best = score
-            model.save_pretrained(args.out / "best")
-            tok.save_pretrained(args.out / "best")
-            info = {
-                "epoch": epoch,
-                "val_f1_sum": score,
-                "train_counts": counts,
-                "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-            }
-            (args.out / "best" / "train_info.json").write_text(json.dumps(info, indent=1))
+            _save(model, tok, args, epoch, score, counts)
     return 0
+
+
+def _save(
+    model: Any, tok: Any, args: argparse.Namespace, epoch: int, score: float | None, counts: dict
+) -> None:
+    model.save_pretrained(args.out / "best")
+    tok.save_pretrained(args.out / "best")
+    info = {
+        "epoch": epoch,
+        "val_f1_sum": score,
+        "train_counts": counts,
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+    }
+    (args.out / "best" / "train_info.json").write_text(json.dumps(info, indent=1))
 
 
 def cmd_export(args: argparse.Namespace) -> int:
