@@ -1,8 +1,8 @@
 """Train the passage model: a claim read together with the few sentences of an article most
 like it (``monitor.claims.pairs.passage``), labelled with the whole body's FNC-1 stance.
 
-    HF_HUB_OFFLINE=1 nice -n 10 python -m training.passage train --out /work/runs/passage1
-    python -m training.passage export --run /work/runs/passage1 --out monitor/claims/passage_model
+    HF_HUB_OFFLINE=1 nice -n 10 python -m training.passage train --no-val --out /work/runs/passage2
+    python -m training.passage export --run /work/runs/passage2 --out monitor/claims/passage_model
 
 The pair model reads one sentence (or two) and was trained on one sentence per FNC-1 body,
 picked by a heuristic; whole-body stance is often spread over several sentences (a rumour
@@ -252,14 +252,14 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--data", type=Path, default=DATA)
     t.add_argument("--init", type=Path, default=INIT)
     t.add_argument("--out", type=Path, required=True)
-    t.add_argument("--epochs", type=int, default=2)
+    t.add_argument("--epochs", type=int, default=1)
     t.add_argument("--batch", type=int, default=16)
     t.add_argument("--lr", type=float, default=3e-5)
-    t.add_argument("--max-length", type=int, default=160)
+    t.add_argument("--max-length", type=int, default=128)
     t.add_argument("--unrelated", type=float, default=0.1, help="share of unrelated pairs kept")
-    t.add_argument("--discuss", type=float, default=1.0, help="share of discuss pairs kept")
+    t.add_argument("--discuss", type=float, default=0.4, help="share of discuss pairs kept")
     t.add_argument("--contradicts-copies", type=int, default=2)
-    t.add_argument("--limit", type=int, default=0)
+    t.add_argument("--limit", type=int, default=3200)
     t.add_argument("--threads", type=int, default=2)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--no-val", action="store_true", help="save every epoch, no validation")
