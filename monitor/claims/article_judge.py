@@ -29,7 +29,17 @@ from typing import Any
 
 import numpy as np
 
-from monitor.claims.pairs import LABELS, PairScore, Readings, Verdict, content_words
+from monitor.claims.pairs import (
+    LABELS,
+    LEVELS,
+    PairModel,
+    PairModelError,
+    PairScore,
+    Readings,
+    Verdict,
+    content_words,
+    passage,
+)
 from monitor.claims.stance_gbdt import TreeEnsemble
 from monitor.lexicon import (
     DEBUNK_WORDS,
@@ -47,9 +57,15 @@ __all__ = [
     "ArticleJudgeError",
     "EngineReading",
     "features",
+    "load_passage_model",
+    "passage_probabilities",
 ]
 
 JUDGE_DIR = Path(__file__).with_name("judge_model")
+PASSAGE_DIR = Path(__file__).with_name("passage_model")
+# At most this many passage readings per article (~8 ms each on one core: the budget of one
+# article against the 100 claims of its story, with the pair model's readings, < 1 s).
+MAX_PASSAGES = 20
 ENGINE_SOURCES = ("model", "rule:denial", "rule:affirm", "rule:hedged", "rule:doubt")
 ENGINE_STANCES = ("confirms", "contradicts", "discusses", "unrelated")
 _CUES = ("deny", "debunk", "doubt", "hedge", "negator")
@@ -169,10 +185,46 @@ def features(
     return [*pair, *eng, *_cue_counts(read_tokens), *body]
 
 
+def passage_probabilities(
+    model: PairModel,
+    claims: Sequence[str],
+    sents: Sequence[str],
+    max_passages: int = MAX_PASSAGES,
+) -> np.ndarray:
+    """The passage model's reading of each claim against its passage of the article
+    (:func:`~monitor.claims.pairs.passage`), one batched call: rows of confirms /
+    contradicts / neither; NaN where no sentence is close enough to the claim, or beyond
+    the ``max_passages`` claims closest to the article (the time budget)."""
+    sents = [s for s in sents if s and s.strip()]
+    sent_words = [content_words(s) for s in sents]
+    texts = [passage(c, sents, sent_words=sent_words) for c in claims]
+    out = np.full((len(claims), 3), np.nan)
+    todo = [i for i, t in enumerate(texts) if t]
+    if len(todo) > max_passages:
+        # the claims whose closest sentence shares most of their words come first
+        def closeness(i: int) -> float:
+            cw = content_words(claims[i])
+            return max(len(cw & sw) / max(len(cw), 1) for sw in sent_words)
+
+        todo = sorted(sorted(todo, key=closeness, reverse=True)[:max_passages])
+    if todo:
+        out[todo] = model.probabilities([(claims[i], texts[i]) for i in todo])
+    return out
+
+
+def load_passage_model(model_dir: Path | str = PASSAGE_DIR) -> PairModel:
+    """The passage model (the pair model's files and format; its thresholds are the
+    judge's, so none are read)."""
+    unused = dict.fromkeys(LEVELS, {"confirms": 1.0, "contradicts": 1.0})
+    return PairModel(model_dir, thresholds=unused)
+
+
 class ArticleJudge:
     """The packaged article judge (``judge_model/``): trees, thresholds, calibration."""
 
-    def __init__(self, model_dir: Path | str = JUDGE_DIR) -> None:
+    def __init__(
+        self, model_dir: Path | str = JUDGE_DIR, passage_dir: Path | str = PASSAGE_DIR
+    ) -> None:
         d = Path(model_dir)
         trees, th_path, meta_path = d / "trees.npz", d / "thresholds.json", d / "meta.json"
         for f in (trees, th_path, meta_path):
@@ -185,6 +237,9 @@ class ArticleJudge:
                 self.trees = TreeEnsemble.from_arrays(data, "judge_")
             self.thresholds = {
                 k: float(th[k]["threshold"]) for k in ("confirms", "contradicts", "gate")
+            }
+            self.thresholds |= {
+                f"passage_{k}": float(th["passage"][k]) for k in ("confirms", "contradicts")
             }
             self.labels: tuple[str, ...] = tuple(meta["labels"])
         except (OSError, ValueError, KeyError, TypeError) as e:
@@ -201,6 +256,10 @@ class ArticleJudge:
                 raise ArticleJudgeError(f"article judge threshold {k}={t!r} not in (0, 1]")
         self.calibration: dict[str, Any] = th
         self.meta = meta
+        try:
+            self.passage_model = load_passage_model(passage_dir)
+        except PairModelError as e:
+            raise ArticleJudgeError(f"article judge: {e}") from e
         self._order = [self.labels.index(x) for x in LABELS]
 
     @classmethod
@@ -213,7 +272,7 @@ class ArticleJudge:
         confidence note): that of all its verdicts, its own and those it lets through
         (out of fold on the validation stories)."""
         try:
-            return float(self.calibration["gate"][f"val_{relation}_precision"])
+            return float(self.calibration["passage"][f"val_{relation}_precision"])
         except (KeyError, TypeError, ValueError):
             return None
 
@@ -223,6 +282,20 @@ class ArticleJudge:
         if not len(X):
             return np.zeros((0, 3))
         return self.trees.predict_proba(X)[:, self._order]
+
+    def passage_decide(self, q: Sequence[float], e: EngineReading) -> str:
+        """The passage route (where the judge and the pair model have no verdict): the
+        passage model's reading of the claim's passage (:func:`passage_probabilities`)
+        reaches its threshold and beats the other relation; a confirmation also needs the
+        engine to read the whole body as confirming."""
+        conf, contra = float(q[0]), float(q[1])
+        if math.isnan(conf) or math.isnan(contra):
+            return "neither"
+        if contra >= self.thresholds["passage_contradicts"] and contra >= conf:
+            return "contradicts"
+        if conf >= self.thresholds["passage_confirms"] and conf > contra and e.stance == "confirms":
+            return "confirms"
+        return "neither"
 
     def decide(self, p: Sequence[float]) -> str:
         conf, contra = float(p[0]), float(p[1])
@@ -261,9 +334,11 @@ class ArticleJudge:
                 for c, r, e in zip(claims, readings, engine, strict=True)
             ]
         )
+        pas = passage_probabilities(self.passage_model, claims, sents)
         gate = self.thresholds["gate"]
         out: list[Verdict] = []
-        for p, r, e, v in zip(self.probabilities(X), readings, engine, pair, strict=True):
+        rows = zip(self.probabilities(X), readings, engine, pair, pas, strict=True)
+        for p, r, e, v, q in rows:
             relation = self.decide(p)
             if relation == "neither" and v.relation == "contradicts" and p[1] >= gate:
                 relation = "contradicts"
@@ -274,6 +349,8 @@ class ArticleJudge:
                 and p[0] >= gate
             ):
                 relation = "confirms"
+            if relation == "neither":
+                relation = self.passage_decide(q, e)
             if relation == "neither":
                 out.append(Verdict("neither", float(p[2]), "", None))
                 continue

@@ -48,6 +48,7 @@ __all__ = [
     "content_words",
     "candidates",
     "is_short",
+    "passage",
     "judge_many",
     "judge_sentences",
     "judge_short",
@@ -72,6 +73,9 @@ MAX_READINGS = 150
 # viral" is one headline).
 SHORT_WORDS = 40
 SHORT_SENTENCES = 2
+# A passage (the article judge's passage reading, :func:`passage`): this many sentences
+# most like the claim, and the sentence after the closest one, in article order.
+PASSAGE_SENTENCES = 3
 
 
 class PairModelError(Exception):
@@ -341,6 +345,30 @@ def candidates(
         sent_words = [content_words(s) for s in sents]
     spans = _spans(claim, sent_words, k, windows, min_overlap)
     return [" ".join(sents[a:b]) for a, b in spans]
+
+
+def passage(
+    claim: str,
+    sents: Sequence[str],
+    k: int = PASSAGE_SENTENCES,
+    *,
+    min_overlap: float = MIN_OVERLAP,
+    sent_words: Sequence[set[str]] | None = None,
+) -> str:
+    """The passage of a text read together with a claim (the passage model, one reading
+    per claim and article): the ``k`` sentences sharing most content words with the claim
+    (at least ``min_overlap`` of them) and the sentence after the closest one (a rumour
+    quoted, then refuted), in the text's order, joined. "" when no sentence is close
+    enough. ``sents``: non-blank sentences."""
+    if sent_words is None:
+        sent_words = [content_words(s) for s in sents]
+    idx = _ranked(content_words(claim), sent_words, k, min_overlap)
+    if not idx:
+        return ""
+    chosen = set(idx)
+    if idx[0] + 1 < len(sents):
+        chosen.add(idx[0] + 1)
+    return " ".join(sents[i] for i in sorted(chosen))
 
 
 @dataclass(frozen=True)

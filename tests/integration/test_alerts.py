@@ -768,9 +768,9 @@ def test_every_payload_the_real_pipeline_sends_fits_its_schema(tmp_path, corpus)
     finally:
         r.stop()
     types = {p["type"] for p in payloads}
-    # (the demo has no confirmation the pair model is sure of; the real pipeline's
-    # claim.confirmed payloads are validated in tests/integration/test_claims_model.py)
-    assert types == {"article.matched", "story.updated", "claim.contradicted"}
+    # the Lakeshore Courier's "Kremlin: Putin has no plans to congratulate Trump ..."
+    # confirms the Kremlin claim (read by the article judge's passage route)
+    assert types == {"article.matched", "story.updated", "claim.contradicted", "claim.confirmed"}
     for p in payloads:
         validate(p)
 

@@ -95,11 +95,18 @@ def test_scenario_contradiction_then_confirmations_then_silence(tmp_path, corpus
         store.close()
 
     # Harbour, a day later, carries both (spelling the outlet Vyorstka): its reports are
-    # stored on both claims, and nothing is alerted. The pair model reads Peskov's sentence
-    # as confirming the Kremlin's claim (0.79) and Vyorstka's as confirming Verstka's
-    # (0.74), below its calibrated article-level threshold for a confirmation (0.90):
-    # precision first. The known pair is not contradicted again.
-    assert harbour == []
+    # stored on both claims. Peskov's "he knew of no plans for Putin to congratulate the
+    # president-elect" confirms the Kremlin's claim: the pair model alone is not sure
+    # enough (0.79, under its article-level 0.90), the passage model reading the claim with
+    # its closest sentences is, and the engine reads the body as confirming too. Vyorstka's
+    # report is stored on Verstka's claim without an alert; the known pair is not
+    # contradicted again.
+    assert [p["type"] for p in harbour] == ["claim.confirmed"]
+    (h,) = harbour
+    assert h["claim"]["text"] == "Kremlin says Putin has no plans to congratulate Trump"
+    assert h["evidence"]["attribution"] == "Kremlin spokesman Dmitry Peskov"
+    assert "no plans for Putin to congratulate" in h["evidence"]["quote"]
+    validate_payload(h)
     store = Store.open(cfg.database_path(), readonly=True)
     try:
         at_harbour = [
@@ -108,9 +115,8 @@ def test_scenario_contradiction_then_confirmations_then_silence(tmp_path, corpus
             if e.outlet == "Harbour Street Journal"
         ]
         assert {e.claim_id for e in at_harbour} == {denied.id, asserted.id}
-        assert {e.role for e in at_harbour} == {"confirms"} and not any(
-            e.alerted for e in at_harbour
-        )
+        assert {e.role for e in at_harbour} == {"confirms"}
+        assert {e.claim_id for e in at_harbour if e.alerted} == {denied.id}
         on_asserted = [e for e in at_harbour if e.claim_id == asserted.id]
         assert any("Vyorstka" in (e.attribution or "") for e in on_asserted)
         on_denied = [e for e in at_harbour if e.claim_id == denied.id]

@@ -22,6 +22,8 @@ from monitor.claims.article_judge import (
     EngineReading,
     body_cues,
     features,
+    load_passage_model,
+    passage_probabilities,
 )
 from monitor.claims.pairs import Readings, Verdict, is_short, judge_short
 
@@ -49,13 +51,25 @@ def pass_through() -> ArticleJudge:
     """The packaged judge made to never decide by itself, with its gate open: what is left
     are the rules around it (the pair model's verdict, the engine, the evidence)."""
     j = ArticleJudge(JUDGE_DIR)
-    j.thresholds = {"confirms": 1.0, "contradicts": 1.0, "gate": 0.0}
+    j.thresholds = {
+        "confirms": 1.0,
+        "contradicts": 1.0,
+        "gate": 0.0,
+        "passage_confirms": 1.0,
+        "passage_contradicts": 1.0,
+    }
     return j
 
 
 def test_packaged_judge_loads_with_calibrated_thresholds() -> None:
     j = ArticleJudge.load()
-    assert set(j.thresholds) == {"confirms", "contradicts", "gate"}
+    assert set(j.thresholds) == {
+        "confirms",
+        "contradicts",
+        "gate",
+        "passage_confirms",
+        "passage_contradicts",
+    }
     assert all(0.0 <= t <= 1.0 for t in j.thresholds.values())
     for rel in ("confirms", "contradicts"):
         p = j.precision(rel)
@@ -83,6 +97,32 @@ def test_features_are_one_row_per_name_and_missing_without_readings() -> None:
     named = dict(zip(FEATURE_NAMES, features(CLAIM, SENTS, none, None, [0.0] * 5), strict=True))
     assert named["readings"] == 0 and math.isnan(named["max_confirms"])
     assert math.isnan(named["engine_confirms"])
+
+
+def test_passage_model_reads_a_claim_with_its_closest_sentences() -> None:
+    other = "Lunch is served at noon in the canteen"
+    p = passage_probabilities(load_passage_model(), [CLAIM, other], SENTS)
+    assert p.shape == (2, 3) and abs(p[0].sum() - 1) < 1e-5
+    assert np.isnan(p[1]).all()  # no sentence close enough: not read
+    # the time budget: only the claims closest to the article are read
+    q = passage_probabilities(load_passage_model(), [other, CLAIM], SENTS, max_passages=0)
+    assert np.isnan(q).all()
+
+
+@pytest.mark.parametrize(
+    ("q", "stance", "want"),
+    [
+        ([0.1, 0.8, 0.1], "discusses", "contradicts"),
+        ([0.8, 0.1, 0.1], "confirms", "confirms"),
+        ([0.8, 0.1, 0.1], "discusses", "neither"),  # a confirmation needs the engine too
+        ([0.2, 0.1, 0.7], "confirms", "neither"),
+        ([math.nan, math.nan, math.nan], "confirms", "neither"),  # no passage read
+    ],
+)
+def test_passage_route(q: list[float], stance: str, want: str) -> None:
+    j = ArticleJudge(JUDGE_DIR)
+    j.thresholds |= {"passage_confirms": 0.5, "passage_contradicts": 0.5}
+    assert j.passage_decide(q, engine(stance)) == want
 
 
 def test_body_cues_count_refutation_per_100_words() -> None:
@@ -127,6 +167,8 @@ def test_missing_or_foreign_files_name_the_problem(tmp_path: Path) -> None:
     (d / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(ArticleJudgeError, match="other features"):
         ArticleJudge(d)
+    with pytest.raises(ArticleJudgeError, match="meta.json"):
+        ArticleJudge(JUDGE_DIR, passage_dir=tmp_path / "no-passage-model")
 
 
 def test_claims_stage_imports_no_training_library() -> None:

