@@ -212,16 +212,23 @@ def _outlet(article: Article) -> str:
 
 
 def confidence_note(relation: str, probability: float, precision: float | None) -> str:
-    """The alert's confidence in plain words: the model's probability, and how often alerts
-    that sure were right on held-out news (``precision``: the validation precision at the
-    calibrated threshold, from ``pair_model/thresholds.json``)."""
+    """The alert's confidence in plain words. What it means comes first: how often alerts
+    decided the same way were right on held-out news (``precision``: the validation
+    precision of the rule that raised it, from the models' ``thresholds.json``); the
+    model's own score follows in brackets (a raw score, not a probability of being right:
+    the passage route alerts from a score of 30 %)."""
     verb = "confirms" if relation == "confirms" else "contradicts"
     pct = min(99, max(1, round(100 * probability)))
-    note = f"The model is {pct} % sure this report {verb} the claim"
     if precision is None:
-        return note + "."
+        return (
+            f"The model scores {pct} % that this report {verb} the claim; alerts of this"
+            " kind have not been measured on held-out news."
+        )
     tenths = min(10, max(0, round(10 * precision)))
-    return f"{note}; on held-out news, alerts this sure were right about {tenths} times in 10."
+    return (
+        f"On held-out news, alerts like this were right about {tenths} times in 10"
+        f" (the model scores {pct} % that this report {verb} the claim)."
+    )
 
 
 def load_claims(store: ClaimStore, rows: Iterable[ClaimRow]) -> list[StoredClaim]:

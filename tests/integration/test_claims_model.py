@@ -220,11 +220,12 @@ def test_claim_alerts_on_our_sentences(tmp_path, corpus, receiver, case: Case) -
             assert want.evidence in p["evidence"]["quote"]
             assert want.attribution in (p["evidence"]["attribution"] or "")
             assert p["evidence"]["outlet"] == report.outlet
-            # the confidence is the model's probability, explained from its calibration
+            # what the confidence means comes first (the measured precision), then the
+            # model's own score
             note = p["confidence_note"]
-            pct = re.search(r"(\d+) % sure", note)
+            assert re.match(r"On held-out news, alerts like this were right about \d+ times", note)
+            pct = re.search(r"the model scores (\d+) %", note)
             assert pct and abs(int(pct[1]) - 100 * p["confidence"]) <= 1, note
-            assert "times in 10" in note
             if p["type"] == "claim.contradicted":
                 claim_neg = p["claim"]["polarity"] == "negative"
                 assert p["evidence"]["polarity"] == ("positive" if claim_neg else "negative")
@@ -317,11 +318,16 @@ def test_the_model_reads_a_claims_content_not_its_frame(statement: str, content:
 def test_confidence_note_in_plain_words() -> None:
     note = confidence_note("contradicts", 0.912, 0.86)
     assert note == (
-        "The model is 91 % sure this report contradicts the claim; on held-out news, "
-        "alerts this sure were right about 9 times in 10."
+        "On held-out news, alerts like this were right about 9 times in 10 "
+        "(the model scores 91 % that this report contradicts the claim)."
+    )
+    # a passage-route alert: a low raw score, a measured precision that says what it means
+    assert confidence_note("confirms", 0.3, 0.6).startswith(
+        "On held-out news, alerts like this were right about 6 times in 10"
     )
     assert confidence_note("confirms", 0.5, None) == (
-        "The model is 50 % sure this report confirms the claim."
+        "The model scores 50 % that this report confirms the claim; alerts of this kind "
+        "have not been measured on held-out news."
     )
 
 

@@ -73,7 +73,9 @@ def test_scenario_contradiction_then_confirmations_then_silence(tmp_path, corpus
     assert c["evidence"]["polarity"] == "negative" and c["evidence"]["modality"] == "planned"
     assert c["evidence"]["outlet"] == "The Northern Ledger"
     # the model's probability, at or above its calibrated article-level threshold
-    assert 0.86 <= c["confidence"] <= 1.0 and "sure this report contradicts" in c["confidence_note"]
+    assert (
+        0.86 <= c["confidence"] <= 1.0 and "% that this report contradicts" in c["confidence_note"]
+    )
 
     store = Store.open(cfg.database_path(), readonly=True)
     try:
