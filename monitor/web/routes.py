@@ -500,14 +500,15 @@ def atom_alerts(request: Request) -> Response:
     of an event sent to several channels are one entry."""
     with reading(request) as store:
         watch = _watch(request, store)
-        rows = store.latest_alerts(watch=watch, limit=_int(request, "limit", 50, 500) * 4)
+        limit = _int(request, "limit", 50, 500)
+        rows = store.latest_alerts(watch=watch, limit=limit * 4)
     entries: dict[tuple[str, str, str], dict[str, Any]] = {}
     for a in rows:
         v = view(a.payload)
         key = (a.type, v.headline, a.created_at.isoformat())
         entry = entries.setdefault(key, {"alert": a, "view": v, "ids": []})
         entry["ids"].append(a.id)
-    items = list(entries.values())[: _int(request, "limit", 50, 500)]
+    items = list(entries.values())[:limit]
     for item in items:
         item["id"] = min(item["ids"])
     updated = items[0]["alert"].created_at if items else datetime.now(UTC)
