@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 import click
 
-from monitor.cli.base import CliState, check_watch, pass_state, short_time
+from monitor.cli.base import CliState, check_watch, pass_state, short_time, since_option
 from monitor.errors import MonitorError
 
 if TYPE_CHECKING:
@@ -17,16 +16,6 @@ if TYPE_CHECKING:
 
 
 ALERT_TYPES = ("article.matched", "story.updated", "claim.confirmed", "claim.contradicted")
-
-
-def _since(value: str | None) -> datetime | None:
-    """--since: a duration back from now ("2h", "1d") or a date/time ("2026-11-20")."""
-    from monitor.search import parse_since
-
-    try:
-        return parse_since(value)
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="--since") from None
 
 
 def _type_filter(value: str | None) -> str | None:
@@ -71,7 +60,7 @@ def alerts(
         return
     from monitor.store import Store
 
-    start, kind = _since(since), _type_filter(event_type)
+    start, kind = since_option(since), _type_filter(event_type)
     store = Store.open(state.database(), readonly=True)
     try:
         check_watch(state, store, watch)

@@ -232,6 +232,16 @@ def check_watch(state: CliState, store: Store, watch: str | None) -> None:
         raise MonitorError(error)
 
 
+def since_option(value: str | None) -> datetime | None:
+    """--since: a duration back from now ("2h", "1d") or a date/time ("2026-11-20")."""
+    from monitor.search import parse_since
+
+    try:
+        return parse_since(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--since") from None
+
+
 def short_time(s: str | None) -> str:
     """'05:57:54' for today (UTC), '11-22 05:57' otherwise."""
     if not s:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from monitor.cli.base import CliState, pass_state, read_store
+from monitor.cli.base import CliState, pass_state, read_store, since_option
 
 if TYPE_CHECKING:
     from monitor.search import RuleSearch
@@ -60,12 +60,9 @@ def search_cmd(
     """Run a watch RULE over the stored articles and show the matches with their
     explanations (as `monitor test-rule`). Exit 0 with matches, 1 without, 2 bad rule."""
     from monitor.resources import rule_search_json
-    from monitor.search import parse_since, try_rule
+    from monitor.search import try_rule
 
-    try:
-        start = parse_since(since)
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="--since") from None
+    start = since_option(since)
     when = start.isoformat(timespec="seconds") if start else None
 
     def read(store: Store) -> RuleSearch:
