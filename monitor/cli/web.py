@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from monitor.cli.base import CliState, pass_state, read_store, since_option
+from monitor.search import SCAN_DEFAULT
 
 if TYPE_CHECKING:
     from monitor.search import RuleSearch
@@ -39,7 +40,7 @@ def web_cmd(state: CliState, address: str | None, port: int | None) -> None:
 @click.option("--limit", default=50, show_default=True, help="At most this many matches.")
 @click.option(
     "--scan",
-    default=5000,
+    default=SCAN_DEFAULT,
     show_default=True,
     help="Try the rule on this many of the newest stored articles.",
 )
