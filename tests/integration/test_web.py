@@ -141,9 +141,11 @@ def test_search_full_text_and_try_a_rule(web):
     assert ESCAPED in html and "<mark>Zanzibar</mark>" in html
     html = page(web, "/search?q=congratulat*+AND+(")  # not FTS5 syntax: searched as words
     assert "found for" in html
+    html = page(web, "/search?q=Kremlin+AND+(")  # ... and those words are found
+    assert re.search(r"[1-9]\d* articles? found for", html) and "<mark>Kremlin</mark>" in html
     html = page(web, "/search?rule=Putin+AND+congratulat*")
     assert re.search(r"\d+ match(es)? of <code>Putin AND congratulat\*</code>", html)
-    assert "<mark>" in html and "in title" in html or "in text" in html
+    assert "<mark>" in html and ("in title" in html or "in text" in html)
     html = page(web, "/search?rule=Putin+AND+(")
     assert "The rule cannot be used" in html
     page(web, "/search?q=x&since=yesterday-ish", 400)
