@@ -37,6 +37,7 @@ from monitor.resources import (
 from monitor.store import Store, StoredAlert, from_iso
 from monitor.store.articles import HIT_END, HIT_START
 from monitor.store.db import HEARTBEAT_META, STOPPED_META
+from monitor.store.rows import SearchHitRow
 from monitor.web.access import CSRF_COOKIE, CSRF_FIELD, WebSettings, csrf_ok, csrf_token
 
 FEED_FILTERS = {
@@ -295,39 +296,55 @@ def _claim(store: Store, claim_id: int) -> dict[str, Any]:
     return claim
 
 
-def _search(request: Request, store: Store) -> dict[str, Any]:
-    """Full-text (``q``) or try-a-rule (``rule``) results; an error message for bad input."""
-    from monitor.search import search_text, try_rule
+def _bounds(request: Request) -> tuple[str | None, int]:
+    """A search's ``since`` and ``limit``, checked (a 400 for bad ones, with or without a
+    query)."""
+    return _since(request), _int(request, "limit", 50, 500)
+
+
+def _text_hits(request: Request, store: Store, since: str | None, limit: int) -> list[SearchHitRow]:
+    """The full-text hits of ``q`` (none without one)."""
+    from monitor.search import search_text
 
     q = request.query_params.get("q", "").strip()
+    return search_text(store, q, since, limit) if q else []
+
+
+def _rule_search(
+    request: Request, store: Store, since: str | None, limit: int
+) -> tuple[dict[str, Any] | None, str | None]:
+    """Try-a-rule results of ``rule`` (None without one), or the message for a bad rule."""
+    from monitor.search import try_rule
+
     rule = request.query_params.get("rule", "").strip()
-    out: dict[str, Any] = {
-        "q": q,
-        "rule": rule,
+    if not rule:
+        return None, None
+    cfg = _settings(request).config
+    language = request.query_params.get("language") or "en"
+    if cfg is not None and not request.query_params.get("language"):
+        language = next((w.language for w in cfg.watches if w.rule == rule), "en")
+    try:
+        found = try_rule(store, rule, since=since, limit=limit, language=language)
+    except MonitorError as e:
+        return None, str(e)
+    return rule_search_json(found), None
+
+
+def _search(request: Request, store: Store) -> dict[str, Any]:
+    """The search page: full-text (``q``) and try-a-rule (``rule``) results; an error
+    message for a bad rule."""
+    since, limit = _bounds(request)
+    rows = _text_hits(request, store, since, limit)
+    rule_search, rule_error = _rule_search(request, store, since, limit)
+    return {
+        "q": request.query_params.get("q", "").strip(),
+        "rule": request.query_params.get("rule", "").strip(),
         "since": request.query_params.get("since", ""),
-        "hits": [],
-        "marked": [],
-        "rule_error": None,
-        "rule_search": None,
+        "hits": [search_hit_json(h) for h in rows],
+        "marked": [_fts_marked(h.snippet) for h in rows],  # the page's snippets
+        "rule_error": rule_error,
+        "rule_search": rule_search,
     }
-    since = _since(request)
-    limit = _int(request, "limit", 50, 500)
-    if q:
-        rows = search_text(store, q, since, limit)
-        out["hits"] = [search_hit_json(h) for h in rows]
-        out["marked"] = [_fts_marked(h.snippet) for h in rows]  # the page's snippets
-    if rule:
-        cfg = _settings(request).config
-        language = request.query_params.get("language") or "en"
-        if cfg is not None and not request.query_params.get("language"):
-            language = next((w.language for w in cfg.watches if w.rule == rule), "en")
-        try:
-            found = try_rule(store, rule, since=since, limit=limit, language=language)
-        except MonitorError as e:
-            out["rule_error"] = str(e)
-        else:
-            out["rule_search"] = rule_search_json(found)
-    return out
 
 
 # -- pages ------------------------------------------------------------------------------------
@@ -471,13 +488,17 @@ def _api_claims(request: Request, store: Store) -> Any:
     return claims_overview(store, _watch(request, store))
 
 
+def _api_search(request: Request, store: Store) -> Any:
+    return [search_hit_json(h) for h in _text_hits(request, store, *_bounds(request))]
+
+
 def _api_rule(request: Request, store: Store) -> Any:
     if not request.query_params.get("rule", "").strip():
         raise HTTPException(400, "rule: give a watch rule")
-    result = _search(request, store)
-    if result["rule_error"]:
-        raise HTTPException(400, result["rule_error"])
-    return result["rule_search"]
+    result, error = _rule_search(request, store, *_bounds(request))
+    if error:
+        raise HTTPException(400, error)
+    return result
 
 
 API = {
@@ -489,7 +510,7 @@ API = {
     "/api/feeds": lambda r, s: _feeds(s, _feed_filter(r)),
     "/api/feeds/{name}": lambda r, s: _feed(s, r.path_params["name"]),
     "/api/alerts": _alerts,
-    "/api/search": lambda r, s: _search(r, s)["hits"],
+    "/api/search": _api_search,
     "/api/search/rule": _api_rule,
 }
 
