@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from monitor.errors import MonitorError, StoreError
 
@@ -78,15 +77,10 @@ class RuleSearch:
 
 def article_document(a: ArticleRow) -> Document:
     """The rule's view of a stored article (as the pipeline's ``document_from_article``)."""
-    from monitor.rules import Document
+    from monitor.rules.document import document_of
 
-    host = urlsplit(a.url).hostname or ""
-    return Document(
-        title=a.title or "",
-        text=a.text or "",
-        author=a.author or "",
-        source=" ".join(x for x in (a.site_name or "", host) if x),
-        url=a.url or "",
+    return document_of(
+        title=a.title, text=a.text, author=a.author, url=a.url, site_name=a.site_name
     )
 
 

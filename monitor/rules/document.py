@@ -72,18 +72,41 @@ class Document:
     tags: tuple[str, ...] = ()
 
 
+def document_of(
+    *,
+    title: str | None,
+    text: str | None,
+    author: str | None,
+    url: str | None,
+    site_name: str | None,
+    feed: str | None = None,
+    tags: Iterable[str] = (),
+) -> Document:
+    """The rule's view of an article's fields (``source``: the site name and the URL's
+    host): one place for the pipeline's new articles and the stored ones "try a rule"
+    reads."""
+    host = urlsplit(url or "").hostname or ""
+    return Document(
+        title=title or "",
+        text=text or "",
+        author=author or "",
+        source=" ".join(x for x in (site_name or "", host) if x),
+        url=url or "",
+        feed=feed or "",
+        tags=tuple(tags),
+    )
+
+
 def document_from_article(article: Article) -> Document:
     """The rule's view of an extracted article."""
-    host = urlsplit(article.url).hostname or ""
-    source = " ".join(x for x in (article.site_name or "", host) if x)
-    return Document(
-        title=article.title or "",
-        text=article.text or "",
-        author=article.author or "",
-        source=source,
-        url=article.url or "",
-        feed=article.feed_name or "",
-        tags=tuple(article.feed_tags),
+    return document_of(
+        title=article.title,
+        text=article.text,
+        author=article.author,
+        url=article.url,
+        site_name=article.site_name,
+        feed=article.feed_name,
+        tags=article.feed_tags,
     )
 
 
