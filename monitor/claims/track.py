@@ -864,19 +864,26 @@ def _precision(model: PairModel, level: str, relation: str) -> float | None:
 
 
 # -- reading back: `monitor claims` --------------------------------------------------------------
-def claims_overview(store: Any, watch: str | None = None) -> list[dict[str, Any]]:
-    """Tracked claims with counts and sources of confirming and contradicting reports."""
-    rows: list[ClaimRow] = store.claims(watch)
+def claims_overview(
+    store: Any, watch: str | None = None, rows: list[ClaimRow] | None = None
+) -> list[dict[str, Any]]:
+    """Tracked claims with counts and sources of confirming and contradicting reports: a
+    watch's (every claim for None), or the given claim ``rows`` (a story's)."""
+    if rows is None:
+        rows = store.claims(watch)
     ids = [r.id for r in rows]
-    evidence: list[ClaimEvidenceRow] = store.claim_evidence(ids)
-    by_claim: dict[int, list[ClaimEvidenceRow]] = {}
-    for e in evidence:
-        by_claim.setdefault(e.claim_id, []).append(e)
     opposed: dict[int, set[int]] = {i: set() for i in ids}
     for rel in store.claim_relations(ids):
         if rel.relation == "contradicts":
             opposed.setdefault(rel.claim_a, set()).add(rel.claim_b)
             opposed.setdefault(rel.claim_b, set()).add(rel.claim_a)
+    # the evidence of these claims and of the claims contradicting them (which need not be
+    # among the rows: a story's claims, one claim's timeline)
+    wanted = dict.fromkeys([*ids, *(o for i in ids for o in sorted(opposed[i]))])
+    evidence: list[ClaimEvidenceRow] = store.claim_evidence(wanted)
+    by_claim: dict[int, list[ClaimEvidenceRow]] = {}
+    for e in evidence:
+        by_claim.setdefault(e.claim_id, []).append(e)
     out = []
     for r in rows:
         own = [e for e in by_claim.get(r.id, []) if e.role != "discusses"]
@@ -921,10 +928,10 @@ def _side(rows: list[ClaimEvidenceRow]) -> dict[str, Any]:
 
 def claim_timeline(store: Any, claim_id: int) -> dict[str, Any] | None:
     """One claim with every report on it and on the claims that contradict it, by date."""
-    overview = [c for c in claims_overview(store, None) if c["id"] == claim_id]
-    if not overview:
+    rows = [r for r in store.claims() if r.id == claim_id]
+    if not rows:
         return None
-    claim = overview[0]
+    (claim,) = claims_overview(store, rows=rows)
     ids = [claim_id, *claim["contradicted_by"]]
     events = []
     e: ClaimEvidenceRow

@@ -280,10 +280,7 @@ def _story(store: Store, story_id: int) -> dict[str, Any]:
     story = story_detail(store, story_id)
     if story is None:
         raise HTTPException(404, f"no story #{story_id}")
-    in_story = store.claims_in_story(story_id)
-    ids = {c.id for c in in_story}
-    watches = sorted({c.watch for c in in_story})
-    story["claims"] = [c for w in watches for c in claims_overview(store, w) if c["id"] in ids]
+    story["claims"] = claims_overview(store, rows=store.claims_in_story(story_id))
     return story
 
 
