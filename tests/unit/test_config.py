@@ -49,6 +49,17 @@ def test_good_config(tmp_path):
     assert "w" in cfg.rules
 
 
+def test_feed_by_name_follows_the_feeds_of_each_config(tmp_path):
+    cfg = load_config(write_config(tmp_path / "c.toml", GOOD))
+    one, two = cfg.feeds[0], cfg.feeds[1]
+    assert cfg.feed(one.name) is one and cfg.feed(two.name) is two
+    assert cfg.feed("no such feed") is None
+    # a copy with other feeds does not answer from the original's index
+    fewer = cfg.model_copy(update={"feeds": [two]})
+    assert fewer.feed(one.name) is None and fewer.feed(two.name) is two
+    assert cfg.feed(one.name) is one
+
+
 @pytest.mark.parametrize(
     "text,seconds",
     [("90s", 90), ("15m", 900), ("1h", 3600), ("1d", 86400), ("1h30m", 5400), (45, 45)],
