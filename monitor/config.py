@@ -839,3 +839,13 @@ def config_stamp(path: Path | None) -> tuple[float, int] | None:
     except OSError:
         return None
     return (st.st_mtime, st.st_size)
+
+
+def check_reload(old: Config, new: Config) -> None:
+    """Refuse a re-read config that moves the store (a running process keeps its
+    database): a :class:`ConfigError` naming the file."""
+    if new.database() != old.database():
+        raise ConfigError(
+            str(new.path),
+            ["[storage] path and url cannot change while running (restart to use another one)"],
+        )

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.config import Config, config_stamp, load_config
+from monitor.config import Config, check_reload, config_stamp, load_config
 from monitor.errors import ConfigError
 from monitor.lock import writer_lock
 from monitor.pipeline import Pipeline, open_pipeline
@@ -236,14 +236,9 @@ class Daemon:
         assert self.config_path is not None
         try:
             new = load_config(self.config_path)
+            check_reload(self.config, new)
         except ConfigError as e:
             self._reject(f"\n{e}")
-            return
-        if new.database() != self.config.database():
-            self._reject(
-                "[storage] path and url cannot change while running "
-                "(restart the daemon to use another database)"
-            )
             return
         assert self.pipeline is not None
         old = self.config

@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from monitor.config import Config, DistributedConfig, config_stamp, load_config
+from monitor.config import Config, DistributedConfig, check_reload, config_stamp, load_config
 from monitor.errors import ConfigError, MonitorError
 from monitor.lock import role_locks
 
@@ -186,10 +186,7 @@ class Role:
         self._stamp = stamp
         try:
             new = load_config(path)
-            if new.database() != self.config.database():
-                raise ConfigError(
-                    str(path), ["[storage] path and url cannot change while running (restart)"]
-                )
+            check_reload(self.config, new)
             if new.distributed != self.config.distributed:
                 raise ConfigError(
                     str(path), ["[distributed] cannot change while running (restart)"]
