@@ -47,13 +47,10 @@ class Daemon:
         self.config_path = config_path or config.path
         self._stop = asyncio.Event()
         self._inflight: set[asyncio.Task[object]] = set()
-        self._config_stamp = self._stamp()
+        self._config_stamp = config_stamp(self.config_path)
         self.pipeline: Pipeline | None = None
         self.scheduler: AsyncIOScheduler | None = None
         self.web: WebServer | None = None  # the web view, when [web] enabled
-
-    def _stamp(self) -> tuple[float, int] | None:
-        return config_stamp(self.config_path)
 
     def stop(self) -> None:
         self._stop.set()
@@ -229,7 +226,7 @@ class Daemon:
         self.pipeline.store.note_delivery_heartbeat()
 
     async def _check_config(self) -> None:
-        stamp = self._stamp()
+        stamp = config_stamp(self.config_path)
         if stamp == self._config_stamp:
             return
         self._config_stamp = stamp
