@@ -506,6 +506,8 @@ class Config(_Model):
 
     _path: Path | None = PrivateAttr(default=None)
     _rules: dict[str, Any] = PrivateAttr(default_factory=dict)
+    # (the feeds list it was built from, feed by name): see :meth:`feed`
+    _feed_index: tuple[list[FeedConfig], dict[str, FeedConfig]] | None = PrivateAttr(default=None)
 
     @property
     def path(self) -> Path | None:
@@ -515,6 +517,15 @@ class Config(_Model):
     def rules(self) -> dict[str, Any]:
         """The compiled rule of each watch, by watch name (compiled once at load)."""
         return self._rules
+
+    def feed(self, name: str) -> FeedConfig | None:
+        """The configured feed of that name (an index built once per feeds list, so a
+        copy with other feeds gets its own)."""
+        index = self._feed_index
+        if index is None or index[0] is not self.feeds:
+            index = (self.feeds, {f.name: f for f in self.feeds})
+            self._feed_index = index
+        return index[1].get(name)
 
     def feed_interval(self, feed: FeedConfig) -> float:
         return feed.interval if feed.interval is not None else self.fetch.interval
@@ -828,3 +839,13 @@ def config_stamp(path: Path | None) -> tuple[float, int] | None:
     except OSError:
         return None
     return (st.st_mtime, st.st_size)
+
+
+def check_reload(old: Config, new: Config) -> None:
+    """Refuse a re-read config that moves the store (a running process keeps its
+    database): a :class:`ConfigError` naming the file."""
+    if new.database() != old.database():
+        raise ConfigError(
+            str(new.path),
+            ["[storage] path and url cannot change while running (restart to use another one)"],
+        )

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.config import Config, FeedConfig, config_stamp, load_config
+from monitor.config import Config, check_reload, config_stamp, load_config
 from monitor.errors import ConfigError
 from monitor.lock import writer_lock
 from monitor.pipeline import Pipeline, open_pipeline
-from monitor.store.db import HEARTBEAT_META, RELOAD_ERROR_META, STOPPED_META
+from monitor.store.db import RELOAD_ERROR_META, STOPPED_META
 
 if TYPE_CHECKING:
     from monitor.web.app import WebServer
@@ -47,15 +47,10 @@ class Daemon:
         self.config_path = config_path or config.path
         self._stop = asyncio.Event()
         self._inflight: set[asyncio.Task[object]] = set()
-        self._config_stamp = self._stamp()
+        self._config_stamp = config_stamp(self.config_path)
         self.pipeline: Pipeline | None = None
         self.scheduler: AsyncIOScheduler | None = None
-        self._feeds_of: Config | None = None
-        self._feeds_by_name: dict[str, FeedConfig] = {}
         self.web: WebServer | None = None  # the web view, when [web] enabled
-
-    def _stamp(self) -> tuple[float, int] | None:
-        return config_stamp(self.config_path)
 
     def stop(self) -> None:
         self._stop.set()
@@ -214,15 +209,9 @@ class Daemon:
             misfire_grace_time=None,
         )
 
-    def _feed(self, name: str) -> FeedConfig | None:
-        if self._feeds_of is not self.config:  # an index by name, rebuilt per config
-            self._feeds_by_name = {f.name: f for f in self.config.feeds}
-            self._feeds_of = self.config
-        return self._feeds_by_name.get(name)
-
     async def _poll(self, name: str) -> None:
         assert self.pipeline is not None
-        feed = self._feed(name)
+        feed = self.config.feed(name)
         if feed is None or not feed.enabled or not self.pipeline.is_due(feed):
             return
         rep = await self.pipeline.poll_feed(feed)
@@ -234,24 +223,19 @@ class Daemon:
     async def _deliver(self) -> None:
         assert self.pipeline is not None
         await self.pipeline.deliver()
-        self.pipeline.store.set_meta(HEARTBEAT_META, _now())
+        self.pipeline.store.note_delivery_heartbeat()
 
     async def _check_config(self) -> None:
-        stamp = self._stamp()
+        stamp = config_stamp(self.config_path)
         if stamp == self._config_stamp:
             return
         self._config_stamp = stamp
         assert self.config_path is not None
         try:
             new = load_config(self.config_path)
+            check_reload(self.config, new)
         except ConfigError as e:
             self._reject(f"\n{e}")
-            return
-        if new.database() != self.config.database():
-            self._reject(
-                "[storage] path and url cannot change while running "
-                "(restart the daemon to use another database)"
-            )
             return
         assert self.pipeline is not None
         old = self.config
@@ -276,8 +260,7 @@ class Daemon:
         """Log a rejected config change and keep it for `monitor status`."""
         log.error("config change rejected, still running the previous config: %s", problem)
         if self.pipeline is not None:
-            stamp = datetime.now(UTC).isoformat(timespec="seconds")
-            self.pipeline.store.set_meta(RELOAD_ERROR_META, f"{stamp}: {problem.strip()}")
+            self.pipeline.store.note_reload_error(problem.strip())
 
 
 def _same_trigger(a: object, b: IntervalTrigger) -> bool:

@@ -35,10 +35,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from monitor.config import Config, DistributedConfig, config_stamp, load_config
+from monitor.config import Config, DistributedConfig, check_reload, config_stamp, load_config
 from monitor.errors import ConfigError, MonitorError
 from monitor.lock import role_locks
-from monitor.store.db import HEARTBEAT_META, RELOAD_ERROR_META
 
 if TYPE_CHECKING:
     from monitor.config import PostgresURL
@@ -187,10 +186,7 @@ class Role:
         self._stamp = stamp
         try:
             new = load_config(path)
-            if new.database() != self.config.database():
-                raise ConfigError(
-                    str(path), ["[storage] path and url cannot change while running (restart)"]
-                )
+            check_reload(self.config, new)
             if new.distributed != self.config.distributed:
                 raise ConfigError(
                     str(path), ["[distributed] cannot change while running (restart)"]
@@ -198,8 +194,7 @@ class Role:
             self.reconfigure(new)
         except (ConfigError, MonitorError) as e:
             log.error("config change rejected, still running the previous config: %s", e)
-            stamp_now = datetime.now(UTC).isoformat(timespec="seconds")
-            self._store().set_meta(RELOAD_ERROR_META, f"{stamp_now}: {self.role}: {e}")
+            self._store().note_reload_error(f"{self.role}: {e}")
             return
         self.config = new
         log.info("%s %s: config reloaded", self.role, self.name)
@@ -356,7 +351,7 @@ class FeedWorker(_PipelineRole):
         """Poll one feed if it is still configured, due, and its lease is ours."""
         assert self.pipeline is not None
         pipeline = self.pipeline
-        feed = next((f for f in pipeline.config.feeds if f.name == name), None)
+        feed = pipeline.config.feed(name)
         if feed is None or not feed.enabled:
             return
         lease = self.config.distributed.lease
@@ -414,10 +409,7 @@ class Deliverer(_PipelineRole):
         assert self.pipeline is not None
         report = await self.pipeline.deliver()
         self.tasks += len(report.delivered)
-        # `monitor health` reads the delivery heartbeat, as from the daemon
-        self.pipeline.store.set_meta(
-            HEARTBEAT_META, datetime.now(UTC).isoformat(timespec="seconds")
-        )
+        self.pipeline.store.note_delivery_heartbeat()  # `monitor health` reads it
 
 
 ROLES: dict[str, type[Role]] = {"scheduler": Scheduler, "worker": FeedWorker, "deliver": Deliverer}

@@ -15,12 +15,11 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.servers import free_port
+from tests.servers import free_port, log_tail, wait_answering
 
 PASSWORD_ENV = "MONITOR_TEST_PG_PASSWORD"
 
@@ -122,26 +121,19 @@ class PostgresServer:
             "60",
             "start",
         )
-        deadline = time.monotonic() + 30
-        while True:  # pg_ctl -w waits for the server; make sure TCP answers too
-            import psycopg
+        import psycopg
 
-            try:
-                psycopg.connect(self.dsn("postgres"), connect_timeout=5).close()
-                return
-            except psycopg.OperationalError as e:
-                if time.monotonic() > deadline:
-                    raise PostgresUnavailable(
-                        f"PostgreSQL on 127.0.0.1:{self.port} does not answer: {e}; "
-                        f"log: {self._log_tail()}"
-                    ) from None
-                time.sleep(0.2)
-
-    def _log_tail(self) -> str:
-        try:
-            return self.log.read_text(encoding="utf-8", errors="replace")[-2000:]
-        except OSError:
-            return "(no log)"
+        # pg_ctl -w waits for the server; make sure TCP answers too
+        error = wait_answering(
+            lambda: psycopg.connect(self.dsn("postgres"), connect_timeout=5).close(),
+            psycopg.OperationalError,
+            every=0.2,
+        )
+        if error is not None:
+            raise PostgresUnavailable(
+                f"PostgreSQL on 127.0.0.1:{self.port} does not answer: {error}; "
+                f"log: {log_tail(self.log)}"
+            )
 
     def dsn(self, dbname: str) -> str:
         return (

@@ -11,11 +11,10 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.servers import free_port
+from tests.servers import free_port, log_tail, wait_answering
 
 
 class RedisUnavailable(RuntimeError):
@@ -66,19 +65,18 @@ class RedisServer:
         server = cls(folder, port, proc)
         import redis
 
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                redis.Redis(port=port, socket_connect_timeout=2).ping()
-                return server
-            except redis.RedisError as e:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    tail = log.read_text(errors="replace")[-1500:] if log.exists() else ""
-                    server.stop()
-                    raise RedisUnavailable(
-                        f"redis-server on 127.0.0.1:{port} does not answer: {e}; log: {tail}"
-                    ) from None
-                time.sleep(0.1)
+        error = wait_answering(
+            lambda: redis.Redis(port=port, socket_connect_timeout=2).ping(),
+            redis.RedisError,
+            exited=lambda: proc.poll() is not None,
+        )
+        if error is not None:
+            tail = log_tail(log, 1500)
+            server.stop()
+            raise RedisUnavailable(
+                f"redis-server on 127.0.0.1:{port} does not answer: {error}; log: {tail}"
+            )
+        return server
 
     def flush(self) -> None:
         import redis

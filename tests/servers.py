@@ -115,6 +115,35 @@ class WebhookReceiver:
         return True
 
 
+def wait_answering(
+    probe: Callable[[], object],
+    errors: type[Exception] | tuple[type[Exception], ...],
+    *,
+    timeout: float = 30.0,
+    every: float = 0.1,
+    exited: Callable[[], bool] = lambda: False,
+) -> Exception | None:
+    """Call ``probe`` until it stops raising ``errors`` (a throwaway server answers): None
+    then, else the last error once ``timeout`` passed or the server ``exited``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            probe()
+            return None
+        except errors as e:
+            if exited() or time.monotonic() > deadline:
+                return e
+            time.sleep(every)
+
+
+def log_tail(path: Path, chars: int = 2000) -> str:
+    """The end of a server's log file, for an error message."""
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")[-chars:]
+    except OSError:
+        return "(no log)"
+
+
 def free_port() -> int:
     """A port nobody listens on right now (connections to it are refused)."""
     with socket.socket() as s:

@@ -80,6 +80,11 @@ class Connection(Protocol):
     def close(self) -> None: ...
 
 
+def insert_sql(table: str, record: dict[str, Any]) -> str:
+    """``INSERT INTO table (columns) VALUES (?, …)`` for a record's keys."""
+    return f"INSERT INTO {table} ({', '.join(record)}) VALUES ({', '.join('?' * len(record))})"
+
+
 class SqliteConnection:
     """SQLite through sqlite-utils (``atomic()``: BEGIN … COMMIT, savepoints when nested)."""
 
@@ -102,11 +107,7 @@ class SqliteConnection:
         return self.db.atomic()
 
     def insert(self, table: str, record: dict[str, Any]) -> int:
-        cols = ", ".join(record)
-        marks = ", ".join("?" * len(record))
-        cur = self.conn.execute(
-            f"INSERT INTO {table} ({cols}) VALUES ({marks})", list(record.values())
-        )
+        cur = self.conn.execute(insert_sql(table, record), list(record.values()))
         return int(cur.lastrowid or 0)
 
     def table_names(self) -> list[str]:
@@ -189,12 +190,8 @@ class PostgresConnection:
             self._depth -= 1
 
     def insert(self, table: str, record: dict[str, Any]) -> int:
-        cols = ", ".join(record)
-        marks = ", ".join("?" * len(record))
-        row = self.execute(
-            f"INSERT INTO {table} ({cols}) VALUES ({marks}) RETURNING id", list(record.values())
-        ).fetchone()
-        return int(row[0])
+        sql = insert_sql(table, record) + " RETURNING id"
+        return int(self.execute(sql, list(record.values())).fetchone()[0])
 
     def table_names(self) -> list[str]:
         rows = self.execute(

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from monitor.store.backend import insert_sql
 from monitor.store.db import Database
 from monitor.store.rows import (
     ClaimEvidenceRow,
@@ -36,10 +37,8 @@ class ClaimsRepo(Database):
         """Store a claim declared in the config, unless it is stored already (processes
         starting together may both find it missing); its id either way."""
         record = _record(claim)
-        cols, marks = ", ".join(record), ", ".join("?" * len(record))
         self.db.execute(
-            f"INSERT INTO claims ({cols}) VALUES ({marks})"
-            " ON CONFLICT (watch, config_text) DO NOTHING",
+            insert_sql("claims", record) + " ON CONFLICT (watch, config_text) DO NOTHING",
             list(record.values()),
         )
         found = self.declared_claim_id(claim.watch, claim.config_text or "")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
@@ -157,6 +158,19 @@ class Database:
         with self.db.atomic():
             self.db.execute(schema.SET_META, [key, value])
 
+    def note_delivery_heartbeat(self) -> None:
+        """Record that the outbox was just drained (`monitor health` reads it), from the
+        daemon or the delivery worker."""
+        self.set_meta(HEARTBEAT_META, _stamp_now())
+
+    def note_reload_error(self, problem: str) -> None:
+        """Keep a rejected config change, stamped now, for `monitor status`."""
+        self.set_meta(RELOAD_ERROR_META, f"{_stamp_now()}: {problem}")
+
     def get_meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
         return row[0] if row else None
+
+
+def _stamp_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from monitor.cli import cli
-from monitor.config import PostgresURL, load_config, parse_duration, parse_size
+from monitor.config import PostgresURL, check_reload, load_config, parse_duration, parse_size
 from monitor.errors import ConfigError
 from tests.conftest import ROOT, write_config
 
@@ -47,6 +47,28 @@ def test_good_config(tmp_path):
     assert cfg.feeds[1].name == "two.example/atom.xml"
     assert cfg.database_path() == tmp_path / "data" / "m.db"
     assert "w" in cfg.rules
+
+
+def test_feed_by_name_follows_the_feeds_of_each_config(tmp_path):
+    cfg = load_config(write_config(tmp_path / "c.toml", GOOD))
+    one, two = cfg.feeds[0], cfg.feeds[1]
+    assert cfg.feed(one.name) is one and cfg.feed(two.name) is two
+    assert cfg.feed("no such feed") is None
+    # a copy with other feeds does not answer from the original's index
+    fewer = cfg.model_copy(update={"feeds": [two]})
+    assert fewer.feed(one.name) is None and fewer.feed(two.name) is two
+    assert cfg.feed(one.name) is one
+
+
+def test_a_reload_that_moves_the_store_is_refused_naming_the_file(tmp_path):
+    path = write_config(tmp_path / "c.toml", GOOD)
+    running = load_config(path)
+    check_reload(running, load_config(path))  # the same store: accepted
+    path.write_text(path.read_text().replace('path = "data/m.db"', 'path = "other.db"'))
+    moved = load_config(path)
+    assert moved.database() != running.database()
+    with pytest.raises(ConfigError, match=r"c\.toml: \[storage\] path and url cannot change"):
+        check_reload(running, moved)
 
 
 @pytest.mark.parametrize(
