@@ -24,7 +24,7 @@ from monitor.config import Config, check_reload, config_stamp, load_config
 from monitor.errors import ConfigError
 from monitor.lock import writer_lock
 from monitor.pipeline import Pipeline, open_pipeline
-from monitor.store.db import RELOAD_ERROR_META, STOPPED_META
+from monitor.store.db import STOPPED_META
 
 if TYPE_CHECKING:
     from monitor.web.app import WebServer
@@ -249,7 +249,7 @@ class Daemon:
             self._reject(f"{type(e).__name__}: {e}")
             return
         self.config = new
-        self.pipeline.store.set_meta(RELOAD_ERROR_META, "")
+        self.pipeline.store.clear_reload_error()
         log.info(
             "config reloaded: %d feeds, %d watches",
             len([f for f in new.feeds if f.enabled]),

@@ -197,6 +197,7 @@ class Role:
             self._store().note_reload_error(f"{self.role}: {e}")
             return
         self.config = new
+        self._store().clear_reload_error()  # as the daemon: status shows no stale rejection
         log.info("%s %s: config reloaded", self.role, self.name)
 
     def reconfigure(self, new: Config) -> None:

@@ -167,6 +167,10 @@ class Database:
         """Keep a rejected config change, stamped now, for `monitor status`."""
         self.set_meta(RELOAD_ERROR_META, f"{_stamp_now()}: {problem}")
 
+    def clear_reload_error(self) -> None:
+        """A config change was taken: the last rejected one no longer applies."""
+        self.set_meta(RELOAD_ERROR_META, "")
+
     def get_meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
         return row[0] if row else None

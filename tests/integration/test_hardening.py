@@ -19,6 +19,7 @@ from monitor.config import load_config
 from monitor.daemon import Daemon
 from monitor.pipeline import open_pipeline
 from monitor.store import Store
+from monitor.store.db import RELOAD_ERROR_META
 from tests.conftest import basic_config
 from tests.integration.test_cli import monitor as monitor_cmd
 from tests.integration.test_daemon import start_daemon, wait_for
@@ -130,7 +131,7 @@ def test_reload_is_all_or_nothing(tmp_path, corpus, monkeypatch):
             await d._check_config()
             after = [j.id for j in d.scheduler.get_jobs()]
             assert d.config is cfg and pipeline.config is cfg
-            return before, after, pipeline.store.get_meta(monitor.daemon.RELOAD_ERROR_META)
+            return before, after, pipeline.store.get_meta(RELOAD_ERROR_META)
 
     before, after, problem = asyncio.run(go())
     assert before == after == ["feed:feed0"]
