@@ -67,7 +67,7 @@ class StatusReport:
         """Only what needs a look: feeds in error, warning or disabled; troubled channels."""
         return dataclasses.replace(
             self,
-            feeds=[f for f in self.feeds if f.state in ("error", "warning", "disabled")],
+            feeds=[f for f in self.feeds if f.failing],
             channels=[c for c in self.channels if c.state != "ok" or c.pending or c.failed],
         )
 

@@ -83,6 +83,17 @@ class FeedStatusRow:
             return "warning"
         return "ok" if self.last_poll else "new"
 
+    @property
+    def failing(self) -> bool:
+        """Whether the feed needs a look: in error, with a warning, or disabled. The one
+        definition behind ``monitor status --failing``, the web view's "failing" filter
+        and the overview's failing feeds."""
+        return self.health in FAILING_HEALTH
+
+
+# the health states that count as failing (FeedStatusRow.failing)
+FAILING_HEALTH = frozenset({"error", "warning", "disabled"})
+
 
 @dataclass(frozen=True)
 class FeedEntryRow(_FromRow):

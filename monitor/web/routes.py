@@ -204,7 +204,7 @@ def overview(store: Store) -> dict[str, Any]:
         for a in store.latest_alerts(status="failed", limit=200)
         if a.acknowledged_at is None
     ]
-    failing = [feed_json(f) for f in store.feed_status() if f.health in ("error", "disabled")]
+    failing = [feed_json(f) for f in store.feed_status() if f.failing]
     heartbeat = store.get_meta(HEARTBEAT_META)
     beat = from_iso(heartbeat)
     return {
@@ -225,7 +225,7 @@ def _feeds(store: Store, which: str | None) -> list[dict[str, Any]]:
     errors = store.page_errors()
     out = []
     for f in store.feed_status():
-        if which == "failing" and f.health not in ("error", "warning", "disabled"):
+        if which == "failing" and not f.failing:
             continue
         if which == "never" and (f.articles or f.health == "ok"):
             continue

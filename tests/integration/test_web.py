@@ -22,7 +22,7 @@ from monitor.errors import ConfigError
 from monitor.resources import validate
 from monitor.store import Store
 from monitor.web import WebSettings, web_settings
-from tests.integration.webdata import BROKEN, HOSTILE, SECRET, WATCH, WebData, populate
+from tests.integration.webdata import BROKEN, EMPTY, HOSTILE, SECRET, WATCH, WebData, populate
 from tests.servers import running_web
 
 ESCAPED = "&lt;script&gt;alert(&#34;owned&#34;)&lt;/script&gt;"
@@ -183,7 +183,11 @@ def test_api_routes_share_the_cli_schema(web, data, tmp_path):
     feeds = get("/api/feeds")
     for f in feeds:
         validate("feed", f)
-    assert [f["name"] for f in get("/api/feeds?filter=failing")] == [BROKEN]
+    failing = [f["name"] for f in get("/api/feeds?filter=failing")]
+    # one definition of failing (error, warning, disabled) for the filter and the overview,
+    # as for `monitor status --failing`
+    assert sorted(failing) == sorted([BROKEN, EMPTY])
+    assert sorted(f["name"] for f in overview["failing_feeds"]) == sorted(failing)
     (lakeshore,) = [f for f in feeds if f["name"] == "Lakeshore Courier"]
     assert lakeshore["fallbacks"] >= 2 and lakeshore["page_errors"] >= 2
     feed = get("/api/feeds/Lakeshore%20Courier")

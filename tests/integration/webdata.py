@@ -22,6 +22,7 @@ HOSTILE_URL = "http://127.0.0.1:9/zanzibar"
 SECRET = "T000/B000/SECRETSECRET"
 WATCH = "putin-congratulates"
 BROKEN = "Broken <feed>"
+EMPTY = "Empty feed"  # read, but lists nothing: a warning, which counts as failing too
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,10 @@ def populate(folder: Path) -> WebData:
             last_error="HTTP 500 <Server Error>",
             failures=3,
             next_poll=now + timedelta(hours=1),
+        )
+        store.sync_feed(EMPTY, "http://127.0.0.1:9/empty.xml")
+        store.update_feed(
+            EMPTY, last_poll=now, last_status=200, last_error="the feed lists no entries"
         )
         # pages of a working feed that timed out: stored with the feed's text instead
         store.record_page_errors("Lakeshore Courier", 2, "page timed out", fallbacks=2)
