@@ -121,18 +121,21 @@ class PostgresLock(_Held):
         name = f"news-monitor: {self.holder} (pid {os.getpid()})"
         conn = connect(self.database, application_name=name[:63]).conn
         take = "pg_try_advisory_lock_shared" if self.shared else "pg_try_advisory_lock"
-        if conn.execute(f"SELECT {take}(%s)", [self.key]).fetchone()[0]:
-            self._conn = conn
-            return
-        row = conn.execute(
-            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a"
-            " ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted"
-            " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-            " AND (l.classid::bigint << 32) + l.objid::bigint = %s"
-            " ORDER BY l.mode = 'ExclusiveLock' DESC LIMIT 1",
-            [self.key],
-        ).fetchone()
-        conn.close()
+        try:
+            if conn.execute(f"SELECT {take}(%s)", [self.key]).fetchone()[0]:
+                self._conn = conn
+                return
+            row = conn.execute(
+                "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a"
+                " ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted"
+                " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                " AND (l.classid::bigint << 32) + l.objid::bigint = %s"
+                " ORDER BY l.mode = 'ExclusiveLock' DESC LIMIT 1",
+                [self.key],
+            ).fetchone()
+        finally:
+            if self._conn is not conn:  # not taken (refused, or a query failed): never leak it
+                conn.close()
         who = (row[0] if row else "") or "another monitor process"
         raise DatabaseInUse(
             f"{self.database}: {who.removeprefix('news-monitor: ')} is already using this "

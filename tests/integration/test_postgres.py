@@ -190,6 +190,23 @@ def test_one_writer_per_postgres_database(tmp_path, postgres):
     assert out.returncode == 1 and "feed0: cannot connect" in out.stderr  # (the feed is down)
 
 
+def test_a_lock_query_that_fails_leaves_no_connection_behind(postgres):
+    """If taking the advisory lock raises (here: a key PostgreSQL cannot take), the
+    connection opened for it is closed, not left holding a server slot."""
+    import psycopg
+
+    target = postgres_target(postgres)
+    lock = PostgresLock(PostgresURL(target.url, PASSWORD_ENV), "leak-check", key=2**70)
+    with pytest.raises(psycopg.Error) as caught:  # the traceback keeps acquire's frame alive
+        lock.acquire()
+    with psycopg.connect(postgres.dsn("postgres")) as conn:
+        n = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE %s",
+            ["news-monitor: leak-check%"],
+        ).fetchone()[0]
+    assert n == 0, caught.value
+
+
 @pytest.mark.slow
 def test_daemon_on_postgres(tmp_path, corpus, receiver, postgres):
     """The daemon polls, alerts and beats its heartbeat in PostgreSQL; a second daemon on
