@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 from click.testing import CliRunner
 
@@ -12,18 +10,7 @@ from monitor.cli import cli
 from monitor.config import load_config
 from monitor.demo import demo_articles
 from tests.conftest import ROOT, basic_config, write_config
-from tests.integration.test_pipeline import small_rss
-
-
-def monitor(*args: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-        **kw,
-    )
+from tests.integration.helpers import monitor, small_rss
 
 
 def test_demo_shows_the_scenario_alerts(tmp_path):

@@ -2,42 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import basic_config
-from tests.integration.test_pipeline import small_rss
-
-
-def wait_for(predicate, timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def start_daemon(
-    config: Path, log: Path, command: str = "run", secret: str = "k"
-) -> subprocess.Popen:
-    """``monitor COMMAND`` (the daemon, or a distributed role) in the background, its
-    output in ``log``."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TEST_WEBHOOK_SECRET": secret}
-    return subprocess.Popen(
-        [sys.executable, "-m", "monitor", "--config", str(config), command],
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        cwd=config.parent,
-    )
+from tests.integration.helpers import small_rss, start_daemon, wait_for
 
 
 @pytest.mark.slow

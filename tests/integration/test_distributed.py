@@ -19,7 +19,7 @@ from monitor.config import load_config
 from monitor.demo import Response
 from monitor.store import Store
 from tests.conftest import basic_config
-from tests.integration.test_daemon import start_daemon, wait_for
+from tests.integration.helpers import start_daemon, wait_for
 from tests.integration.test_postgres import monitor, on_postgres
 
 FEEDS = 12

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from monitor.config import load_config
 from tests.conftest import ROOT, write_config
-from tests.integration.test_cli import monitor
+from tests.integration.helpers import monitor
 
 
 def rss(base: str, items: list[tuple[str, str, datetime | None]]) -> str:
@@ -356,7 +356,7 @@ def test_malformed_and_empty_feeds_are_warnings_in_the_summary_and_status(tmp_pa
 
 
 def test_health_fails_once_the_daemon_stops_or_its_heartbeat_goes_stale(tmp_path, corpus):
-    from tests.integration.test_daemon import start_daemon, wait_for
+    from tests.integration.helpers import start_daemon, wait_for
 
     now = datetime.now(UTC)
     corpus.set_file("/a.xml", rss(corpus.base_url, [("a1", "Putin backlog", now)]))

@@ -21,9 +21,8 @@ from monitor.pipeline import open_pipeline
 from monitor.store import Store
 from monitor.store.db import RELOAD_ERROR_META
 from tests.conftest import basic_config
-from tests.integration.test_cli import monitor as monitor_cmd
-from tests.integration.test_daemon import start_daemon, wait_for
-from tests.integration.test_pipeline import small_rss
+from tests.integration.helpers import monitor as monitor_cmd
+from tests.integration.helpers import small_rss, start_daemon, wait_for
 
 PUTIN = ("a1", "Putin congratulated the champions", "Putin congratulated the champions.")
 PUTIN2 = ("a2", "Putin congratulated the scientists", "Putin congratulated the scientists.")

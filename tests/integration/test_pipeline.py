@@ -8,6 +8,7 @@ from monitor.config import load_config
 from monitor.demo import demo_articles, demo_feeds
 from monitor.demo.server import Response, repeat_bytes
 from tests.conftest import basic_config, open_store, run_cycle
+from tests.integration.helpers import small_rss
 
 SCENARIO_TITLES = {a["title"] for a in demo_articles() if a["role"].startswith("scenario")}
 COPY_TITLES = {a["title"] for a in demo_articles() if a["role"] == "syndicated-copy"}
@@ -16,15 +17,6 @@ LEDGER_TITLE = next(a["title"] for a in demo_articles() if a["role"] == "scenari
 
 def corpus_feed_urls(corpus) -> list[str]:
     return [corpus.base_url + f["path"] for f in demo_feeds()]
-
-
-def small_rss(base: str, items: list[tuple[str, str, str]]) -> str:
-    body = "".join(
-        f"<item><guid>{g}</guid><title>{t}</title><link>{base}/p/{g}.html</link>"
-        f"<description>{d}</description></item>"
-        for g, t, d in items
-    )
-    return f"<?xml version='1.0'?><rss version='2.0'><channel><title>Small</title>{body}</channel></rss>"
 
 
 def test_scenario_alerts_once_with_full_payload(tmp_path, corpus, receiver, monkeypatch):

@@ -20,14 +20,9 @@ from monitor.lock import PostgresLock
 from monitor.store import Store
 from monitor.web import WebSettings
 from tests.conftest import basic_config, postgres_target
-from tests.integration.test_cli import monitor as run_monitor
-from tests.integration.test_daemon import start_daemon, wait_for
-from tests.integration.test_pipeline import (
-    COPY_TITLES,
-    SCENARIO_TITLES,
-    corpus_feed_urls,
-    small_rss,
-)
+from tests.integration.helpers import monitor as run_monitor
+from tests.integration.helpers import small_rss, start_daemon, wait_for
+from tests.integration.test_pipeline import COPY_TITLES, SCENARIO_TITLES, corpus_feed_urls
 from tests.postgres import PASSWORD_ENV, PostgresServer
 from tests.servers import free_port, running_web
 

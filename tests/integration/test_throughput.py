@@ -12,7 +12,7 @@ from pathlib import Path
 from monitor.config import load_config
 from monitor.demo.server import CorpusServer, Response
 from tests.conftest import basic_config, run_cycle
-from tests.integration.test_cli import monitor as monitor_cmd
+from tests.integration.helpers import monitor as monitor_cmd
 
 _WORDS = (
     "council harbour bridge budget vote river tunnel school market festival museum rail "

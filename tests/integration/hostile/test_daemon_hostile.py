@@ -17,10 +17,9 @@ import pytest
 
 from monitor.demo.server import Response, repeat_bytes
 from tests.conftest import basic_config
-from tests.integration.test_cli import monitor as monitor_cmd
-from tests.integration.test_daemon import wait_for
+from tests.integration.helpers import monitor as monitor_cmd
+from tests.integration.helpers import small_rss, wait_for
 from tests.integration.test_hardening import PAGE, PEAK_RSS_BOUND_MB, children_of
-from tests.integration.test_pipeline import small_rss
 
 pytestmark = pytest.mark.hostile
 
