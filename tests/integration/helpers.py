@@ -24,13 +24,26 @@ def monitor(*args: str, **kw: Any) -> subprocess.CompletedProcess:
     )
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> None:
+def wait_for(
+    predicate: Callable[[], Any],
+    timeout: float = 30.0,
+    what: str = "condition",
+    proc: subprocess.Popen | None = None,
+    log: Path | None = None,
+) -> None:
+    """Poll ``predicate`` until it holds; fail after ``timeout`` s, or at once if ``proc``
+    (the daemon under test) exits, with the tail of its ``log``."""
+
+    def tail() -> str:
+        return log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    while not predicate():
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"the process exited early ({proc.returncode}):\n{tail()}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}\n{tail()}")
+        time.sleep(0.05)
 
 
 def start_daemon(

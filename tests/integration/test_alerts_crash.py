@@ -23,6 +23,7 @@ from monitor.config import load_config
 from monitor.errors import StoreError
 from monitor.store import Store
 from tests.conftest import ROOT, basic_config
+from tests.integration.helpers import wait_for
 from tests.servers import WebhookReceiver
 
 SECRET = "whsec_" + "a2lsbC1taWQtYmF0Y2gtdGVzdC1zZWNyZXQ="
@@ -48,17 +49,6 @@ def start(cfg_path: Path, log: Path) -> subprocess.Popen[bytes]:
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
     )
-
-
-def wait_for(cond, timeout: float, what: str, proc=None, log: Path | None = None) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if proc is not None and proc.poll() is not None:
-            pytest.fail(f"daemon exited early ({proc.returncode}):\n{log.read_text()[-3000:]}")
-        if time.monotonic() > deadline:
-            tail = log.read_text()[-3000:] if log else ""
-            pytest.fail(f"timed out waiting for {what}\n{tail}")
-        time.sleep(0.05)
 
 
 def counts(db: Path) -> dict[str, int]:
