@@ -29,7 +29,6 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -453,7 +452,14 @@ def read_many(
 
 
 def judge_many(
-    claims: Sequence[str], sents: Sequence[str], k: int = 3, **options: Any
+    claims: Sequence[str],
+    sents: Sequence[str],
+    k: int = 3,
+    *,
+    windows: bool = True,
+    min_overlap: float = MIN_OVERLAP,
+    max_readings: int | None = MAX_READINGS,
+    model: PairModel | None = None,
 ) -> list[Verdict]:
     """Judge each claim against the sentences of one text, in one batched model call.
 
@@ -462,13 +468,20 @@ def judge_many(
     readings decide. A claim no sentence is close to is ``neither`` with no evidence. A
     text of one sentence (a headline, a summary) is judged with the "sentence" thresholds,
     a longer one with the "article" thresholds (several readings per claim need surer
-    ones). ``options``: those of :func:`read_many` (``windows``, ``min_overlap``,
-    ``max_readings``: the time budget, ``model``).
+    ones). The keywords are those of :func:`read_many` (``max_readings``: the time budget).
     """
-    readings = read_many(claims, sents, k, **options)
+    m = model or PairModel.load()
+    readings = read_many(
+        claims,
+        sents,
+        k,
+        windows=windows,
+        min_overlap=min_overlap,
+        max_readings=max_readings,
+        model=m,
+    )
     if not any(r.texts for r in readings):
         return [NO_EVIDENCE for _ in claims]
-    m = options.get("model") or PairModel.load()
     n = sum(1 for s in sents if s and s.strip())
     level = "sentence" if n == 1 else "article"
     return [verdict(m, r.probs, r.texts, level) for r in readings]
