@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import logging
 import multiprocessing
 import os
@@ -41,16 +42,45 @@ class ExtractedPage:
     canonical_url: str | None = None
 
 
+def _glued(text: str, title: str | None) -> bool:
+    """Does the text start with the page's headline run into the first sentence? That is
+    trafilatura's last-resort reading of a short page (its main extraction found less than
+    ``MIN_EXTRACTED_SIZE``, 250 characters): all text of the page joined by spaces, the
+    headline and byline glued to the first sentence, which the claim reader would then take
+    for one statement."""
+    return bool(title) and text.startswith(f"{title} ") and len(text) > len(title) + 1
+
+
+@functools.cache
+def _short_page_config() -> object:
+    from trafilatura.settings import use_config
+
+    config = use_config()
+    config.set("DEFAULT", "MIN_EXTRACTED_SIZE", "1")
+    return config
+
+
 def extract_page(html: bytes | str, url: str) -> ExtractedPage | None:
-    """Main text and metadata of an HTML page, or None when nothing usable is found."""
+    """Main text and metadata of an HTML page, or None when nothing usable is found.
+
+    A short page whose headline came out glued to its first sentence (:func:`_glued`) is
+    read again with trafilatura's main extraction accepted at any length, which keeps the
+    paragraphs on their own lines and leaves the headline and byline out."""
     import trafilatura  # imported here: worker processes pay for it once
 
     if isinstance(html, bytes):
         html = html.decode("utf-8", errors="replace")
+    options = {"url": url, "with_metadata": True, "include_comments": False}
     try:
-        doc = trafilatura.bare_extraction(
-            html, url=url, with_metadata=True, include_comments=False, include_tables=False
-        )
+        doc = trafilatura.bare_extraction(html, include_tables=False, **options)
+        if doc is not None and doc.text and _glued(doc.text, doc.title):
+            again = trafilatura.bare_extraction(
+                html, include_tables=False, config=_short_page_config(), **options
+            )
+            if again is not None and again.text and not _glued(again.text, again.title):
+                # the headline on its own first line: dropped, as from a longer page's text
+                again.text = again.text.removeprefix(f"{again.title}\n")
+                doc = again
     except Exception:  # trafilatura can fail on hostile markup; the feed text is the fallback
         return None
     if doc is None or not getattr(doc, "text", None):

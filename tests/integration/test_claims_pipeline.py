@@ -16,6 +16,7 @@ from monitor.pipeline import open_pipeline
 from monitor.store import Store
 from monitor.store.rows import ClaimRow
 from tests.conftest import basic_config
+from tests.integration.helpers import small_rss
 
 LEDGER, HARBOUR, COURIER = "/ledger/world.xml", "/harbour/atom.xml", "/courier/rss.xml"
 DECLARED = "Putin congratulated Trump on his election win"
@@ -256,3 +257,48 @@ def monkey_secret(receiver) -> None:
     import os
 
     os.environ.setdefault("TEST_WEBHOOK_SECRET", "s3cret")
+
+
+SHORT_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Harbour board shuts the east pier</title></head><body>
+<header><nav><a href="/">Harbour Weekly</a></nav></header>
+<main><article><h1>Harbour board shuts the east pier</h1>
+<p class="byline">By Harbour Weekly staff</p>
+<p>The harbour board said on Monday that the east pier will close for repairs until May.</p>
+</article></main><footer><p>&copy; Harbour Weekly</p></footer></body></html>"""
+
+
+def test_a_short_page_gives_its_sentences_not_its_headline_glued_to_them(tmp_path, corpus):
+    """A page with too little text for trafilatura's main extraction comes back as the page's
+    words joined by spaces: headline, byline and first sentence as one. The stored text and
+    the claims read from it do not run the headline into the article's first sentence."""
+    corpus.set_file("/short/pier.html", SHORT_PAGE, "text/html")
+    corpus.set_file(
+        "/short/feed.xml",
+        small_rss(
+            corpus.base_url, [("pier", "Harbour board shuts the east pier", "Pier news.")]
+        ).replace("/p/pier.html", "/short/pier.html"),
+        "application/rss+xml",
+    )
+    path = basic_config(tmp_path, [corpus.base_url + "/short/feed.xml"], rule="pier")
+    path.write_text(
+        path.read_text().replace(
+            'alerts = ["console"]\n', 'alerts = ["console"]\ntrack_claims = true\n', 1
+        )
+    )
+    cfg = load_config(path)
+    report = asyncio.run(_one_cycle(cfg))
+    assert not report.errors
+    store = Store.open(cfg.database_path(), readonly=True)
+    (article,) = store.latest_articles()
+    assert article.text_source == "page"
+    assert article.text.startswith("The harbour board said on Monday")
+    assert "Harbour Weekly staff" not in article.text
+    statements = [c.statement for c in store.claims_of_watch("putin-congratulates")]
+    # the headline is read as a statement of its own, never run into the first sentence
+    assert statements and not [s for s in statements if "staff" in s or "pier The" in s]
+
+
+async def _one_cycle(cfg: Config):
+    async with open_pipeline(cfg) as pipeline:
+        return await pipeline.run_cycle(cfg.feeds)
