@@ -590,12 +590,12 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    print(f"Serving the demo corpus at {server.base_url}/ (Ctrl-C to stop)")
-    print("Feeds:")
-    for url in server.feed_urls():
-        print(f"  {url}")
-    sys.stdout.flush()
-    try:
+    try:  # from here on, Ctrl-C (even while the URLs are printed) stops cleanly
+        print(f"Serving the demo corpus at {server.base_url}/ (Ctrl-C to stop)")
+        print("Feeds:")
+        for url in server.feed_urls():
+            print(f"  {url}")
+        sys.stdout.flush()
         threading.Event().wait()
     except KeyboardInterrupt:
         print("\nStopping.")
