@@ -84,11 +84,16 @@ def test_a_rejected_reload_keeps_polling_and_is_visible(tmp_path, corpus, receiv
     log = tmp_path / "daemon.log"
     proc = start_daemon(config, log)
     try:
-        wait_for(lambda: len(receiver.payloads()) == 1, what="the first alert")
+        # (generous bounds: the daemon starts, reloads and polls in a loaded CI machine)
+        wait_for(lambda: len(receiver.payloads()) == 1, 60, "the first alert", proc, log)
         config.write_text(good.replace('interval = "1s"', "interval = 1e308"))
-        wait_for(lambda: "config change rejected" in log.read_text(), what="the rejection")
+        wait_for(
+            lambda: "config change rejected" in log.read_text(), 60, "the rejection", proc, log
+        )
         corpus.set_file("/one.xml", small_rss(corpus.base_url, [PUTIN2, PUTIN]))
-        wait_for(lambda: len(receiver.payloads()) == 2, what="an alert under the old config")
+        wait_for(
+            lambda: len(receiver.payloads()) == 2, 60, "an alert under the old config", proc, log
+        )
         # (the commands read the edited file's twin: the edited one no longer validates)
         twin = tmp_path / "twin.toml"
         twin.write_text(good)
