@@ -94,6 +94,21 @@ FEATURE_NAMES: tuple[str, ...] = (
     *(f"body_{c}_per_100" for c in _CUES),
 )
 
+# The cross judge's features (``judge_model/xtrees.npz``): those that do not depend on the
+# pair model, so that it could be trained on all FNC-1 train+val stories with the stance
+# engine's readings out of fold (training/judge/xfit.py).
+XFIT_FEATURE_NAMES: tuple[str, ...] = (
+    "readings",
+    "top_overlap",
+    "top_position",
+    "log_sentences",
+    "claim_words",
+    *(f"engine_{s}" for s in ENGINE_STANCES),
+    *(f"engine_source_{s}" for s in ENGINE_SOURCES),
+    *(f"read_{c}" for c in _CUES),
+    *(f"body_{c}_per_100" for c in _CUES),
+)
+
 
 class ArticleJudgeError(Exception):
     """The article judge's files are missing or unusable."""
@@ -227,7 +242,8 @@ class ArticleJudge:
     ) -> None:
         d = Path(model_dir)
         trees, th_path, meta_path = d / "trees.npz", d / "thresholds.json", d / "meta.json"
-        for f in (trees, th_path, meta_path):
+        xtrees, cross_path = d / "xtrees.npz", d / "cross.json"
+        for f in (trees, th_path, meta_path, xtrees, cross_path):
             if not f.is_file():
                 raise ArticleJudgeError(f"article judge file missing: {f}")
         try:
@@ -242,6 +258,15 @@ class ArticleJudge:
                 f"passage_{k}": float(th["passage"][k]) for k in ("confirms", "contradicts")
             }
             self.labels: tuple[str, ...] = tuple(meta["labels"])
+            cross = json.loads(cross_path.read_text(encoding="utf-8"))
+            with np.load(xtrees, allow_pickle=False) as data:
+                self.cross_trees = TreeEnsemble.from_arrays(data, "cross_")
+            # a relation the cross judge never reached the target precision for: off (1.0)
+            self.thresholds |= {
+                f"cross_{k}": float(cross[k]["threshold"]) if cross[k] else 1.0
+                for k in ("confirms", "contradicts")
+            }
+            cross_labels = tuple(cross["labels"])
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise ArticleJudgeError(f"article judge files unreadable in {d}: {e}") from e
         if meta.get("feature_names") != list(FEATURE_NAMES):
@@ -251,16 +276,26 @@ class ArticleJudge:
             )
         if sorted(self.labels) != sorted(LABELS) or self.trees.num_class != len(LABELS):
             raise ArticleJudgeError(f"article judge labels {self.labels} are not {LABELS}: {d}")
+        if cross.get("feature_names") != list(XFIT_FEATURE_NAMES):
+            raise ArticleJudgeError(
+                f"the cross judge in {cross_path} was trained on other features; retrain it "
+                "(training/judge/README.md)"
+            )
+        if sorted(cross_labels) != sorted(LABELS) or self.cross_trees.num_class != len(LABELS):
+            raise ArticleJudgeError(f"cross judge labels {cross_labels} are not {LABELS}: {d}")
         for k, t in self.thresholds.items():
             if not 0.0 <= t <= 1.0:
                 raise ArticleJudgeError(f"article judge threshold {k}={t!r} not in (0, 1]")
         self.calibration: dict[str, Any] = th
+        self.cross: dict[str, Any] = cross
         self.meta = meta
         try:
             self.passage_model = load_passage_model(passage_dir)
         except PairModelError as e:
             raise ArticleJudgeError(f"article judge: {e}") from e
         self._order = [self.labels.index(x) for x in LABELS]
+        self._cross_order = [cross_labels.index(x) for x in LABELS]
+        self._cross_cols = [FEATURE_NAMES.index(n) for n in XFIT_FEATURE_NAMES]
 
     @classmethod
     def load(cls) -> ArticleJudge:
@@ -272,6 +307,10 @@ class ArticleJudge:
         confidence note): that of all its verdicts, its own and those it lets through
         (out of fold on the validation stories)."""
         try:
+            return float(self.cross["val_whole_rule"]["natural"][f"{relation}_precision"])
+        except (KeyError, TypeError, ValueError):
+            pass
+        try:
             return float(self.calibration["passage"][f"val_{relation}_precision"])
         except (KeyError, TypeError, ValueError):
             return None
@@ -282,6 +321,24 @@ class ArticleJudge:
         if not len(X):
             return np.zeros((0, 3))
         return self.trees.predict_proba(X)[:, self._order]
+
+    def cross_probabilities(self, X: np.ndarray) -> np.ndarray:
+        """The cross judge's rows of confirms / contradicts / neither probabilities, from
+        the judge's features (its own columns: :data:`XFIT_FEATURE_NAMES`)."""
+        X = np.asarray(X, dtype=np.float64).reshape(-1, len(FEATURE_NAMES))
+        if not len(X):
+            return np.zeros((0, 3))
+        return self.cross_trees.predict_proba(X[:, self._cross_cols])[:, self._cross_order]
+
+    def cross_decide(self, p: Sequence[float]) -> str:
+        """The cross route (where no rule before it has a verdict): the cross judge's
+        probability reaches its threshold and beats the other relation."""
+        conf, contra = float(p[0]), float(p[1])
+        if contra >= self.thresholds["cross_contradicts"] and contra >= conf:
+            return "contradicts"
+        if conf >= self.thresholds["cross_confirms"] and conf > contra:
+            return "confirms"
+        return "neither"
 
     def passage_decide(self, q: Sequence[float], e: EngineReading) -> str:
         """The passage route (where the judge and the pair model have no verdict): the
@@ -337,8 +394,16 @@ class ArticleJudge:
         pas = passage_probabilities(self.passage_model, claims, sents)
         gate = self.thresholds["gate"]
         out: list[Verdict] = []
-        rows = zip(self.probabilities(X), readings, engine, pair, pas, strict=True)
-        for p, r, e, v, q in rows:
+        rows = zip(
+            self.probabilities(X),
+            readings,
+            engine,
+            pair,
+            pas,
+            self.cross_probabilities(X),
+            strict=True,
+        )
+        for p, r, e, v, q, x in rows:
             relation = self.decide(p)
             if relation == "neither" and v.relation == "contradicts" and p[1] >= gate:
                 relation = "contradicts"
@@ -351,6 +416,8 @@ class ArticleJudge:
                 relation = "confirms"
             if relation == "neither":
                 relation = self.passage_decide(q, e)
+            if relation == "neither":
+                relation = self.cross_decide(x)
             if relation == "neither":
                 out.append(Verdict("neither", float(p[2]), "", None))
                 continue
