@@ -261,10 +261,9 @@ class ArticleJudge:
             cross = json.loads(cross_path.read_text(encoding="utf-8"))
             with np.load(xtrees, allow_pickle=False) as data:
                 self.cross_trees = TreeEnsemble.from_arrays(data, "cross_")
-            # a relation the cross judge never reached the target precision for: off (1.0)
             self.thresholds |= {
-                f"cross_{k}": float(cross[k]["threshold"]) if cross[k] else 1.0
-                for k in ("confirms", "contradicts")
+                "cross_contradicts": float(cross["contradicts"]["threshold"]),
+                "cross_gate": float(cross["contradicts"]["gate"]),
             }
             cross_labels = tuple(cross["labels"])
         except (OSError, ValueError, KeyError, TypeError) as e:
@@ -330,15 +329,22 @@ class ArticleJudge:
             return np.zeros((0, 3))
         return self.cross_trees.predict_proba(X[:, self._cross_cols])[:, self._cross_order]
 
-    def cross_decide(self, p: Sequence[float]) -> str:
-        """The cross route (where no rule before it has a verdict): the cross judge's
-        probability reaches its threshold and beats the other relation."""
+    def cross_decide(self, relation: str, p: Sequence[float]) -> str:
+        """The cross judge over the verdict of the rules before it (``relation``): a
+        contradiction stands only if the cross judge gives contradicts at least the
+        ``gate``; where no verdict is left, the cross judge's own contradiction stands if
+        its probability reaches its threshold and beats confirms. Confirmations pass
+        unchanged (the cross judge reads too few of them surely)."""
         conf, contra = float(p[0]), float(p[1])
-        if contra >= self.thresholds["cross_contradicts"] and contra >= conf:
+        if relation == "contradicts" and contra < self.thresholds["cross_gate"]:
+            relation = "neither"
+        if (
+            relation == "neither"
+            and contra >= self.thresholds["cross_contradicts"]
+            and contra >= conf
+        ):
             return "contradicts"
-        if conf >= self.thresholds["cross_confirms"] and conf > contra:
-            return "confirms"
-        return "neither"
+        return relation
 
     def passage_decide(self, q: Sequence[float], e: EngineReading) -> str:
         """The passage route (where the judge and the pair model have no verdict): the
@@ -416,8 +422,7 @@ class ArticleJudge:
                 relation = "confirms"
             if relation == "neither":
                 relation = self.passage_decide(q, e)
-            if relation == "neither":
-                relation = self.cross_decide(x)
+            relation = self.cross_decide(relation, x)
             if relation == "neither":
                 out.append(Verdict("neither", float(p[2]), "", None))
                 continue
