@@ -10,7 +10,11 @@ the sentences read and in the whole body) and a small gradient-boosted tree ense
 trained on FNC-1 validation stories (``training/judge/``), gives calibrated
 probabilities of confirms / contradicts / neither. Its thresholds were chosen on held-out
 folds of those stories (``judge_model/thresholds.json``): the one place for the
-article-level thresholds of the claims stage.
+article-level thresholds of the claims stage. A second tree ensemble, the *cross judge*
+(``judge_model/xtrees.npz``, ``cross.json``), reads only what does not depend on the pair
+model (the engine's reading and the cue counts) and was trained on many more stories (all
+FNC-1 training and validation stories, the engine's readings out of fold): it gates the
+contradictions of the rules above and adds its own (``training/judge/xfit.py``).
 
 The trees run in numpy (:class:`~monitor.claims.stance_gbdt.TreeEnsemble`); no LightGBM at
 run time. :func:`features` is the one definition of the features, for training and run
@@ -383,7 +387,10 @@ class ArticleJudge:
         stands; where it has none, the pair model's verdict stands if the judge gives that
         relation at least the ``gate`` probability and, for a confirmation, the engine
         reads it too (``thresholds.json``; both rules measured together on held-out folds
-        of the validation stories).
+        of the validation stories); then the passage route (:meth:`passage_decide`); then
+        the cross judge (:meth:`cross_decide`): a contradiction stands only if it gives
+        contradicts at least its gate, and its own contradiction stands where no verdict
+        is left (``cross.json``).
 
         The evidence is the pair model's reading most that way (a sentence, or two), which
         must itself lean that way (a contradiction quotes a sentence whose meaning opposes

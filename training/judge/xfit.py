@@ -379,8 +379,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
         "rule": (
             f"lowest threshold with out-of-fold precision >= {PRECISION} over the FNC-1 "
             f"train+val stories ({len(np.unique(d['fold']))} story folds, every FNC-1 label "
-            f"weighted the same, >= {MIN_RAW_VERDICTS} verdicts); val_whole_rule: the shipped "
-            "rule with this route, out of fold on the validation stories"
+            f"weighted the same, >= {MIN_RAW_VERDICTS} verdicts); contradicts.gate: the "
+            f"lowest gate on the shipped rule's contradictions with precision >= {PRECISION} "
+            "out of fold on the validation stories, balanced; val_whole_rule: the shipped "
+            "rule gated, with the cross route, out of fold on the validation stories"
         ),
         "trained_on": f"FNC-1 train+val stories of training/pairs/splits.json ({len(y)} pairs, "
         "unrelated sampled and weighted back), engine readings out of fold",
