@@ -333,14 +333,19 @@ class ArticleJudge:
             return np.zeros((0, 3))
         return self.cross_trees.predict_proba(X[:, self._cross_cols])[:, self._cross_order]
 
-    def cross_decide(self, relation: str, p: Sequence[float]) -> str:
+    def cross_decide(self, relation: str, p: Sequence[float], e: EngineReading) -> str:
         """The cross judge over the verdict of the rules before it (``relation``): a
         contradiction stands only if the cross judge gives contradicts at least the
-        ``gate``; where no verdict is left, the cross judge's own contradiction stands if
-        its probability reaches its threshold and beats confirms. Confirmations pass
-        unchanged (the cross judge reads too few of them surely)."""
+        ``gate`` or the stance engine reads the article as contradicting too; where no
+        verdict is left, the cross judge's own contradiction stands if its probability
+        reaches its threshold and beats confirms. Confirmations pass unchanged (the cross
+        judge reads too few of them surely)."""
         conf, contra = float(p[0]), float(p[1])
-        if relation == "contradicts" and contra < self.thresholds["cross_gate"]:
+        if (
+            relation == "contradicts"
+            and contra < self.thresholds["cross_gate"]
+            and e.stance != "contradicts"
+        ):
             relation = "neither"
         if (
             relation == "neither"
@@ -429,7 +434,7 @@ class ArticleJudge:
                 relation = "confirms"
             if relation == "neither":
                 relation = self.passage_decide(q, e)
-            relation = self.cross_decide(relation, x)
+            relation = self.cross_decide(relation, x, e)
             if relation == "neither":
                 out.append(Verdict("neither", float(p[2]), "", None))
                 continue

@@ -157,7 +157,7 @@ def test_passage_route(q: list[float], stance: str, want: str) -> None:
         ("neither", [0.1, 0.55, 0.35], "neither"),  # below its threshold
         ("neither", [0.7, 0.65, 0.1], "neither"),  # confirms reads higher
         ("neither", [0.8, 0.1, 0.1], "neither"),  # it never adds a confirmation
-        # a contradiction of the rules before it needs the gate
+        # a contradiction of the rules before it needs the gate, or the engine's reading
         ("contradicts", [0.1, 0.3, 0.6], "contradicts"),
         ("contradicts", [0.3, 0.1, 0.6], "neither"),
         # confirmations pass unchanged
@@ -168,7 +168,9 @@ def test_passage_route(q: list[float], stance: str, want: str) -> None:
 def test_cross_route(before: str, p: list[float], want: str) -> None:
     j = ArticleJudge(JUDGE_DIR)
     j.thresholds |= {"cross_contradicts": 0.6, "cross_gate": 0.2}
-    assert j.cross_decide(before, p) == want
+    assert j.cross_decide(before, p, engine("discusses")) == want
+    if before == "contradicts":  # the engine reads the contradiction too: it stands
+        assert j.cross_decide(before, p, engine("contradicts")) == "contradicts"
 
 
 def test_body_cues_count_refutation_per_100_words() -> None:

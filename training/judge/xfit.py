@@ -243,10 +243,16 @@ def choose_cross(P: np.ndarray, y: np.ndarray, wb: np.ndarray) -> dict[str, Any]
 
 
 def cross_rule(
-    base: np.ndarray, Px: np.ndarray, X: np.ndarray, th: dict[str, Any], gate: float
+    base: np.ndarray,
+    Px: np.ndarray,
+    X: np.ndarray,
+    th: dict[str, Any],
+    gate: float,
+    engine: np.ndarray,
 ) -> np.ndarray:
     """``ArticleJudge.judge`` with the cross judge: a contradiction of the shipped rule
-    stands only if the cross judge gives contradicts at least ``gate``; where no verdict
+    stands only if the cross judge gives contradicts at least ``gate`` or the engine reads
+    contradicts itself (``engine``: its stances); where no verdict
     is left, the cross judge's own contradiction stands if the article has evidence that
     way (approximated from the features: a pair-model reading leaning that way, or no
     reading at all and the engine's)."""
@@ -255,7 +261,7 @@ def cross_rule(
     f = {n: X[:, FEATURE_NAMES.index(n)] for n in ("readings", "more_contradicting")}
     ev_x = (f["more_contradicting"] > 0) | (f["readings"] == 0)
     out = base.copy()
-    out[(out == 1) & (Px[:, 1] < gate)] = 2
+    out[(out == 1) & (Px[:, 1] < gate) & (engine != "contradicts")] = 2
     out[(out == 2) & (own == 1) & ev_x] = 1
     return out
 
@@ -270,7 +276,7 @@ def choose_gate(
     lines = []
     chosen = None
     for g in [round(x, 2) for x in np.arange(0.0, 0.55, 0.05)]:
-        pred = cross_rule(shipped, Pv, val["X"], th, g)
+        pred = cross_rule(shipped, Pv, val["X"], th, g, val["main_engine"])
         p, r, _ = pr(pred, val["y"], wb, 1)
         n = int((pred == 1).sum())
         lines.append(f"gate {g:.2f}: contradicts P/R {p:.2f}/{r:.2f} ({n} verdicts)")
@@ -357,7 +363,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     gate, lines = choose_gate(shipped, Pv, val, th)
     print("\n".join(lines))
     th["contradicts"]["gate"] = gate
-    new = cross_rule(shipped, Pv, val["X"], th, gate)
+    new = cross_rule(shipped, Pv, val["X"], th, gate, val["main_engine"])
     stats: dict[str, Any] = {}
     wvb = balanced(val["w"], val["fnc"])
     for name, ww in (("balanced", wvb), ("natural", val["w"])):
@@ -380,7 +386,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
             f"lowest threshold with out-of-fold precision >= {PRECISION} over the FNC-1 "
             f"train+val stories ({len(np.unique(d['fold']))} story folds, every FNC-1 label "
             f"weighted the same, >= {MIN_RAW_VERDICTS} verdicts); contradicts.gate: the "
-            f"lowest gate on the shipped rule's contradictions with precision >= {PRECISION} "
+            f"lowest gate on the shipped rule's contradictions (those the engine reads as "
+            f"contradicting pass) with precision >= {PRECISION} "
             "out of fold on the validation stories, balanced; val_whole_rule: the shipped "
             "rule gated, with the cross route, out of fold on the validation stories"
         ),
@@ -406,7 +413,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     t = th["passage"]
     shipped = with_passage(base, d["passage"], d["main_engine"], t["confirms"], t["contradicts"])
     Px = judge.cross_probabilities(X)
-    new = cross_rule(shipped, Px, X, judge.cross, judge.thresholds["cross_gate"])
+    new = cross_rule(shipped, Px, X, judge.cross, judge.thresholds["cross_gate"], d["main_engine"])
     alone = decide(Px, 2.0, judge.thresholds["cross_contradicts"])
     for mix, ww in (("natural", w), ("balanced", balanced(w, fnc))):
         print(f"test stories, {mix} mix ({len(y)} pairs)")
