@@ -307,8 +307,9 @@ class ArticleJudge:
 
     def precision(self, relation: str) -> float | None:
         """Held-out precision of this judge's verdicts of a relation (the alert's
-        confidence note): that of all its verdicts, its own and those it lets through
-        (out of fold on the validation stories)."""
+        confidence note): that of all its verdicts, its own and those it lets through,
+        the cross judge included (out of fold on the validation stories, natural class
+        mix: ``cross.json``; without it, the passage route's figure)."""
         try:
             return float(self.cross["val_whole_rule"]["natural"][f"{relation}_precision"])
         except (KeyError, TypeError, ValueError):
