@@ -56,14 +56,14 @@ from training.judge.train import (
     ROOT,
     SPLITS,
     balanced,
-    combined,
     decide,
     load,
     oof,
     pr,
+    print_confusion,
+    shipped_rule,
     side_pairs,
     story_groups,
-    with_passage,
 )
 from training.pairs.make_splits import headline_key
 from training.stance.train import Pair, story_components
@@ -308,9 +308,7 @@ def _shipped_oof(val: Any, model: Path) -> np.ndarray:
     meta = json.loads((model / "meta.json").read_text(encoding="utf-8"))
     th = json.loads((model / "thresholds.json").read_text(encoding="utf-8"))
     P = oof(val["X"], val["y"], val["w"], val["groups"], meta["rounds"], meta["class_weights"])
-    base = combined(P, val, th, th["gate"]["threshold"])
-    t = th["passage"]
-    return with_passage(base, val["passage"], val["main_engine"], t["confirms"], t["contradicts"])
+    return shipped_rule(P, val, th)
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
@@ -409,9 +407,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     X, y, w, fnc = d["X"], d["y"], d["w"], d["fnc"]
     judge = ArticleJudge(args.model)
     th = json.loads((args.model / "thresholds.json").read_text(encoding="utf-8"))
-    base = combined(judge.probabilities(X), d, th, th["gate"]["threshold"])
-    t = th["passage"]
-    shipped = with_passage(base, d["passage"], d["main_engine"], t["confirms"], t["contradicts"])
+    shipped = shipped_rule(judge.probabilities(X), d, th)
     Px = judge.cross_probabilities(X)
     new = cross_rule(shipped, Px, X, judge.cross, judge.thresholds["cross_gate"], d["main_engine"])
     alone = decide(Px, 2.0, judge.thresholds["cross_contradicts"])
@@ -424,11 +420,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         ):
             _report(name, pred, y, ww)
             if mix == "natural":
-                table = collections.Counter()
-                for g, p_, x in zip(y, pred, w, strict=True):
-                    table[(int(g), int(p_))] += x
-                for g in range(3):
-                    print("     ", LABELS[g], [round(table[(g, k)]) for k in range(3)])
+                print_confusion(y, pred, w, indent="      ")
     return 0
 
 
