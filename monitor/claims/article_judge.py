@@ -10,7 +10,11 @@ the sentences read and in the whole body) and a small gradient-boosted tree ense
 trained on FNC-1 validation stories (``training/judge/``), gives calibrated
 probabilities of confirms / contradicts / neither. Its thresholds were chosen on held-out
 folds of those stories (``judge_model/thresholds.json``): the one place for the
-article-level thresholds of the claims stage.
+article-level thresholds of the claims stage. A second tree ensemble, the *cross judge*
+(``judge_model/xtrees.npz``, ``cross.json``), reads only what does not depend on the pair
+model (the engine's reading and the cue counts) and was trained on many more stories (all
+FNC-1 training and validation stories, the engine's readings out of fold): it gates the
+contradictions of the rules above and adds its own (``training/judge/xfit.py``).
 
 The trees run in numpy (:class:`~monitor.claims.stance_gbdt.TreeEnsemble`); no LightGBM at
 run time. :func:`features` is the one definition of the features, for training and run
@@ -86,6 +90,21 @@ FEATURE_NAMES: tuple[str, ...] = (
     "top_overlap",
     "top_position",
     "contradicting_position",
+    "log_sentences",
+    "claim_words",
+    *(f"engine_{s}" for s in ENGINE_STANCES),
+    *(f"engine_source_{s}" for s in ENGINE_SOURCES),
+    *(f"read_{c}" for c in _CUES),
+    *(f"body_{c}_per_100" for c in _CUES),
+)
+
+# The cross judge's features (``judge_model/xtrees.npz``): those that do not depend on the
+# pair model, so that it could be trained on all FNC-1 train+val stories with the stance
+# engine's readings out of fold (training/judge/xfit.py).
+XFIT_FEATURE_NAMES: tuple[str, ...] = (
+    "readings",
+    "top_overlap",
+    "top_position",
     "log_sentences",
     "claim_words",
     *(f"engine_{s}" for s in ENGINE_STANCES),
@@ -227,7 +246,8 @@ class ArticleJudge:
     ) -> None:
         d = Path(model_dir)
         trees, th_path, meta_path = d / "trees.npz", d / "thresholds.json", d / "meta.json"
-        for f in (trees, th_path, meta_path):
+        xtrees, cross_path = d / "xtrees.npz", d / "cross.json"
+        for f in (trees, th_path, meta_path, xtrees, cross_path):
             if not f.is_file():
                 raise ArticleJudgeError(f"article judge file missing: {f}")
         try:
@@ -242,6 +262,14 @@ class ArticleJudge:
                 f"passage_{k}": float(th["passage"][k]) for k in ("confirms", "contradicts")
             }
             self.labels: tuple[str, ...] = tuple(meta["labels"])
+            cross = json.loads(cross_path.read_text(encoding="utf-8"))
+            with np.load(xtrees, allow_pickle=False) as data:
+                self.cross_trees = TreeEnsemble.from_arrays(data, "cross_")
+            self.thresholds |= {
+                "cross_contradicts": float(cross["contradicts"]["threshold"]),
+                "cross_gate": float(cross["contradicts"]["gate"]),
+            }
+            cross_labels = tuple(cross["labels"])
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise ArticleJudgeError(f"article judge files unreadable in {d}: {e}") from e
         if meta.get("feature_names") != list(FEATURE_NAMES):
@@ -251,16 +279,26 @@ class ArticleJudge:
             )
         if sorted(self.labels) != sorted(LABELS) or self.trees.num_class != len(LABELS):
             raise ArticleJudgeError(f"article judge labels {self.labels} are not {LABELS}: {d}")
+        if cross.get("feature_names") != list(XFIT_FEATURE_NAMES):
+            raise ArticleJudgeError(
+                f"the cross judge in {cross_path} was trained on other features; retrain it "
+                "(training/judge/README.md)"
+            )
+        if sorted(cross_labels) != sorted(LABELS) or self.cross_trees.num_class != len(LABELS):
+            raise ArticleJudgeError(f"cross judge labels {cross_labels} are not {LABELS}: {d}")
         for k, t in self.thresholds.items():
             if not 0.0 <= t <= 1.0:
                 raise ArticleJudgeError(f"article judge threshold {k}={t!r} not in (0, 1]")
         self.calibration: dict[str, Any] = th
+        self.cross: dict[str, Any] = cross
         self.meta = meta
         try:
             self.passage_model = load_passage_model(passage_dir)
         except PairModelError as e:
             raise ArticleJudgeError(f"article judge: {e}") from e
         self._order = [self.labels.index(x) for x in LABELS]
+        self._cross_order = [cross_labels.index(x) for x in LABELS]
+        self._cross_cols = [FEATURE_NAMES.index(n) for n in XFIT_FEATURE_NAMES]
 
     @classmethod
     def load(cls) -> ArticleJudge:
@@ -269,8 +307,13 @@ class ArticleJudge:
 
     def precision(self, relation: str) -> float | None:
         """Held-out precision of this judge's verdicts of a relation (the alert's
-        confidence note): that of all its verdicts, its own and those it lets through
-        (out of fold on the validation stories)."""
+        confidence note): that of all its verdicts, its own and those it lets through,
+        the cross judge included (out of fold on the validation stories, natural class
+        mix: ``cross.json``; without it, the passage route's figure)."""
+        try:
+            return float(self.cross["val_whole_rule"]["natural"][f"{relation}_precision"])
+        except (KeyError, TypeError, ValueError):
+            pass
         try:
             return float(self.calibration["passage"][f"val_{relation}_precision"])
         except (KeyError, TypeError, ValueError):
@@ -282,6 +325,36 @@ class ArticleJudge:
         if not len(X):
             return np.zeros((0, 3))
         return self.trees.predict_proba(X)[:, self._order]
+
+    def cross_probabilities(self, X: np.ndarray) -> np.ndarray:
+        """The cross judge's rows of confirms / contradicts / neither probabilities, from
+        the judge's features (its own columns: :data:`XFIT_FEATURE_NAMES`)."""
+        X = np.asarray(X, dtype=np.float64).reshape(-1, len(FEATURE_NAMES))
+        if not len(X):
+            return np.zeros((0, 3))
+        return self.cross_trees.predict_proba(X[:, self._cross_cols])[:, self._cross_order]
+
+    def cross_decide(self, relation: str, p: Sequence[float], e: EngineReading) -> str:
+        """The cross judge over the verdict of the rules before it (``relation``): a
+        contradiction stands only if the cross judge gives contradicts at least the
+        ``gate`` or the stance engine reads the article as contradicting too; where no
+        verdict is left, the cross judge's own contradiction stands if its probability
+        reaches its threshold and beats confirms. Confirmations pass unchanged (the cross
+        judge reads too few of them surely)."""
+        conf, contra = float(p[0]), float(p[1])
+        if (
+            relation == "contradicts"
+            and contra < self.thresholds["cross_gate"]
+            and e.stance != "contradicts"
+        ):
+            relation = "neither"
+        if (
+            relation == "neither"
+            and contra >= self.thresholds["cross_contradicts"]
+            and contra >= conf
+        ):
+            return "contradicts"
+        return relation
 
     def passage_decide(self, q: Sequence[float], e: EngineReading) -> str:
         """The passage route (where the judge and the pair model have no verdict): the
@@ -320,7 +393,10 @@ class ArticleJudge:
         stands; where it has none, the pair model's verdict stands if the judge gives that
         relation at least the ``gate`` probability and, for a confirmation, the engine
         reads it too (``thresholds.json``; both rules measured together on held-out folds
-        of the validation stories).
+        of the validation stories); then the passage route (:meth:`passage_decide`); then
+        the cross judge (:meth:`cross_decide`): a contradiction stands only if it gives
+        contradicts at least its gate, and its own contradiction stands where no verdict
+        is left (``cross.json``).
 
         The evidence is the pair model's reading most that way (a sentence, or two), which
         must itself lean that way (a contradiction quotes a sentence whose meaning opposes
@@ -337,8 +413,16 @@ class ArticleJudge:
         pas = passage_probabilities(self.passage_model, claims, sents)
         gate = self.thresholds["gate"]
         out: list[Verdict] = []
-        rows = zip(self.probabilities(X), readings, engine, pair, pas, strict=True)
-        for p, r, e, v, q in rows:
+        rows = zip(
+            self.probabilities(X),
+            readings,
+            engine,
+            pair,
+            pas,
+            self.cross_probabilities(X),
+            strict=True,
+        )
+        for p, r, e, v, q, x in rows:
             relation = self.decide(p)
             if relation == "neither" and v.relation == "contradicts" and p[1] >= gate:
                 relation = "contradicts"
@@ -351,6 +435,7 @@ class ArticleJudge:
                 relation = "confirms"
             if relation == "neither":
                 relation = self.passage_decide(q, e)
+            relation = self.cross_decide(relation, x, e)
             if relation == "neither":
                 out.append(Verdict("neither", float(p[2]), "", None))
                 continue

@@ -214,7 +214,8 @@ def _outlet(article: Article) -> str:
 def confidence_note(relation: str, probability: float, precision: float | None) -> str:
     """The alert's confidence in plain words. What it means comes first: how often alerts
     decided the same way were right on held-out news (``precision``: the validation
-    precision of the rule that raised it, from the models' ``thresholds.json``); the
+    precision of the rule that raised it, from the models' ``thresholds.json`` or the
+    judge's ``cross.json``); the
     model's own score follows in brackets (a raw score, not a probability of being right:
     the passage route alerts from a score of 30 %)."""
     verb = "confirms" if relation == "confirms" else "contradicts"

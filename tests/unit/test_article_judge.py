@@ -17,6 +17,7 @@ import pytest
 from monitor.claims.article_judge import (
     FEATURE_NAMES,
     JUDGE_DIR,
+    XFIT_FEATURE_NAMES,
     ArticleJudge,
     ArticleJudgeError,
     EngineReading,
@@ -57,6 +58,8 @@ def pass_through() -> ArticleJudge:
         "gate": 0.0,
         "passage_confirms": 1.0,
         "passage_contradicts": 1.0,
+        "cross_contradicts": 1.0,
+        "cross_gate": 0.0,
     }
     return j
 
@@ -69,6 +72,8 @@ def test_packaged_judge_loads_with_calibrated_thresholds() -> None:
         "gate",
         "passage_confirms",
         "passage_contradicts",
+        "cross_contradicts",
+        "cross_gate",
     }
     assert all(0.0 <= t <= 1.0 for t in j.thresholds.values())
     for rel in ("confirms", "contradicts"):
@@ -79,6 +84,25 @@ def test_packaged_judge_loads_with_calibrated_thresholds() -> None:
     x = np.array([features(CLAIM, SENTS, readings([0.1, 0.8, 0.1]), engine(), body_cues(SENTS))])
     p = j.probabilities(x)
     assert p.shape == (1, 3) and abs(p.sum() - 1) < 1e-9
+    q = j.cross_probabilities(x)
+    assert q.shape == (1, 3) and abs(q.sum() - 1) < 1e-9
+    cross = json.loads((JUDGE_DIR / "cross.json").read_text())
+    assert cross["feature_names"] == list(XFIT_FEATURE_NAMES) and "train+val" in cross["trained_on"]
+
+
+def test_cross_judge_reads_no_pair_model_feature() -> None:
+    """The cross judge was trained on stories whose sentences the pair model was trained
+    on: its inputs must not change when only the pair model's probabilities do."""
+    j = ArticleJudge.load()
+    body = body_cues(SENTS)
+    a = features(CLAIM, SENTS, readings([0.9, 0.05, 0.05], [0.8, 0.1, 0.1]), engine(), body)
+    b = features(CLAIM, SENTS, readings([0.05, 0.9, 0.05], [0.1, 0.8, 0.1]), engine(), body)
+    assert a != b
+    np.testing.assert_array_equal(
+        j.cross_probabilities(np.array([a, b]))[0], j.cross_probabilities(np.array([a, b]))[1]
+    )
+    assert set(XFIT_FEATURE_NAMES) < set(FEATURE_NAMES)
+    assert not any(n.startswith(("max_", "mean_", "top_c", "top_w")) for n in XFIT_FEATURE_NAMES)
 
 
 def test_features_are_one_row_per_name_and_missing_without_readings() -> None:
@@ -125,6 +149,30 @@ def test_passage_route(q: list[float], stance: str, want: str) -> None:
     assert j.passage_decide(q, engine(stance)) == want
 
 
+@pytest.mark.parametrize(
+    ("before", "p", "want"),
+    [
+        # where the rules before it found nothing, the cross judge's own contradiction
+        ("neither", [0.1, 0.8, 0.1], "contradicts"),
+        ("neither", [0.1, 0.55, 0.35], "neither"),  # below its threshold
+        ("neither", [0.7, 0.65, 0.1], "neither"),  # confirms reads higher
+        ("neither", [0.8, 0.1, 0.1], "neither"),  # it never adds a confirmation
+        # a contradiction of the rules before it needs the gate, or the engine's reading
+        ("contradicts", [0.1, 0.3, 0.6], "contradicts"),
+        ("contradicts", [0.3, 0.1, 0.6], "neither"),
+        # confirmations pass unchanged
+        ("confirms", [0.05, 0.05, 0.9], "confirms"),
+        ("confirms", [0.1, 0.8, 0.1], "confirms"),
+    ],
+)
+def test_cross_route(before: str, p: list[float], want: str) -> None:
+    j = ArticleJudge(JUDGE_DIR)
+    j.thresholds |= {"cross_contradicts": 0.6, "cross_gate": 0.2}
+    assert j.cross_decide(before, p, engine("discusses")) == want
+    if before == "contradicts":  # the engine reads the contradiction too: it stands
+        assert j.cross_decide(before, p, engine("contradicts")) == "contradicts"
+
+
 def test_body_cues_count_refutation_per_100_words() -> None:
     cues = dict(zip(("deny", "debunk", "doubt", "hedge", "negator"), body_cues(SENTS), strict=True))
     assert cues["deny"] > 0 and cues["debunk"] > 0  # "false"
@@ -169,6 +217,16 @@ def test_missing_or_foreign_files_name_the_problem(tmp_path: Path) -> None:
         ArticleJudge(d)
     with pytest.raises(ArticleJudgeError, match="meta.json"):
         ArticleJudge(JUDGE_DIR, passage_dir=tmp_path / "no-passage-model")
+    shutil.copy(JUDGE_DIR / "meta.json", d / "meta.json")
+    (d / "xtrees.npz").unlink()
+    with pytest.raises(ArticleJudgeError, match="xtrees.npz"):
+        ArticleJudge(d)
+    shutil.copy(JUDGE_DIR / "xtrees.npz", d / "xtrees.npz")
+    cross = json.loads((d / "cross.json").read_text())
+    cross["feature_names"] = cross["feature_names"][1:]
+    (d / "cross.json").write_text(json.dumps(cross))
+    with pytest.raises(ArticleJudgeError, match="cross.json.*other features"):
+        ArticleJudge(d)
 
 
 def test_claims_stage_imports_no_training_library() -> None:

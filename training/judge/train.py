@@ -325,6 +325,14 @@ def with_passage(
     return out
 
 
+def shipped_rule(P: np.ndarray, d: Any, th: dict[str, Any]) -> np.ndarray:
+    """``ArticleJudge.judge`` before the cross judge: the judge's own verdict, the gated
+    pair-model verdict, the passage route (``th``: ``thresholds.json``)."""
+    base = combined(P, d, th, th["gate"]["threshold"])
+    t = th["passage"]
+    return with_passage(base, d["passage"], d["main_engine"], t["confirms"], t["contradicts"])
+
+
 PASSAGE_PRECISION = 0.75
 
 
@@ -416,12 +424,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
             f"false alerts discuss {100 * fa['discuss']:.1f} % unrelated "
             f"{100 * fa['unrelated']:.1f} % both {100 * fa_both:.1f} %"
         )
-        table = collections.Counter()
-        for g, p_, ww in zip(y, pred, w, strict=True):
-            table[(int(g), int(p_))] += ww
-        for g in range(3):
-            print("   ", LABELS[g], [round(table[(g, k)]) for k in range(3)])
+        print_confusion(y, pred, w)
     return 0
+
+
+def print_confusion(y: np.ndarray, pred: np.ndarray, w: np.ndarray, indent: str = "    ") -> None:
+    """Gold rows (LABELS) against the predicted relation, weighted counts."""
+    table: collections.Counter[tuple[int, int]] = collections.Counter()
+    for g, p_, ww in zip(y, pred, w, strict=True):
+        table[(int(g), int(p_))] += ww
+    for g in range(3):
+        print(indent + LABELS[g], [round(table[(g, k)]) for k in range(3)])
 
 
 def main(argv: list[str] | None = None) -> int:
