@@ -2,7 +2,15 @@
 like it (``monitor.claims.pairs.passage``), labelled with the whole body's FNC-1 stance.
 
     HF_HUB_OFFLINE=1 nice -n 10 python -m training.passage train --no-val --out /work/runs/passage2
-    python -m training.passage export --run /work/runs/passage2 --out monitor/claims/passage_model
+    # the shipped model: passage2 continued on more pairs (another seed), one epoch
+    HF_HUB_OFFLINE=1 nice -n 10 python -m training.passage train --no-val \
+        --init /work/runs/passage2/best --out /work/runs/passage3 --seed 1 --limit 5600 \
+        --discuss 0.5 --unrelated 0.15 --contradicts-copies 3 --lr 2e-5
+    python -m training.passage export --run /work/runs/passage3 --out monitor/claims/passage_model
+    # the validation readings the passage route's thresholds are chosen from, without
+    # recomputing the other features (training/judge/README.md, steps 2 and 3b)
+    python -m training.passage rescore --features val.npz --side val \
+        --passage monitor/claims/passage_model --out val.npz
 
 The pair model reads one sentence (or two) and was trained on one sentence per FNC-1 body,
 picked by a heuristic; whole-body stance is often spread over several sentences (a rumour
@@ -157,15 +165,20 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _save(
     model: Any, tok: Any, args: argparse.Namespace, epoch: int, score: float | None, counts: dict
 ) -> None:
-    model.save_pretrained(args.out / "best")
-    tok.save_pretrained(args.out / "best")
+    dirs = [args.out / "best"]
+    if args.no_val:  # every epoch kept too, to be compared on the validation stories
+        dirs.append(args.out / f"epoch{epoch}")
+    for d in dirs:
+        model.save_pretrained(d)
+        tok.save_pretrained(d)
     info = {
         "epoch": epoch,
         "val_f1_sum": score,
         "train_counts": counts,
         "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
     }
-    (args.out / "best" / "train_info.json").write_text(json.dumps(info, indent=1))
+    for d in dirs:
+        (d / "train_info.json").write_text(json.dumps(info, indent=1))
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -213,8 +226,20 @@ def cmd_export(args: argparse.Namespace) -> int:
                 "val_f1_sum": info["val_f1_sum"],
                 "hyperparameters": {
                     k: info["args"][k]
-                    for k in ("epochs", "batch", "lr", "max_length", "discuss", "unrelated")
+                    for k in (
+                        "epochs",
+                        "batch",
+                        "lr",
+                        "max_length",
+                        "discuss",
+                        "unrelated",
+                        "contradicts_copies",
+                        "limit",
+                        "seed",
+                    )
+                    if k in info["args"]
                 },
+                "init": info["args"].get("init"),
             },
             "files": files,
             **extra,
@@ -245,6 +270,43 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rescore(args: argparse.Namespace) -> int:
+    """Replace the passage model's readings (key ``passage``) in a features file of
+    ``python -m training.judge features`` by those of another passage model: the other
+    features (pair model, engine, cues) do not depend on it. ``--side``, ``--unrelated``,
+    ``--seed`` and ``--limit`` must be the ones the file was made with (checked against its
+    labels)."""
+    import collections
+
+    from monitor.claims.article_judge import load_passage_model, passage_probabilities
+
+    d = dict(np.load(args.features, allow_pickle=False))
+    bodies, pairs = load(args.data)
+    chosen, _ = side_pairs(pairs, args.side, args.unrelated, args.seed)
+    if args.limit:
+        chosen = random.Random(args.seed).sample(chosen, min(args.limit, len(chosen)))
+    if len(chosen) != len(d["fnc"]) or [p[2] for p in chosen] != list(d["fnc"]):
+        raise SystemExit(f"{args.features}: not made from these pairs (--side/--unrelated/--seed)")
+    model = load_passage_model(args.passage)
+    by_body: dict[int, list[int]] = collections.defaultdict(list)
+    for i, (_, b, _) in enumerate(chosen):
+        by_body[b].append(i)
+    out = np.full((len(chosen), 3), np.nan)
+    t0 = time.monotonic()
+    for b, idx in sorted(by_body.items()):
+        sents = [s for s in split_text(f"Report {b}\n{bodies[b]}") if s.strip()]
+        out[idx] = passage_probabilities(model, [claim_content(chosen[i][0]) for i in idx], sents)
+    read = ~np.isnan(out[:, 0])
+    print(f"{len(chosen)} pairs, {int(read.sum())} read, {time.monotonic() - t0:.0f} s")
+    if "passage" in d:
+        old = d["passage"]
+        both = read & ~np.isnan(old[:, 0])
+        print(f"mean |new - old| {float(np.abs(out[both] - old[both]).mean()):.4f}")
+    d["passage"] = out
+    np.savez(args.out, **d)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.passage")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -267,8 +329,17 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--run", type=Path, required=True)
     e.add_argument("--out", type=Path, required=True)
     e.add_argument("--data", type=Path, default=DATA)
+    r = sub.add_parser("rescore")
+    r.add_argument("--features", type=Path, required=True)
+    r.add_argument("--passage", type=Path, required=True, help="exported passage model dir")
+    r.add_argument("--side", choices=("train", "val", "test"), required=True)
+    r.add_argument("--unrelated", type=float, default=0.3)
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--limit", type=int, default=0)
+    r.add_argument("--data", type=Path, default=DATA)
+    r.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
-    return {"train": cmd_train, "export": cmd_export}[args.cmd](args)
+    return {"train": cmd_train, "export": cmd_export, "rescore": cmd_rescore}[args.cmd](args)
 
 
 if __name__ == "__main__":
