@@ -346,13 +346,17 @@ def config_toml(db: Path, hook_url: str, feeds: dict[str, str], watches: list[Wa
         "",
         "[fetch]",
         "allow_private_networks = true",
-        'timeout = "20s"',
+        # generous fetch limits: the claims stage runs on the event loop, and with
+        # thousands of claim-tracking watches (2,392 here) one article's decisions take
+        # seconds on a loaded machine; fetches in flight meanwhile hit a 20 s limit (8-165
+        # of 247 feeds timed out in runs of 24 Nov 2026, a different set in each run, so
+        # runs judged different bodies). What is measured here is the judgement.
+        'timeout = "600s"',
+        'read_timeout = "600s"',
+        'connect_timeout = "60s"',
         "jitter = 0",
         "baseline = false",  # every feed is new and its entries are the news to judge
-        # every page is on one loopback host, and all of them arrive in one cycle: the
-        # fetches and the extractions queue inside their time limits. Without these, 224 of
-        # 247 declared-claim bodies fell back to the feed's 200-character summary on the
-        # shared machine; with them 152-185 still do (cause not found yet)
+        # every page is on one loopback host, and all of them arrive in one cycle
         "per_host = 64",
         "",
         "[extract]",
@@ -394,6 +398,21 @@ def run_once(config: Path, log: Path) -> float:
         tail = log.read_text(encoding="utf-8")[-3000:]
         raise SystemExit(f"monitor run --once failed ({proc.returncode}); log tail:\n{tail}")
     return time.monotonic() - t0
+
+
+def pages_read(db: Path) -> dict[str, int]:
+    """How the run read its bodies: articles stored from their page, from the feed's text
+    instead, and feeds whose poll failed (a run whose bodies fell back judged other texts)."""
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    try:
+        by_source = dict(con.execute("SELECT text_source, count(*) FROM articles GROUP BY 1"))
+        failed = con.execute("SELECT count(*) FROM feeds WHERE failures > 0").fetchone()[0]
+    finally:
+        con.close()
+    page = by_source.pop("page", 0)
+    return {"from_page": page, "from_feed": sum(by_source.values()), "feeds_failed": failed}
 
 
 class Site:
@@ -492,6 +511,7 @@ def eval_declared(fnc: Fnc, pairs: list[Pair], tmp: Path, show: bool = False) ->
         cfg.write_text(config_toml(db, site.hook.url, feeds, watches), encoding="utf-8")
         seconds = run_once(cfg, log)
         alerts = site.claim_alerts()
+        read = pages_read(db)
     finally:
         site.close()
     got: dict[str, set[str]] = collections.defaultdict(set)
@@ -513,6 +533,7 @@ def eval_declared(fnc: Fnc, pairs: list[Pair], tmp: Path, show: bool = False) ->
         "watches": len(watches),
         "seconds": round(seconds, 1),
         "empty_proposition": {c: empty_prop[c] for c in CASES},
+        "read": read,
         "alerts_on_other_claims": dict(other),
         "cases": {},
     }
@@ -842,6 +863,12 @@ def report(res: dict[str, Any]) -> str:
             "claims read with an empty proposition, by case: "
             + ", ".join(f"{c} {n}/{d['pairs']}" for c, n in d["empty_proposition"].items())
         )
+        if "read" in d:
+            r = d["read"]
+            out.append(
+                f"bodies read from their page: {r['from_page']}, from the feed's text instead: "
+                f"{r['from_feed']}; feeds whose poll failed: {r['feeds_failed']}"
+            )
         out.append(f"alerts on claims other than the declared one: {d['alerts_on_other_claims']}")
         out += [
             "",
