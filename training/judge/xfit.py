@@ -360,6 +360,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
     th["confirms_unused"], th["confirms"] = th["confirms"], None
     gate, lines = choose_gate(shipped, Pv, val, th)
     print("\n".join(lines))
+    if args.gate is not None:
+        print(f"gate set to {args.gate:.2f} (the rule chose {gate:.2f})")
+        th["gate_set_by_hand"] = {"chosen_by_rule": gate, "set": args.gate}
+        gate = args.gate
     th["contradicts"]["gate"] = gate
     new = cross_rule(shipped, Pv, val["X"], th, gate, val["main_engine"])
     stats: dict[str, Any] = {}
@@ -446,6 +450,12 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--model", type=Path, default=ROOT / "monitor" / "claims" / "judge_model")
     t.add_argument("--rounds", default="50,100,200")
     t.add_argument("--weights", default="1,1,1;1,2,1;1,3,1;balanced")
+    t.add_argument(
+        "--gate",
+        type=float,
+        default=None,
+        help="set the gate instead of choosing it (the choice is still printed)",
+    )
     c = sub.add_parser("compare")
     c.add_argument("--test", type=Path, default=Path("/work/runs/judge2/test36.npz"))
     c.add_argument("--model", type=Path, default=ROOT / "monitor" / "claims" / "judge_model")
