@@ -400,19 +400,25 @@ def run_once(config: Path, log: Path) -> float:
     return time.monotonic() - t0
 
 
-def pages_read(db: Path) -> dict[str, int]:
-    """How the run read its bodies: articles stored from their page, from the feed's text
-    instead, and feeds whose poll failed (a run whose bodies fell back judged other texts)."""
-    import sqlite3
-
-    con = sqlite3.connect(db)
-    try:
-        by_source = dict(con.execute("SELECT text_source, count(*) FROM articles GROUP BY 1"))
-        failed = con.execute("SELECT count(*) FROM feeds WHERE failures > 0").fetchone()[0]
-    finally:
-        con.close()
-    page = by_source.pop("page", 0)
-    return {"from_page": page, "from_feed": sum(by_source.values()), "feeds_failed": failed}
+def pages_read(config: Path) -> dict[str, int]:
+    """How the run read its bodies, from ``monitor status --json`` (as a user checks it):
+    articles stored, of them stored with the feed's text although the page was asked for,
+    pages that could not be fetched, and feeds whose poll failed (a run whose bodies fell
+    back judged other texts)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(config), "status", "--json"],
+        cwd=config.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    feeds = json.loads(proc.stdout)["feeds"]
+    return {
+        "articles": sum(f["articles"] for f in feeds),
+        "from_feed": sum(f["fallbacks"] for f in feeds),
+        "page_errors": sum(f["page_errors"] for f in feeds),
+        "feeds_failed": sum(1 for f in feeds if f["state"] in ("error", "disabled")),
+    }
 
 
 class Site:
@@ -511,7 +517,7 @@ def eval_declared(fnc: Fnc, pairs: list[Pair], tmp: Path, show: bool = False) ->
         cfg.write_text(config_toml(db, site.hook.url, feeds, watches), encoding="utf-8")
         seconds = run_once(cfg, log)
         alerts = site.claim_alerts()
-        read = pages_read(db)
+        read = pages_read(cfg)
     finally:
         site.close()
     got: dict[str, set[str]] = collections.defaultdict(set)
@@ -866,8 +872,9 @@ def report(res: dict[str, Any]) -> str:
         if "read" in d:
             r = d["read"]
             out.append(
-                f"bodies read from their page: {r['from_page']}, from the feed's text instead: "
-                f"{r['from_feed']}; feeds whose poll failed: {r['feeds_failed']}"
+                f"articles stored: {r['articles']}, of them from the feed's text instead of "
+                f"their page: {r['from_feed']}; page errors: {r['page_errors']}; feeds whose "
+                f"poll failed: {r['feeds_failed']}"
             )
         out.append(f"alerts on claims other than the declared one: {d['alerts_on_other_claims']}")
         out += [

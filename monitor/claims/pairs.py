@@ -470,7 +470,6 @@ def judge_many(
     a longer one with the "article" thresholds (several readings per claim need surer
     ones). The keywords are those of :func:`read_many` (``max_readings``: the time budget).
     """
-    m = model or PairModel.load()
     readings = read_many(
         claims,
         sents,
@@ -478,10 +477,11 @@ def judge_many(
         windows=windows,
         min_overlap=min_overlap,
         max_readings=max_readings,
-        model=m,
+        model=model,
     )
     if not any(r.texts for r in readings):
-        return [NO_EVIDENCE for _ in claims]
+        return [NO_EVIDENCE for _ in claims]  # (the model is not even loaded)
+    m = model or PairModel.load()
     n = sum(1 for s in sents if s and s.strip())
     level = "sentence" if n == 1 else "article"
     return [verdict(m, r.probs, r.texts, level) for r in readings]

@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -220,13 +219,7 @@ def test_daemon_on_postgres(tmp_path, corpus, receiver, postgres):
         wait_for(lambda: len(receiver.payloads()) == 1, what="the first alert")
         other = tmp_path / "elsewhere"
         other.mkdir()
-        second = subprocess.run(
-            [sys.executable, "-m", "monitor", "--config", str(config), "run"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=other,
-        )
+        second = run_monitor("--config", str(config), "run", cwd=other)
         assert second.returncode == 2, second.stderr
         assert f"the daemon (pid {proc.pid})" in second.stderr and "Traceback" not in second.stderr
         health = monitor("--config", str(config), "health")
