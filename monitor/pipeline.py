@@ -3,7 +3,9 @@
     fetch → parse → (fetch page → extract) → dedup → match → claims → apply → alerts
 
 The stages decide (dedup, matching, the claims tracker); :func:`monitor.apply.apply_article`
-writes one article's decisions in one transaction. :func:`open_pipeline` is the one way
+writes one article's decisions in one transaction. Everything runs on the event loop
+except what would hold it up: feed parsing and the claims stage's CPU work (claim
+extraction, the models) run in threads, page extraction in worker processes. :func:`open_pipeline` is the one way
 to open the store and build the pipeline (CLI, daemon, demo and tests use it).
 
 Every failure of a feed or a page becomes a value (the feed's last error, the text
@@ -14,10 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, asynccontextmanager
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import httpx
 
@@ -26,7 +31,7 @@ from monitor.alerts.outbox import DeliveryReport
 from monitor.apply import ArticleDecisions, WatchDecision, apply_article, apply_declared_claims
 from monitor.claims.extract import PreparedArticle, prepare_article
 from monitor.claims.judge import JUDGE_META, JudgeVerdict, LLMJudge
-from monitor.claims.track import ClaimTracker
+from monitor.claims.track import ClaimDecision, ClaimReading, ClaimTracker
 from monitor.config import Config, FeedConfig, WatchConfig
 from monitor.dedup import Deduplicator, DedupSettings, url_hash, url_key, window_start
 from monitor.errors import FeedParseError
@@ -45,6 +50,8 @@ from monitor.rules import RuleSet, document_from_article, prepare
 from monitor.store import Backfill, Store
 
 log = logging.getLogger("monitor.pipeline")
+
+T = TypeVar("T")
 
 PAGES_PER_WORKER = 4  # pages fetched or being extracted at once, per extraction worker
 FEED_UPDATES_BATCH = 256  # a cycle records its feeds' polls in transactions of this many
@@ -155,6 +162,33 @@ class ClaimsPrepass:
     judged: dict[int, JudgeVerdict] = field(default_factory=dict)  # claim id → verdict
 
 
+class _Batch:
+    """One transaction over the writes of several articles, opened on the first write and
+    committed before the pipeline awaits anything (other coroutines write the store too:
+    feed polls, leases, the outbox, and their writes must not land in it)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._tx: ExitStack | None = None
+
+    def open(self) -> None:
+        if self._tx is None:
+            tx = ExitStack()
+            tx.enter_context(self._store.transaction())
+            self._tx = tx
+
+    def commit(self) -> None:
+        tx, self._tx = self._tx, None
+        if tx is not None:
+            tx.close()
+
+    def abort(self) -> None:
+        """Roll back (called while an exception is being handled)."""
+        tx, self._tx = self._tx, None
+        if tx is not None:
+            tx.__exit__(*sys.exc_info())
+
+
 class Pipeline:
     """Holds the long-lived parts (store, HTTP clients, worker pool, compiled rules)."""
 
@@ -185,6 +219,12 @@ class Pipeline:
         # then on the dedup index knows the page)
         self._page_jobs: dict[str, asyncio.Task[FetchedPage]] = {}
         self._feeds_in_flight = asyncio.Semaphore(config.fetch.feeds_in_flight)
+        # the claims stage's CPU work runs here, off the event loop: one thread, so the
+        # models load once and articles are decided one at a time (onnxruntime and numpy
+        # release the GIL while they compute, so the loop keeps fetching meanwhile)
+        self._claims_worker = ThreadPoolExecutor(1, thread_name_prefix="monitor-claims")
+        # one feed at a time decides and applies its articles (see _store_entries)
+        self._storing = asyncio.Lock()
         self.reconfigure(config)
 
     def reconfigure(self, config: Config) -> None:
@@ -219,6 +259,8 @@ class Pipeline:
         await self._alert_client.aclose()
         await self._public_alert_client.aclose()
         self.extractor.close()
+        # a decision still running finishes in its thread; its result is not wanted
+        self._claims_worker.shutdown(wait=False, cancel_futures=True)
 
     # -- one feed -------------------------------------------------------------------------
     def is_due(self, feed: FeedConfig, now: datetime | None = None) -> bool:
@@ -403,36 +445,44 @@ class Pipeline:
         baseline: bool,
     ) -> None:
         """Decide and apply each entry's article, in feed order: each article all or
-        nothing. Without a judge to ask (nothing awaited in between, so no other feed's
-        writes can interleave) the feed's articles are written in one batch: one commit,
-        each article a savepoint inside it."""
-        pairs = list(zip(entries, articles, strict=True))
-        if self.judge is None:
-            with self.store.transaction():
-                for entry, article in pairs:
-                    self._store_one(feed, feed_id, entry, article, None, report, baseline)
-            return
-        for entry, article in pairs:
-            pre = await self._judge_claims(feed, article)
-            self._store_one(feed, feed_id, entry, article, pre, report, baseline)
+        nothing.
 
-    def _store_one(
-        self,
-        feed: FeedConfig,
-        feed_id: int,
-        entry: Entry,
-        article: Article,
-        pre: ClaimsPrepass | None,
-        report: FeedReport,
-        baseline: bool,
-    ) -> None:
-        decisions = self._decide(feed, feed_id, entry, article, pre, baseline=baseline)
-        applied = apply_article(self.store, decisions, self.config.alerts)
-        report.articles += 1
-        report.matches += applied.matches
-        report.alerts += applied.alerts
-        for why, n in applied.suppressed.items():
-            report.suppressed[why] = report.suppressed.get(why, 0) + n
+        Ordering: an article is decided only once the one before it is applied, and no
+        other article is applied between its decisions and their apply, so each decision
+        reads everything stored before it (a second article of a story sees the first
+        one's dedup entry and claims). Within a feed that is this loop's order; between
+        feeds ``self._storing`` lets one feed at a time store its articles (and in a cycle
+        the feeds take turns in config order, see :meth:`poll_feed`'s ``after``).
+
+        The claims stage's CPU work and the [claims.judge] prepass are awaited
+        (:meth:`_decide_claims`, :meth:`_judge_claims`), and meanwhile other coroutines
+        run: fetches, and writes of their own (feed polls, leases, the outbox). So no
+        transaction is held across an await: articles decided without one are written in
+        one batch (one commit, each article a savepoint inside it), committed before the
+        next await."""
+        async with self._storing:
+            batch = _Batch(self.store)
+            try:
+                for entry, article in zip(entries, articles, strict=True):
+                    pre = None
+                    if self.judge is not None:
+                        batch.commit()
+                        pre = await self._judge_claims(feed, article)
+                    decisions = self._decide(feed, feed_id, entry, article, pre, baseline=baseline)
+                    if any(w.watch.track_claims for w in decisions.watches):
+                        batch.commit()
+                        decisions = await self._decide_claims(decisions, pre)
+                    batch.open()
+                    applied = apply_article(self.store, decisions, self.config.alerts)
+                    report.articles += 1
+                    report.matches += applied.matches
+                    report.alerts += applied.alerts
+                    for why, n in applied.suppressed.items():
+                        report.suppressed[why] = report.suppressed.get(why, 0) + n
+            except BaseException:
+                batch.abort()
+                raise
+            batch.commit()
 
     async def _article(
         self, feed: FeedConfig, entry: Entry, tally: PageTally, owned: list[str]
@@ -531,7 +581,9 @@ class Pipeline:
         *,
         baseline: bool = False,
     ) -> ArticleDecisions:
-        """Dedup, match and (for claim-tracking watches) the claims stage: the decisions."""
+        """Dedup and match: the decisions, but for the claims of claim-tracking watches
+        (None here; :meth:`_decide_claims` decides them). Dedup comes first: the claims
+        stage reads the claims of the article's story."""
         decision = self.dedup.decide(article, urls=(entry.link,))
         if decision.kind == "same":
             return ArticleDecisions(feed_id, entry.guid, article, decision)
@@ -542,24 +594,60 @@ class Pipeline:
             watch = self.watches[m.watch]
             if stored_id is not None and self.store.watch_matched(m.watch, stored_id):
                 continue  # a revision the watch matched before: no new match, no alert
-            claims = None
-            if watch.track_claims:
-                claims = self.claims.decide(
-                    self.store,
-                    article,
-                    stored_id,
-                    m,
-                    watch,
-                    story_id=decision.story_id,
-                    judged=pre.judged if pre else None,
-                    prepared=pre.prepared.get(watch.language) if pre else None,
-                )
-            watches.append(
-                WatchDecision(m, watch, claims, self._suppress(watch, article, baseline))
-            )
+            watches.append(WatchDecision(m, watch, None, self._suppress(watch, article, baseline)))
         return ArticleDecisions(
             feed_id, entry.guid, article, decision, tuple(watches), matched=len(matches)
         )
+
+    async def _decide_claims(
+        self, d: ArticleDecisions, pre: ClaimsPrepass | None
+    ) -> ArticleDecisions:
+        """The claims stage for the claim-tracking watches among ``d``'s: ``d`` with their
+        claim decisions. Its pure steps (the claim reader, then the models and the
+        decisions over their readings: seconds of CPU for an article thousands of watches
+        track) run in the claims worker, off the event loop; the store is read between
+        them, on the loop, whose thread owns the connection. Nothing is written
+        meanwhile (see :meth:`_store_entries`), so the decisions are those of deciding it
+        all at once."""
+        tracker = self.claims  # the tracker the article started with, if a reload swaps it
+        article = d.article
+        stored_id = d.dedup.article_id if d.dedup.kind == "revision" else None
+        tracking = [w for w in d.watches if w.watch.track_claims]
+        prepared = dict(pre.prepared) if pre else {}
+
+        def read() -> list[ClaimReading]:
+            out = []
+            for w in tracking:
+                lang = w.watch.language
+                if lang not in prepared:  # the same for every watch of a language
+                    prepared[lang] = prepare_article(article, lang)
+                out.append(tracker.read(article, w.match, w.watch, prepared[lang]))
+            return out
+
+        readings = await self._off_loop(read)
+        inputs = [
+            tracker.inputs(
+                self.store,
+                article,
+                stored_id,
+                r,
+                story_id=d.dedup.story_id,
+                judged=pre.judged if pre else None,
+            )
+            for r in readings
+        ]
+
+        def decide() -> list[ClaimDecision]:
+            return [tracker.decide_inputs(i) for i in inputs]
+
+        decided = iter(await self._off_loop(decide))
+        watches = tuple(
+            replace(w, claims=next(decided)) if w.watch.track_claims else w for w in d.watches
+        )
+        return replace(d, watches=watches)
+
+    async def _off_loop(self, work: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._claims_worker, work)
 
     def _suppress(self, watch: WatchConfig, article: Article, baseline: bool) -> str | None:
         """Why a watch's match of this article alerts nobody, or None."""

@@ -1,8 +1,20 @@
 """The claims stage: extract claim records from a matched article, relate them to the
 watch's stored claims, and hand back what to store and the events to alert.
 
-The pipeline calls :meth:`ClaimTracker.decide` for each (article, match) of a watch
-with ``track_claims = true`` before the article's transaction; it only reads the store.
+For each (article, match) of a watch with ``track_claims = true`` the decision is made in
+three steps, before the article's transaction:
+
+1. :meth:`ClaimTracker.read`, pure: the claim records of the article and its sentences
+   (a :class:`ClaimReading`);
+2. :meth:`ClaimTracker.inputs`, the only step that reads the store: the stored claims
+   the reading is judged against and the relations on file between them (a
+   :class:`ClaimInputs`);
+3. :meth:`ClaimTracker.decide_inputs`, pure over those inputs (and the model files):
+   grouping, the pair, passage and article-judge models, the decisions.
+
+The pipeline runs 1 and 3 in a worker thread, off the event loop (they take the CPU:
+seconds per article with thousands of claim-tracking watches), and 2 on the loop, whose
+thread owns the store's connection; :meth:`ClaimTracker.decide` runs the three in a row.
 The :class:`ClaimDecision` it returns (new claims, evidence, relations, events) is
 written by ``monitor.apply`` in the transaction that stores the article, so the claims,
 their evidence and the alert rows commit together. Claims the decision creates carry
@@ -41,6 +53,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -75,7 +88,13 @@ from monitor.claims.relate import (
     sources_overlap,
 )
 from monitor.models import Article, Match
-from monitor.store.rows import ClaimEvidenceRow, ClaimRow, NewClaim, NewEvidence
+from monitor.store.rows import (
+    ClaimEvidenceRow,
+    ClaimRelationRow,
+    ClaimRow,
+    NewClaim,
+    NewEvidence,
+)
 
 log = logging.getLogger("monitor.claims")
 
@@ -109,7 +128,7 @@ class ClaimStore(Protocol):
     ) -> list[ClaimRow]: ...
     def claims_of_story(self, watch: str, story_id: int | None) -> list[ClaimRow]: ...
     def claim_evidence(self, claim_ids: Iterable[int]) -> list[ClaimEvidenceRow]: ...
-    def has_claim_relation(self, a: int, b: int) -> bool: ...
+    def claim_relations(self, claim_ids: Iterable[int] | None = None) -> list[ClaimRelationRow]: ...
 
 
 class WatchLike(Protocol):
@@ -146,6 +165,35 @@ class NewRelation:
     newer: int
     relation: str
     confidence: float
+
+
+@dataclass(frozen=True)
+class ClaimReading:
+    """What one matched article says for one watch, before the store is read (step 1,
+    :meth:`ClaimTracker.read`): its claim records and the sentences the models read."""
+
+    watch: str
+    prepared: PreparedArticle
+    records: tuple[ClaimRecord, ...]
+    sents: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ClaimInputs:
+    """Everything the decision for one (article, watch) depends on besides the model files
+    (step 2, :meth:`ClaimTracker.inputs`): the article and its reading, the stored claims
+    it is judged against (``claims``: declared and of its story; ``others``: of other
+    stories, said nearly word for word) and the relations on file that touch them, as
+    stored (claim_a, claim_b) pairs. :meth:`ClaimTracker.decide_inputs` reads nothing else.
+    """
+
+    article: Article
+    article_id: int | None  # the stored article (a revision), None for a new one
+    reading: ClaimReading
+    claims: tuple[StoredClaim, ...]
+    others: tuple[StoredClaim, ...]
+    relations: frozenset[tuple[int, int]]
+    judged: Mapping[int, Any] = field(default_factory=dict)  # claim id → JudgeVerdict
 
 
 @dataclass
@@ -339,8 +387,15 @@ class ClaimTracker:
         self._engine_tried = False
         self._judge: ArticleJudge | None = None
         self._judge_tried = False
+        # the models load on first use, in whichever thread decides (the pipeline's claims
+        # worker; the caller's thread for decide()): one load each, whatever the threads
+        self._loading = threading.Lock()
 
     def model(self) -> PairModel | None:
+        with self._loading:
+            return self._load_model()
+
+    def _load_model(self) -> PairModel | None:
         if not self._model_tried:
             self._model_tried = True
             try:
@@ -354,6 +409,10 @@ class ClaimTracker:
     def engine(self) -> Any:
         """The stance engine (monitor.claims.stance), whose reading of a whole body the
         article judge takes into account; None if it cannot be loaded."""
+        with self._loading:
+            return self._load_engine()
+
+    def _load_engine(self) -> Any:
         if not self._engine_tried:
             self._engine_tried = True
             try:
@@ -366,6 +425,10 @@ class ClaimTracker:
 
     def article_judge(self) -> ArticleJudge | None:
         """The article-level judge (:mod:`.article_judge`); None if it cannot be loaded."""
+        with self._loading:
+            return self._load_article_judge()
+
+    def _load_article_judge(self) -> ArticleJudge | None:
         if not self._judge_tried:
             self._judge_tried = True
             try:
@@ -493,7 +556,8 @@ class ClaimTracker:
         judged: Mapping[int, Any] | None = None,
     ) -> ClaimDecision:
         """Extract the claims of one matched article, group them with the claims of its
-        story, and let the pair model decide what it confirms or contradicts.
+        story, and let the pair model decide what it confirms or contradicts: the three
+        steps (:meth:`read`, :meth:`inputs`, :meth:`decide_inputs`) in a row.
 
         ``article_id``: the stored article (a revision), None for an article not stored
         yet; ``story_id``: its dedup story (None: a new story). The store is only read.
@@ -502,14 +566,69 @@ class ClaimTracker:
         claims (claim id → ``JudgeVerdict``, see :meth:`judge_candidates`). A confirmation
         or contradiction of a claim on file alerts only if that model read the same.
         """
+        reading = self.read(article, match, watch, prepared)
+        inputs = self.inputs(store, article, article_id, reading, story_id=story_id, judged=judged)
+        return self.decide_inputs(inputs)
+
+    def read(
+        self,
+        article: Article,
+        match: Match,
+        watch: WatchLike,
+        prepared: PreparedArticle | None = None,
+    ) -> ClaimReading:
+        """Step 1, pure: the article's claim records for this watch and its sentences.
+        ``prepared``: :func:`prepare_article` of the article in the watch's language, if
+        already done (it is the same for every watch of that language)."""
         prep = prepared or prepare_article(article, watch.language)
         records = extract_claims(article, match, watch.language, prep)
         sents = split_text(f"{article.title or ''}\n{article.text or ''}")
-        run = _ArticleRun(self, store, article, article_id, watch.name, prep)
-        run.judged = judged or {}
-        run.outcome.watch = watch.name
+        return ClaimReading(watch.name, prep, tuple(records), tuple(sents))
+
+    def inputs(
+        self,
+        store: ClaimStore,
+        article: Article,
+        article_id: int | None,
+        reading: ClaimReading,
+        *,
+        story_id: int | None = None,
+        judged: Mapping[int, Any] | None = None,
+    ) -> ClaimInputs:
+        """Step 2, the store's part: the stored claims the reading is judged against and
+        the relations on file touching them. Every pair of stored claims the decision
+        asks about is among these claims (the others it meets are ones it creates), so
+        the relations read here answer it as the store would."""
+        claims, others = self.candidates(
+            store, reading.watch, story_id, reading.records, reading.sents
+        )
+        ids = [c.id for c in (*claims, *others)]
+        relations = (
+            frozenset((r.claim_a, r.claim_b) for r in store.claim_relations(ids))
+            if ids
+            else frozenset()
+        )
+        return ClaimInputs(
+            article, article_id, reading, tuple(claims), tuple(others), relations, judged or {}
+        )
+
+    def decide_inputs(self, inputs: ClaimInputs) -> ClaimDecision:
+        """Step 3, pure over ``inputs`` (and the model files, loaded on first use): group
+        the records with the stored claims, let the models decide what alerts."""
+        reading = inputs.reading
+        records = list(reading.records)
+        run = _ArticleRun(
+            self,
+            inputs.relations,
+            inputs.article,
+            inputs.article_id,
+            reading.watch,
+            reading.prepared,
+        )
+        run.judged = inputs.judged
+        run.outcome.watch = reading.watch
         run.outcome.records = records
-        run.claims, run.others = self.candidates(store, watch.name, story_id, records, sents)
+        run.claims, run.others = list(inputs.claims), list(inputs.others)
         if not records and not run.claims and not run.others:
             return run.outcome
         text_records = [r for r in records if r.field == "text" and r.assertive]
@@ -518,7 +637,7 @@ class ClaimTracker:
         run.outcome.copy = run.copy
         for rec in records:
             run.place(rec)
-        run.judge(sents)
+        run.judge(list(reading.sents))
         return run.outcome
 
     def judge_candidates(
@@ -551,14 +670,14 @@ class _ArticleRun:
     def __init__(
         self,
         tracker: ClaimTracker,
-        store: ClaimStore,
+        relations: frozenset[tuple[int, int]],
         article: Article,
         article_id: int | None,
         watch: str,
         prep: PreparedArticle,
     ) -> None:
         self.t = tracker
-        self.store = store
+        self.on_file = relations  # relations on file between the stored claims judged
         self.article = article
         self.article_id = article_id
         self.watch = watch
@@ -853,7 +972,7 @@ class _ArticleRun:
             return True
         if is_provisional(a) or is_provisional(b):
             return False
-        return self.store.has_claim_relation(a, b)
+        return (min(a, b), max(a, b)) in self.on_file
 
 
 def _precision(model: PairModel, level: str, relation: str) -> float | None:
@@ -1019,6 +1138,8 @@ def format_timeline(claim: dict[str, Any]) -> str:
 __all__ = [
     "ClaimDecision",
     "ClaimEvent",
+    "ClaimInputs",
+    "ClaimReading",
     "ClaimTracker",
     "claim_timeline",
     "claims_overview",
