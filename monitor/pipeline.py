@@ -3,10 +3,11 @@
     fetch → parse → (fetch page → extract) → dedup → match → claims → apply → alerts
 
 The stages decide (dedup, matching, the claims tracker); :func:`monitor.apply.apply_article`
-writes one article's decisions in one transaction. Everything runs on the event loop
-except what would hold it up: feed parsing and the claims stage's CPU work (claim
-extraction, the models) run in threads, page extraction in worker processes. :func:`open_pipeline` is the one way
+writes one article's decisions in one transaction. :func:`open_pipeline` is the one way
 to open the store and build the pipeline (CLI, daemon, demo and tests use it).
+Everything runs on the event loop but what would hold it up (so that no fetch in flight
+times out because the loop was busy): feed parsing and the claims stage's CPU work (claim
+extraction, the models) run in threads, page extraction in worker processes.
 
 Every failure of a feed or a page becomes a value (the feed's last error, the text
 source of an article); nothing here raises to the daemon for bad input.
