@@ -25,9 +25,9 @@ from click.testing import CliRunner
 from monitor.claims.pairs import PairModel
 from monitor.claims.track import ClaimTracker
 from monitor.cli import cli
-from monitor.config import load_config
+from monitor.config import Config, load_config
 from monitor.demo.server import CorpusServer, Response
-from monitor.pipeline import CycleReport, open_pipeline
+from monitor.pipeline import CycleReport, Pipeline, open_pipeline
 from monitor.store import Store
 from tests.conftest import basic_config
 from tests.integration.helpers import small_rss
@@ -95,47 +95,61 @@ def serve(corpus: CorpusServer) -> list[str]:
     return urls
 
 
-def run(tmp_path: Path, urls: list[str], receiver, delay: float) -> dict[str, Any]:
-    """One `run --once`-like cycle with the pair model slowed by ``delay``: the cycle's
-    report, the pages as `monitor status --json` counts them, the stored text sources,
-    the claim alerts the webhook got and the slow model."""
+def claims_config(tmp_path: Path, urls: list[str], receiver) -> Config:
+    """The test config over ``urls``: a request may take 3 s in all, 2 s waiting for a
+    read; the watch tracks claims and alerts the webhook."""
     tmp_path.mkdir()
     path = basic_config(tmp_path, urls, webhook_url=receiver.url)
     text = path.read_text()
-    # a request may take 3 s in all, 2 s waiting for a read; the watch tracks claims
     assert 'timeout = "5s"\nread_timeout = "2s"\n' in text
     text = text.replace('timeout = "5s"\n', 'timeout = "3s"\n', 1)
     hook = 'alerts = ["console", "hook"]\n'
     path.write_text(text.replace(hook, hook + "track_claims = true\n", 1))
-    cfg = load_config(path)
-    model = SlowPairModel(PairModel.load(), delay)
+    return load_config(path)
 
-    async def cycle() -> CycleReport:
+
+def slow_claims(pipeline: Pipeline, delay: float) -> SlowPairModel:
+    """Give the pipeline a claims tracker whose pair model sleeps ``delay`` per call."""
+    model = SlowPairModel(PairModel.load(), delay)
+    threshold = pipeline.config.claims.contradicts_threshold
+    pipeline.claims = ClaimTracker(threshold, model=cast(PairModel, model))
+    return model
+
+
+def claim_alerts(payloads: list[dict[str, Any]]) -> list[tuple[str, str, str, float]]:
+    return [
+        (p["type"], p["claim"]["text"], p["evidence"]["quote"], round(p["confidence"], 6))
+        for p in payloads
+        if p["type"].startswith("claim.")
+    ]
+
+
+def run(tmp_path: Path, urls: list[str], receiver, delay: float) -> dict[str, Any]:
+    """One `run --once`-like cycle with the pair model slowed by ``delay``: the cycle's
+    report, the pages as `monitor status --json` counts them, the stored text sources,
+    the claim alerts the webhook got and the slow model."""
+    cfg = claims_config(tmp_path, urls, receiver)
+
+    async def cycle() -> tuple[CycleReport, SlowPairModel]:
         async with open_pipeline(cfg) as pipeline:
-            pipeline.claims = ClaimTracker(
-                cfg.claims.contradicts_threshold, model=cast(PairModel, model)
-            )
-            return await pipeline.run_cycle()
+            model = slow_claims(pipeline, delay)
+            return await pipeline.run_cycle(), model
 
     before = len(receiver.payloads())
-    report = asyncio.run(cycle())
-    status = CliRunner().invoke(cli, ["--config", str(path), "status", "--json"])
+    report, model = asyncio.run(cycle())
+    config_file = tmp_path / "config.toml"
+    status = CliRunner().invoke(cli, ["--config", str(config_file), "status", "--json"])
     assert status.exit_code == 0, status.output
     store = Store.open(cfg.database_path(), readonly=True)
     try:
         sources = sorted((a.url, a.text_source) for a in store.latest_articles())
     finally:
         store.close()
-    alerts = [
-        (p["type"], p["claim"]["text"], p["evidence"]["quote"], round(p["confidence"], 6))
-        for p in receiver.payloads()[before:]
-        if p["type"].startswith("claim.")
-    ]
     return {
         "report": report,
         "feeds": json.loads(status.output)["feeds"],
         "sources": sources,
-        "alerts": alerts,
+        "alerts": claim_alerts(receiver.payloads()[before:]),
         "model": model,
     }
 
@@ -170,3 +184,62 @@ def test_fetches_in_flight_complete_while_the_claims_stage_judges(
     assert quick["model"].calls == model.calls
     assert quick["sources"] == slow["sources"]
     assert quick["alerts"] == slow["alerts"]
+
+
+def test_feeds_polled_at_once_store_a_story_one_article_after_the_other(
+    tmp_path, corpus, receiver, monkeypatch
+):
+    """The daemon polls feeds concurrently, without a cycle's config order. While the
+    Ledger's Kremlin article is being judged (off the loop, slowly), the Courier's
+    syndicated copy of it is fetched; it is decided only once the Ledger's claims are
+    stored, so it is read as a copy (no alert), exactly as in a cycle in config order."""
+    monkeypatch.setenv("TEST_WEBHOOK_SECRET", "s3cret")
+    courier_page = (
+        "/courier/stories/kremlin-putin-no-plans-to-congratulate-trump-on-election-win.html"
+    )
+    # the copy arrives while the original is being judged
+    corpus.add_route(courier_page, lambda info: replace(corpus.serve_file(info), delay=0.5))
+    urls = [corpus.base_url + p for p in (LEDGER, "/courier/rss.xml")]
+
+    def stored(cfg: Config) -> list[tuple[str, str, int]]:
+        """(statement, polarity, reports) of each stored claim."""
+        store = Store.open(cfg.database_path(), readonly=True)
+        try:
+            rows = store.claims_of_watch("putin-congratulates")
+            evidence = store.claim_evidence([r.id for r in rows])
+        finally:
+            store.close()
+        return sorted(
+            (r.statement, r.polarity, sum(1 for e in evidence if e.claim_id == r.id)) for r in rows
+        )
+
+    concurrent = claims_config(tmp_path / "concurrent", urls, receiver)
+
+    async def at_once() -> SlowPairModel:
+        async with open_pipeline(concurrent) as pipeline:
+            model = slow_claims(pipeline, 1.0)
+            reports = await asyncio.gather(*(pipeline.poll_feed(f) for f in concurrent.feeds))
+            assert [r.status for r in reports] == ["ok", "ok"], reports
+            await pipeline.deliver()
+        return model
+
+    before = len(receiver.payloads())
+    model = asyncio.run(at_once())
+    got = claim_alerts(receiver.payloads()[before:])
+    assert model.calls >= 1
+
+    in_order = claims_config(tmp_path / "in-order", urls, receiver)
+
+    async def cycle() -> None:
+        async with open_pipeline(in_order) as pipeline:
+            slow_claims(pipeline, 0.0)
+            report = await pipeline.run_cycle()
+            assert not report.errors, report.errors
+
+    before = len(receiver.payloads())
+    asyncio.run(cycle())
+    expected = claim_alerts(receiver.payloads()[before:])
+    # one contradiction, from the Ledger; the Courier's copy alerts nothing
+    assert [a[0] for a in expected] == ["claim.contradicted"], expected
+    assert got == expected
+    assert stored(concurrent) == stored(in_order)
