@@ -32,7 +32,7 @@ from monitor.alerts.outbox import DeliveryReport
 from monitor.apply import ArticleDecisions, WatchDecision, apply_article, apply_declared_claims
 from monitor.claims.extract import PreparedArticle, prepare_article
 from monitor.claims.judge import JUDGE_META, JudgeVerdict, LLMJudge
-from monitor.claims.track import ClaimDecision, ClaimReading, ClaimTracker
+from monitor.claims.track import ArticleClaims, ClaimDecision, ClaimTracker
 from monitor.config import Config, FeedConfig, WatchConfig
 from monitor.dedup import Deduplicator, DedupSettings, url_hash, url_key, window_start
 from monitor.errors import FeedParseError
@@ -616,16 +616,16 @@ class Pipeline:
         tracking = [w for w in d.watches if w.watch.track_claims]
         prepared = dict(pre.prepared) if pre else {}
 
-        def read() -> list[ClaimReading]:
+        def extract() -> list[ArticleClaims]:
             out = []
             for w in tracking:
                 lang = w.watch.language
                 if lang not in prepared:  # the same for every watch of a language
                     prepared[lang] = prepare_article(article, lang)
-                out.append(tracker.read(article, w.match, w.watch, prepared[lang]))
+                out.append(tracker.extract(article, w.match, w.watch, prepared[lang]))
             return out
 
-        readings = await self._off_loop(read)
+        extracted = await self._off_loop(extract)
         inputs = [
             tracker.inputs(
                 self.store,
@@ -635,7 +635,7 @@ class Pipeline:
                 story_id=d.dedup.story_id,
                 judged=pre.judged if pre else None,
             )
-            for r in readings
+            for r in extracted
         ]
 
         def decide() -> list[ClaimDecision]:

@@ -4,10 +4,10 @@ watch's stored claims, and hand back what to store and the events to alert.
 For each (article, match) of a watch with ``track_claims = true`` the decision is made in
 three steps, before the article's transaction:
 
-1. :meth:`ClaimTracker.read`, pure: the claim records of the article and its sentences
-   (a :class:`ClaimReading`);
+1. :meth:`ClaimTracker.extract`, pure: the claim records of the article and its
+   sentences (an :class:`ArticleClaims`);
 2. :meth:`ClaimTracker.inputs`, the only step that reads the store: the stored claims
-   the reading is judged against and the relations on file between them (a
+   the records are judged against and the relations on file between them (a
    :class:`ClaimInputs`);
 3. :meth:`ClaimTracker.decide_inputs`, pure over those inputs (and the model files):
    grouping, the pair, passage and article-judge models, the decisions.
@@ -168,9 +168,9 @@ class NewRelation:
 
 
 @dataclass(frozen=True)
-class ClaimReading:
+class ArticleClaims:
     """What one matched article says for one watch, before the store is read (step 1,
-    :meth:`ClaimTracker.read`): its claim records and the sentences the models read."""
+    :meth:`ClaimTracker.extract`): its claim records and the sentences the models read."""
 
     watch: str
     prepared: PreparedArticle
@@ -181,7 +181,7 @@ class ClaimReading:
 @dataclass(frozen=True)
 class ClaimInputs:
     """Everything the decision for one (article, watch) depends on besides the model files
-    (step 2, :meth:`ClaimTracker.inputs`): the article and its reading, the stored claims
+    (step 2, :meth:`ClaimTracker.inputs`): the article and its claims, the stored claims
     it is judged against (``claims``: declared and of its story; ``others``: of other
     stories, said nearly word for word) and the relations on file that touch them, as
     stored (claim_a, claim_b) pairs. :meth:`ClaimTracker.decide_inputs` reads nothing else.
@@ -189,7 +189,7 @@ class ClaimInputs:
 
     article: Article
     article_id: int | None  # the stored article (a revision), None for a new one
-    reading: ClaimReading
+    extracted: ArticleClaims
     claims: tuple[StoredClaim, ...]
     others: tuple[StoredClaim, ...]
     relations: frozenset[tuple[int, int]]
@@ -557,7 +557,7 @@ class ClaimTracker:
     ) -> ClaimDecision:
         """Extract the claims of one matched article, group them with the claims of its
         story, and let the pair model decide what it confirms or contradicts: the three
-        steps (:meth:`read`, :meth:`inputs`, :meth:`decide_inputs`) in a row.
+        steps (:meth:`extract`, :meth:`inputs`, :meth:`decide_inputs`) in a row.
 
         ``article_id``: the stored article (a revision), None for an article not stored
         yet; ``story_id``: its dedup story (None: a new story). The store is only read.
@@ -566,41 +566,43 @@ class ClaimTracker:
         claims (claim id → ``JudgeVerdict``, see :meth:`judge_candidates`). A confirmation
         or contradiction of a claim on file alerts only if that model read the same.
         """
-        reading = self.read(article, match, watch, prepared)
-        inputs = self.inputs(store, article, article_id, reading, story_id=story_id, judged=judged)
+        extracted = self.extract(article, match, watch, prepared)
+        inputs = self.inputs(
+            store, article, article_id, extracted, story_id=story_id, judged=judged
+        )
         return self.decide_inputs(inputs)
 
-    def read(
+    def extract(
         self,
         article: Article,
         match: Match,
         watch: WatchLike,
         prepared: PreparedArticle | None = None,
-    ) -> ClaimReading:
+    ) -> ArticleClaims:
         """Step 1, pure: the article's claim records for this watch and its sentences.
         ``prepared``: :func:`prepare_article` of the article in the watch's language, if
         already done (it is the same for every watch of that language)."""
         prep = prepared or prepare_article(article, watch.language)
         records = extract_claims(article, match, watch.language, prep)
         sents = split_text(f"{article.title or ''}\n{article.text or ''}")
-        return ClaimReading(watch.name, prep, tuple(records), tuple(sents))
+        return ArticleClaims(watch.name, prep, tuple(records), tuple(sents))
 
     def inputs(
         self,
         store: ClaimStore,
         article: Article,
         article_id: int | None,
-        reading: ClaimReading,
+        extracted: ArticleClaims,
         *,
         story_id: int | None = None,
         judged: Mapping[int, Any] | None = None,
     ) -> ClaimInputs:
-        """Step 2, the store's part: the stored claims the reading is judged against and
-        the relations on file touching them. Every pair of stored claims the decision
-        asks about is among these claims (the others it meets are ones it creates), so
-        the relations read here answer it as the store would."""
+        """Step 2, the store's part: the stored claims the extracted records are judged
+        against and the relations on file touching them. Every pair of stored claims the
+        decision asks about is among these claims (the others it meets are ones it
+        creates), so the relations read here answer it as the store would."""
         claims, others = self.candidates(
-            store, reading.watch, story_id, reading.records, reading.sents
+            store, extracted.watch, story_id, extracted.records, extracted.sents
         )
         ids = [c.id for c in (*claims, *others)]
         relations = (
@@ -609,24 +611,24 @@ class ClaimTracker:
             else frozenset()
         )
         return ClaimInputs(
-            article, article_id, reading, tuple(claims), tuple(others), relations, judged or {}
+            article, article_id, extracted, tuple(claims), tuple(others), relations, judged or {}
         )
 
     def decide_inputs(self, inputs: ClaimInputs) -> ClaimDecision:
         """Step 3, pure over ``inputs`` (and the model files, loaded on first use): group
         the records with the stored claims, let the models decide what alerts."""
-        reading = inputs.reading
-        records = list(reading.records)
+        extracted = inputs.extracted
+        records = list(extracted.records)
         run = _ArticleRun(
             self,
             inputs.relations,
             inputs.article,
             inputs.article_id,
-            reading.watch,
-            reading.prepared,
+            extracted.watch,
+            extracted.prepared,
         )
         run.judged = inputs.judged
-        run.outcome.watch = reading.watch
+        run.outcome.watch = extracted.watch
         run.outcome.records = records
         run.claims, run.others = list(inputs.claims), list(inputs.others)
         if not records and not run.claims and not run.others:
@@ -637,7 +639,7 @@ class ClaimTracker:
         run.outcome.copy = run.copy
         for rec in records:
             run.place(rec)
-        run.judge(list(reading.sents))
+        run.judge(list(extracted.sents))
         return run.outcome
 
     def judge_candidates(
@@ -1139,7 +1141,7 @@ __all__ = [
     "ClaimDecision",
     "ClaimEvent",
     "ClaimInputs",
-    "ClaimReading",
+    "ArticleClaims",
     "ClaimTracker",
     "claim_timeline",
     "claims_overview",
