@@ -386,7 +386,20 @@ class ArticleJudge:
         engine: Sequence[EngineReading],
         pair: Sequence[Verdict],
     ) -> list[Verdict]:
-        """Verdicts of claims against one article.
+        """Verdicts of claims against one article (:meth:`read` without the judge's own
+        probabilities)."""
+        return self.read(claims, sents, readings, engine, pair)[0]
+
+    def read(
+        self,
+        claims: Sequence[str],
+        sents: Sequence[str],
+        readings: Sequence[Readings],
+        engine: Sequence[EngineReading],
+        pair: Sequence[Verdict],
+    ) -> tuple[list[Verdict], np.ndarray]:
+        """Verdicts of claims against one article, and the judge's own probabilities of
+        each claim (rows of confirms / contradicts / neither, before the routes below).
 
         ``pair``: the pair model's article-level verdicts of the same readings
         (:func:`~monitor.claims.pairs.verdict`). The judge's own calibrated verdict
@@ -413,8 +426,9 @@ class ArticleJudge:
         pas = passage_probabilities(self.passage_model, claims, sents)
         gate = self.thresholds["gate"]
         out: list[Verdict] = []
+        own = self.probabilities(X)
         rows = zip(
-            self.probabilities(X),
+            own,
             readings,
             engine,
             pair,
@@ -455,7 +469,7 @@ class ArticleJudge:
             else:
                 prob = max(float(p[col]), v.probability if v.relation == relation else 0.0)
                 out.append(Verdict(relation, prob, evidence, score))
-        return out
+        return out, own
 
 
 @functools.lru_cache(maxsize=1)
