@@ -798,6 +798,8 @@ class _ArticleRun:
         sided: set[int] = set()
         for c, (conf, contra), r in zip(judged, reading.judge, reading.readings, strict=True):
             probs = np.asarray(r.probs, dtype=float).reshape(-1, 3)
+            if c.polarity != "asserted":
+                continue  # a debunk refutes what was asserted; its own side is a denial
             if c.id in self.created:
                 if contra >= SELF_REFUTED and contra > conf:
                     self._debunk_side(c, probs, r.texts, contra)
@@ -833,13 +835,15 @@ class _ArticleRun:
         self._create(replace(rec, proposition=claim.proposition, cues=("quoted-to-refute",)))
 
     def _debunks_of(self, claim: StoredClaim) -> list[StoredClaim]:
-        """Sides stored by the article that created ``claim`` and quoted it to refute it
-        (:meth:`_debunk_side`): its proposition, the other polarity, the same first article."""
+        """Sides stored by the article that created ``claim`` (asserted) and quoted it to
+        refute it (:meth:`_debunk_side`): its proposition, denied, the same first article."""
+        if claim.polarity != "asserted":
+            return []
         return [
             d
             for d in self.claims
             if d.id != claim.id
-            and d.polarity != claim.polarity
+            and d.polarity == "denied"
             and d.proposition == claim.proposition
             and d.origin == "article"
             and (
