@@ -594,41 +594,57 @@ def eval_declared(fnc: Fnc, pairs: list[Pair], tmp: Path, show: bool = False) ->
 # ------------------------------------------------------------------------------ 2. pairs
 
 
-def story_pair_candidates(
-    fnc: Fnc, pairs: list[Pair], limit: int, seed: int, per_story: int = 10
+def _headline_pairs(
+    fnc: Fnc,
+    pairs: list[Pair],
+    eligible: Any,
+    pick: Any,
+    limit: int,
+    rng: random.Random,
+    per_story: int,
 ) -> list[tuple]:
-    """(headline, agreeing body, refuting body): at most ``per_story`` headlines of one
-    story, no body used twice (each triple gets its own watch and its own two pages)."""
+    """(headline, body, body) for the ``eligible(bodies)`` headlines in random order
+    (``bodies``: FNC label → body ids): ``pick(rng, bodies)`` chooses two of a headline's
+    bodies not used yet, or None;
+    at most ``per_story`` headlines of one story, no body used twice (each triple gets its
+    own watch and its own two pages)."""
     by_h: dict[str, dict[str, list[int]]] = collections.defaultdict(
         lambda: collections.defaultdict(list)
     )
     for p in pairs:
         by_h[p.headline][p.label].append(p.body_id)
-    rng = random.Random(seed)
-    heads = sorted(h for h, d in by_h.items() if d["agree"] and d["disagree"])
+    heads = sorted(h for h, bodies in by_h.items() if eligible(bodies))
     rng.shuffle(heads)
     used: set[int] = set()
     stories: collections.Counter = collections.Counter()
     out = []
     for h in heads:
         s = fnc.story_of_headline[h]
-        agree = [b for b in sorted(by_h[h]["agree"]) if b not in used]
-        refute = [b for b in sorted(by_h[h]["disagree"]) if b not in used]
-        if stories[s] >= per_story or not agree or not refute:
+        free = {k: [b for b in sorted(bs) if b not in used] for k, bs in by_h[h].items()}
+        got = None if stories[s] >= per_story else pick(rng, free)
+        if got is None:
             continue
-        a, r = rng.choice(agree), rng.choice(refute)
-        used |= {a, r}
+        used |= set(got)
         stories[s] += 1
-        out.append((h, a, r))
+        out.append((h, *got))
         if len(out) >= limit:
             break
     return out
 
 
-def overlap(a: str, b: str) -> float:
-    wa = {_STEM.stem(w) for w in content_words(a)}
-    wb = {_STEM.stem(w) for w in content_words(b)}
-    return len(wa & wb) / len(wa) if wa else 0.0
+def story_pair_candidates(
+    fnc: Fnc, pairs: list[Pair], limit: int, seed: int, per_story: int = 10
+) -> list[tuple]:
+    """(headline, agreeing body, refuting body), see :func:`_headline_pairs`."""
+
+    def pick(rng: random.Random, free: dict[str, list[int]]) -> tuple[int, int] | None:
+        agree, refute = free.get("agree", []), free.get("disagree", [])
+        return (rng.choice(agree), rng.choice(refute)) if agree and refute else None
+
+    def eligible(bodies: dict[str, list[int]]) -> bool:
+        return bool(bodies["agree"] and bodies["disagree"])
+
+    return _headline_pairs(fnc, pairs, eligible, pick, limit, random.Random(seed), per_story)
 
 
 def control_pair_candidates(
@@ -636,29 +652,22 @@ def control_pair_candidates(
 ) -> list[tuple]:
     """(headline, agreeing body, another agreeing body): the control of the story pairs.
     Two reports that both support a headline; a contradiction between them is a false
-    alert. At most ``per_story`` headlines of one story, no body used twice."""
-    by_h: dict[str, list[int]] = collections.defaultdict(list)
-    for p in pairs:
-        if p.label == "agree":
-            by_h[p.headline].append(p.body_id)
-    rng = random.Random(seed + 1)
-    heads = sorted(h for h, bs in by_h.items() if len(bs) >= 2)
-    rng.shuffle(heads)
-    used: set[int] = set()
-    stories: collections.Counter = collections.Counter()
-    out = []
-    for h in heads:
-        s = fnc.story_of_headline[h]
-        free = [b for b in sorted(by_h[h]) if b not in used]
-        if stories[s] >= per_story or len(free) < 2:
-            continue
-        a, b = rng.sample(free, 2)
-        used |= {a, b}
-        stories[s] += 1
-        out.append((h, a, b))
-        if len(out) >= limit:
-            break
-    return out
+    alert. See :func:`_headline_pairs`."""
+
+    def pick(rng: random.Random, free: dict[str, list[int]]) -> tuple[int, int] | None:
+        agree = free.get("agree", [])
+        return tuple(rng.sample(agree, 2)) if len(agree) >= 2 else None  # type: ignore[return-value]
+
+    def eligible(bodies: dict[str, list[int]]) -> bool:
+        return len(bodies["agree"]) >= 2
+
+    return _headline_pairs(fnc, pairs, eligible, pick, limit, random.Random(seed + 1), per_story)
+
+
+def overlap(a: str, b: str) -> float:
+    wa = {_STEM.stem(w) for w in content_words(a)}
+    wb = {_STEM.stem(w) for w in content_words(b)}
+    return len(wa & wb) / len(wa) if wa else 0.0
 
 
 def eval_article_pairs(

@@ -378,17 +378,10 @@ class ArticleJudge:
             return "confirms"
         return "neither"
 
-    def judge(
-        self,
-        claims: Sequence[str],
-        sents: Sequence[str],
-        readings: Sequence[Readings],
-        engine: Sequence[EngineReading],
-        pair: Sequence[Verdict],
-    ) -> list[Verdict]:
-        """Verdicts of claims against one article (:meth:`read` without the judge's own
-        probabilities)."""
-        return self.read(claims, sents, readings, engine, pair)[0]
+    def judge(self, *args: Any, **kwargs: Any) -> list[Verdict]:
+        """Verdicts of claims against one article: :meth:`read` without the judge's own
+        probabilities (same arguments)."""
+        return self.read(*args, **kwargs)[0]
 
     def read(
         self,

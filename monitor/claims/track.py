@@ -23,7 +23,7 @@ whole article, the article judge (:mod:`.article_judge`): every candidate claim,
 claim the article created, is read against the article's sentences in one batched call;
 a text of one sentence is decided at the pair model's calibrated thresholds, a whole
 article by the judge over those readings and the stance engine's
-(:meth:`ClaimTracker.verdicts`).
+(:meth:`ClaimTracker.read`).
 The alert's confidence is that probability, its evidence the sentence(s) the model read.
 
 * ``claim.confirmed``: from an outlet that has not reported the claim yet, not a
@@ -403,20 +403,6 @@ class ClaimTracker:
                 log.warning("article judge off, confirmations in whole articles are off: %s", e)
         return self._judge
 
-    def verdicts(
-        self,
-        model: PairModel,
-        claims: Sequence[str],
-        sents: Sequence[str],
-        article: Article,
-        created: Sequence[bool] = (),
-    ) -> tuple[list[Verdict], str]:
-        """Each claim (a statement) judged against an article's sentences, and the level
-        ("sentence" for a text of one sentence, else "article"): :meth:`read` without the
-        judge's probabilities."""
-        r = self.read(model, claims, sents, article, created)
-        return r.verdicts, r.level
-
     def read(
         self,
         model: PairModel,
@@ -753,14 +739,14 @@ class _ArticleRun:
         # carrying both known sides of a story)
         for c in [c for c in judged if self._known_side(c, by_claim[c.id])]:
             rest = [s for s in sents if not self._opposed_by(c, s)]
-            again, _ = self.t.verdicts(
+            again = self.t.read(
                 model,
                 [c.statement],
                 rest,
                 replace(self.article, text="\n".join(rest)),
                 [c.id in self.created],
             )
-            by_claim[c.id] = again[0]
+            by_claim[c.id] = again.verdicts[0]
         others = {c.id for c in self.others}
         for c in judged:  # claims on file first (by id), then those this article created
             v = by_claim[c.id]
