@@ -33,6 +33,10 @@ The alert's confidence is that probability, its evidence the sentence(s) the mod
   claims and at most one contradiction between them. A contradiction wins over a
   confirmation in one article (a debunk quotes the rumour before refuting it); a report
   grouped as confirming the claim is then stored as discussion.
+* A debunk quotes the rumour to refute it (:data:`SELF_REFUTED`): the article judge reads
+  the article as refuting a claim it created. The debunk's side is stored as a claim (the
+  other polarity, its most refuting sentence), without an alert; a later report of the
+  story confirming the rumour (:data:`REFUTED_CONFIRMS`) contradicts that side, once.
 * If the model files cannot be loaded, one warning names the file and nothing alerts.
 """
 
@@ -105,7 +109,8 @@ SELF_REFUTED = 0.5
 # pairs --side val; docs/claims-evaluation.md, "Story pairs").
 REFUTED_CONFIRMS = 0.4
 # What such an alert's confidence means: on those validation story pairs, 4 of the route's
-# 5 alerts were between a report and its refutation, 1 between two reports that agree.
+# 5 alerts were between a report and its refutation, 1 between two debunks of one hoax
+# (5 of 5 once limited to asserted rumours; a small sample, rounded down).
 REFUTED_PRECISION = 0.8
 
 # Claims a decision creates are numbered from here until the apply step stores them: above
