@@ -1,7 +1,7 @@
 """Pair model cost: one new article (40 sentences) judged against the 100 stored claims of its
 story with ``monitor.claims.pairs.judge_many``, on ONE core (onnxruntime
 ``intra_op_num_threads=1``), model loaded beforehand (its load time is printed apart); then
-the whole article-level decision of the claims stage (``ClaimTracker.verdicts``: the same
+the whole article-level decision of the claims stage (``ClaimTracker.read``: the same
 readings, the stance engine's reading of the body and the article judge).
 
 CPU time of the process is the figure to quote on a shared machine (one inference thread,
@@ -121,11 +121,11 @@ def main() -> None:
         feed_name="bench",
         guid="bench",
     )
-    tracker.verdicts(model, claims, sents, article)  # loads the engine and the judge
+    tracker.read(model, claims, sents, article)  # loads the engine and the judge
     stage = []
     for _ in range(args.repeat):
         c0 = time.process_time()
-        tracker.verdicts(model, claims, sents, article)
+        tracker.read(model, claims, sents, article)
         stage.append(time.process_time() - c0)
     size = (args.model / "model.onnx").stat().st_size
     print(

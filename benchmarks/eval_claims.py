@@ -31,7 +31,8 @@ are connected components of the headline-body graph of related pairs; Emergent b
 
 Only the TEST side of the split is scored; the train and validation sides are for training
 and calibration (the one place this script reads them is the word-overlap baseline's
-threshold, chosen on train+val). The script drives the ``monitor`` CLI only, so it measures
+threshold, chosen on train+val). ``--side val`` scores the validation stories instead, for
+choosing rules and thresholds without looking at the test side. The script drives the ``monitor`` CLI only, so it measures
 whatever judge is inside the installed package and can be re-run unchanged after it changes.
 Defaults sample the test side (see ``--limit``, ``--stories``, ``--broad``) so that a full run
 takes a few minutes on a shared 2-core machine; the total runtime is printed at the end.
@@ -173,20 +174,28 @@ def headline_key(headline: str) -> str:
     return hashlib.sha1(headline.encode("utf-8")).hexdigest()[:16]
 
 
-def load_split(fnc: Fnc, emergent: list[dict[str, str]], seed: int) -> dict[str, Any]:
-    """The shared split file if the repository has it, else our own story split."""
+def load_split(
+    fnc: Fnc, emergent: list[dict[str, str]], seed: int, side: str = "test"
+) -> dict[str, Any]:
+    """The shared split file if the repository has it, else our own story split.
+
+    ``side`` picks which side of the split file is scored: ``test`` (the default, the
+    figures in docs/) or ``val`` (validation stories, for choosing rules and thresholds
+    without looking at the test side). The keys stay ``test_*`` either way."""
     if not SPLITS.is_file():
+        if side != "test":
+            raise SystemExit(f"--side {side} needs {SPLITS}")
         return story_split(fnc, emergent, seed)
     raw = json.loads(SPLITS.read_text(encoding="utf-8"))
     try:
-        test = raw["fnc1"]["test"]
+        held = raw["fnc1"][side]
         return {
-            "source": f"{SPLITS.relative_to(ROOT)} (seed {raw.get('seed')}, test side)",
+            "source": f"{SPLITS.relative_to(ROOT)} (seed {raw.get('seed')}, {side} side)",
             "fnc1": {
-                "test_body_ids": sorted(int(b) for b in test["body_ids"]),
-                "test_headlines": sorted(test["headline_sha1"]),
+                "test_body_ids": sorted(int(b) for b in held["body_ids"]),
+                "test_headlines": sorted(held["headline_sha1"]),
             },
-            "emergent": {"test_claim_ids": sorted(raw["emergent"]["test"])},
+            "emergent": {"test_claim_ids": sorted(raw["emergent"][side])},
         }
     except (KeyError, TypeError) as e:
         raise SystemExit(f"{SPLITS}: unexpected format ({e!r})") from e
@@ -596,35 +605,74 @@ def eval_declared(
 # ------------------------------------------------------------------------------ 2. pairs
 
 
-def story_pair_candidates(
-    fnc: Fnc, pairs: list[Pair], limit: int, seed: int, per_story: int = 10
+def _headline_pairs(
+    fnc: Fnc,
+    pairs: list[Pair],
+    eligible: Any,
+    pick: Any,
+    limit: int,
+    rng: random.Random,
+    per_story: int,
 ) -> list[tuple]:
-    """(headline, agreeing body, refuting body): at most ``per_story`` headlines of one
-    story, no body used twice (each triple gets its own watch and its own two pages)."""
+    """(headline, body, body) for the ``eligible(bodies)`` headlines in random order
+    (``bodies``: FNC label → body ids): ``pick(rng, bodies)`` chooses two of a headline's
+    bodies not used yet, or None;
+    at most ``per_story`` headlines of one story, no body used twice (each triple gets its
+    own watch and its own two pages)."""
     by_h: dict[str, dict[str, list[int]]] = collections.defaultdict(
         lambda: collections.defaultdict(list)
     )
     for p in pairs:
         by_h[p.headline][p.label].append(p.body_id)
-    rng = random.Random(seed)
-    heads = sorted(h for h, d in by_h.items() if d["agree"] and d["disagree"])
+    heads = sorted(h for h, bodies in by_h.items() if eligible(bodies))
     rng.shuffle(heads)
     used: set[int] = set()
     stories: collections.Counter = collections.Counter()
     out = []
     for h in heads:
         s = fnc.story_of_headline[h]
-        agree = [b for b in sorted(by_h[h]["agree"]) if b not in used]
-        refute = [b for b in sorted(by_h[h]["disagree"]) if b not in used]
-        if stories[s] >= per_story or not agree or not refute:
+        free = {k: [b for b in sorted(bs) if b not in used] for k, bs in by_h[h].items()}
+        got = None if stories[s] >= per_story else pick(rng, free)
+        if got is None:
             continue
-        a, r = rng.choice(agree), rng.choice(refute)
-        used |= {a, r}
+        used |= set(got)
         stories[s] += 1
-        out.append((h, a, r))
+        out.append((h, *got))
         if len(out) >= limit:
             break
     return out
+
+
+def story_pair_candidates(
+    fnc: Fnc, pairs: list[Pair], limit: int, seed: int, per_story: int = 10
+) -> list[tuple]:
+    """(headline, agreeing body, refuting body), see :func:`_headline_pairs`."""
+
+    def pick(rng: random.Random, free: dict[str, list[int]]) -> tuple[int, int] | None:
+        agree, refute = free.get("agree", []), free.get("disagree", [])
+        return (rng.choice(agree), rng.choice(refute)) if agree and refute else None
+
+    def eligible(bodies: dict[str, list[int]]) -> bool:
+        return bool(bodies["agree"] and bodies["disagree"])
+
+    return _headline_pairs(fnc, pairs, eligible, pick, limit, random.Random(seed), per_story)
+
+
+def control_pair_candidates(
+    fnc: Fnc, pairs: list[Pair], limit: int, seed: int, per_story: int = 10
+) -> list[tuple]:
+    """(headline, agreeing body, another agreeing body): the control of the story pairs.
+    Two reports that both support a headline; a contradiction between them is a false
+    alert. See :func:`_headline_pairs`."""
+
+    def pick(rng: random.Random, free: dict[str, list[int]]) -> tuple[int, int] | None:
+        agree = free.get("agree", [])
+        return tuple(rng.sample(agree, 2)) if len(agree) >= 2 else None  # type: ignore[return-value]
+
+    def eligible(bodies: dict[str, list[int]]) -> bool:
+        return len(bodies["agree"]) >= 2
+
+    return _headline_pairs(fnc, pairs, eligible, pick, limit, random.Random(seed + 1), per_story)
 
 
 def overlap(a: str, b: str) -> float:
@@ -634,14 +682,29 @@ def overlap(a: str, b: str) -> float:
 
 
 def eval_article_pairs(
-    fnc: Fnc, triples: list[tuple], tmp: Path, show: bool = False
+    fnc: Fnc,
+    triples: list[tuple],
+    tmp: Path,
+    show: bool = False,
+    controls: list[tuple] | None = None,
 ) -> dict[str, Any]:
+    """Story pairs (``triples``: headline, agreeing body, refuting body) in both orders;
+    with ``controls`` (headline, two agreeing bodies) also the order "agree-then-agree",
+    where every contradiction between the two reports is a false alert."""
     out: dict[str, Any] = {
         "runs": len(triples),
         "stories": len({fnc.story_of_headline[h] for h, _, _ in triples}),
         "orders": {},
     }
-    for order in ("agree-then-refute", "refute-then-agree"):
+    orders: list[tuple[str, list[tuple]]] = [
+        ("agree-then-refute", [(h, a, r) for h, a, r in triples]),
+        ("refute-then-agree", [(h, r, a) for h, a, r in triples]),
+    ]
+    if controls:
+        orders.append(("agree-then-agree", list(controls)))
+        out["control_runs"] = len(controls)
+    for order, runs_of_order in orders:
+        (tmp / order).mkdir(exist_ok=True)
         site = Site(fnc.bodies, tmp / order)
         feeds: dict[str, str] = {}
         watches: list[Watch] = []
@@ -649,8 +712,7 @@ def eval_article_pairs(
         second: dict[str, tuple[str, Page]] = {}
         heads: dict[str, str] = {}
         try:
-            for k, (h, a, r) in enumerate(triples):
-                first_b, second_b = (a, r) if order.startswith("agree") else (r, a)
+            for k, (h, first_b, second_b) in enumerate(runs_of_order):
                 p1 = Page(f"s{k}a", first_b, f"First Outlet {k}", t0 + 60 * k)
                 p2 = Page(f"s{k}b", second_b, f"Second Outlet {k}", t0 + 3600 + 60 * k)
                 feeds[f"s{k}a"] = site.publish(f"s{k}a", [p1])
@@ -705,8 +767,11 @@ def eval_article_pairs(
         }
     n = len(triples)
     orders = out["orders"]
-    if n and len(orders) == 2:
-        between = sum(o["runs_with_contradicted_between"] for o in orders.values())
+    if n and {"agree-then-refute", "refute-then-agree"} <= set(orders):
+        between = sum(
+            orders[o]["runs_with_contradicted_between"]
+            for o in ("agree-then-refute", "refute-then-agree")
+        )
         out["contradicted_share"] = round(between / (2 * n), 3)
         # the refuting report arrives second and re-quotes the rumour: it must never confirm
         out["debunk_confirmed_runs"] = orders["agree-then-refute"]["runs_with_confirmed_between"]
@@ -928,7 +993,7 @@ def report(res: dict[str, Any]) -> str:
             "|---|---|---|---|---|---|",
         ]
         for order, o in p["orders"].items():
-            n = p["runs"]
+            n = p["control_runs"] if order == "agree-then-agree" else p["runs"]
             out.append(
                 f"| {order} | {o['runs_with_contradicted_between']}/{n} | "
                 f"{o['runs_with_contradicted_between_on_topic']}/{n} | "
@@ -941,6 +1006,14 @@ def report(res: dict[str, Any]) -> str:
                 f"contradicted between the two reports: {p['contradicted_share']:.0%} of "
                 f"{2 * p['runs']} runs; the debunk (arriving second) confirmed the first "
                 f"report's claim in {p['debunk_confirmed_runs']}/{p['runs']} runs",
+            ]
+        if "agree-then-agree" in p["orders"]:
+            c = p["orders"]["agree-then-agree"]
+            out += [
+                "",
+                f"control: two agreeing reports of one headline, {p['control_runs']} runs: "
+                f"a contradiction between them (a false alert) in "
+                f"{c['runs_with_contradicted_between']}/{p['control_runs']}",
             ]
         out.append("")
     s = res.get("stance")
@@ -991,6 +1064,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--broad", type=int, default=100, help="broad watch: bodies")
     ap.add_argument("--emergent", type=int, default=0, help="stance: pairs (0: all held out)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--side",
+        choices=("test", "val"),
+        default="test",
+        help="which side of training/pairs/splits.json is scored (val: for design choices)",
+    )
     ap.add_argument("--out", "--json", dest="out", type=Path, help="write all results as JSON")
     ap.add_argument("--show", action="store_true", help="print every alert")
     ap.add_argument("--keep", type=Path, help="keep configs, databases and logs in this folder")
@@ -1011,7 +1090,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.data / "fnc1" / "train_bodies.csv").is_file():
         raise SystemExit(f"FNC-1 data not found under {args.data}")
     fnc, emergent = load_fnc(args.data), load_emergent(args.data)
-    split = load_split(fnc, emergent, args.seed)
+    split = load_split(fnc, emergent, args.seed, args.side)
     held = held_out_pairs(fnc, split)
     res: dict[str, Any] = {"split": split["source"], "held_out_fnc_pairs": len(held)}
     with tempfile.TemporaryDirectory(prefix="eval-claims-") as td:
@@ -1028,9 +1107,8 @@ def main(argv: list[str] | None = None) -> int:
             res["declared_body_stance"] = eval_body_stance(fnc, sample)
         if "pairs" in args.parts:
             triples = story_pair_candidates(fnc, held, args.stories, args.seed)
-            for order in ("agree-then-refute", "refute-then-agree"):
-                (tmp / order).mkdir()
-            res["pairs"] = eval_article_pairs(fnc, triples, tmp, args.show)
+            controls = control_pair_candidates(fnc, held, args.stories, args.seed)
+            res["pairs"] = eval_article_pairs(fnc, triples, tmp, args.show, controls)
         if "stance" in args.parts:
             test_ids = set(split["emergent"]["test_claim_ids"])
             rows = [r for r in emergent if r["claim_id"] in test_ids]

@@ -378,15 +378,21 @@ class ArticleJudge:
             return "confirms"
         return "neither"
 
-    def judge(
+    def judge(self, *args: Any, **kwargs: Any) -> list[Verdict]:
+        """Verdicts of claims against one article: :meth:`read` without the judge's own
+        probabilities (same arguments)."""
+        return self.read(*args, **kwargs)[0]
+
+    def read(
         self,
         claims: Sequence[str],
         sents: Sequence[str],
         readings: Sequence[Readings],
         engine: Sequence[EngineReading],
         pair: Sequence[Verdict],
-    ) -> list[Verdict]:
-        """Verdicts of claims against one article.
+    ) -> tuple[list[Verdict], np.ndarray]:
+        """Verdicts of claims against one article, and the judge's own probabilities of
+        each claim (rows of confirms / contradicts / neither, before the routes below).
 
         ``pair``: the pair model's article-level verdicts of the same readings
         (:func:`~monitor.claims.pairs.verdict`). The judge's own calibrated verdict
@@ -413,8 +419,9 @@ class ArticleJudge:
         pas = passage_probabilities(self.passage_model, claims, sents)
         gate = self.thresholds["gate"]
         out: list[Verdict] = []
+        own = self.probabilities(X)
         rows = zip(
-            self.probabilities(X),
+            own,
             readings,
             engine,
             pair,
@@ -455,7 +462,7 @@ class ArticleJudge:
             else:
                 prob = max(float(p[col]), v.probability if v.relation == relation else 0.0)
                 out.append(Verdict(relation, prob, evidence, score))
-        return out
+        return out, own
 
 
 @functools.lru_cache(maxsize=1)

@@ -35,7 +35,7 @@ whole article, the article judge (:mod:`.article_judge`): every candidate claim,
 claim the article created, is read against the article's sentences in one batched call;
 a text of one sentence is decided at the pair model's calibrated thresholds, a whole
 article by the judge over those readings and the stance engine's
-(:meth:`ClaimTracker.verdicts`).
+(:meth:`ClaimTracker.read`).
 The alert's confidence is that probability, its evidence the sentence(s) the model read.
 
 * ``claim.confirmed``: from an outlet that has not reported the claim yet, not a
@@ -45,6 +45,10 @@ The alert's confidence is that probability, its evidence the sentence(s) the mod
   claims and at most one contradiction between them. A contradiction wins over a
   confirmation in one article (a debunk quotes the rumour before refuting it); a report
   grouped as confirming the claim is then stored as discussion.
+* A debunk quotes the rumour to refute it (:data:`SELF_REFUTED`): the article judge reads
+  the article as refuting a claim it created. The debunk's side is stored as a claim (the
+  other polarity, its most refuting sentence), without an alert; a later report of the
+  story confirming the rumour (:data:`REFUTED_CONFIRMS`) contradicts that side, once.
 * If the model files cannot be loaded, one warning names the file and nothing alerts.
 """
 
@@ -58,6 +62,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal, Protocol
+
+import numpy as np
 
 from monitor.claims.article_judge import ArticleJudge, ArticleJudgeError, engine_readings
 from monitor.claims.extract import (
@@ -110,6 +116,22 @@ CROSS_STORY_LIMIT = 20
 # not a claim another story can be matched on).
 CROSS_STORY_WORDS = 4
 
+# A debunk quotes the rumour before refuting it, and the claim reader stores the rumour as a
+# claim of the debunk. When the article judge reads the debunk's whole text as contradicting
+# a claim the debunk created (its own probability at least this, and above confirms), the
+# article quoted the claim to refute it: the debunk's side is stored as a claim of its own
+# (the rumour's proposition, the other polarity, its most refuting sentence) ...
+SELF_REFUTED = 0.5
+# ... and a later report of the story that the judge reads as confirming the rumour (its
+# probability at least this, and above contradicts) contradicts that side.
+# Both chosen on the story pairs of the validation stories (benchmarks/eval_claims.py
+# pairs --side val; docs/claims-evaluation.md, "Story pairs").
+REFUTED_CONFIRMS = 0.4
+# What such an alert's confidence means: on those validation story pairs, 4 of the route's
+# 5 alerts were between a report and its refutation, 1 between two debunks of one hoax
+# (5 of 5 once limited to asserted rumours; a small sample, rounded down).
+REFUTED_PRECISION = 0.8
+
 # Claims a decision creates are numbered from here until the apply step stores them: above
 # every stored id, in the order they were made, as their stored ids will be.
 PROVISIONAL = 1 << 62
@@ -157,6 +179,18 @@ class ClaimEvent:
     @property
     def type(self) -> str:
         return "claim.confirmed" if self.relation == "confirms" else "claim.contradicted"
+
+
+@dataclass(frozen=True)
+class ArticleReading:
+    """Claims judged against one article (:meth:`ClaimTracker.read`): a verdict per claim,
+    the level ("sentence" or "article"), and at article level the article judge's own
+    (confirms, contradicts) probabilities per claim and the pair model's readings."""
+
+    verdicts: list[Verdict]
+    level: str
+    judge: list[tuple[float, float]] | None = None
+    readings: Sequence[Any] = ()
 
 
 @dataclass(frozen=True)
@@ -437,16 +471,17 @@ class ClaimTracker:
                 log.warning("article judge off, confirmations in whole articles are off: %s", e)
         return self._judge
 
-    def verdicts(
+    def read(
         self,
         model: PairModel,
         claims: Sequence[str],
         sents: Sequence[str],
         article: Article,
         created: Sequence[bool] = (),
-    ) -> tuple[list[Verdict], str]:
-        """Each claim (a statement) judged against an article's sentences, and the level
-        ("sentence" for a text of one sentence, else "article").
+    ) -> ArticleReading:
+        """Each claim (a statement) judged against an article's sentences, the level
+        ("sentence" for a text of one sentence, else "article") and, at article level, the
+        article judge's own probabilities of each claim (:meth:`ArticleJudge.read`).
 
         ``created``: per claim, whether this article made it. Such a claim is judged by
         the pair model alone: the article itself carries both sides, and a contradiction
@@ -461,7 +496,9 @@ class ClaimTracker:
         n = sum(1 for s in sents if s and s.strip())
         level = "sentence" if n == 1 else "article"
         if level == "sentence":
-            return [verdict(model, r.probs, r.texts, level) for r in readings], level
+            return ArticleReading(
+                [verdict(model, r.probs, r.texts, level) for r in readings], level
+            )
         judge = self.article_judge()
         engine = self.engine()
         eng: list[Any] = []
@@ -472,12 +509,18 @@ class ClaimTracker:
                 log.warning("stance engine failed on %s: %s", article.url, e)
         pair = [verdict(model, r.probs, r.texts, level) for r in readings]
         if judge is None or len(eng) != len(claims):
-            return [
-                replace(v, relation="neither") if v.relation == "confirms" else v for v in pair
-            ], level
-        judged = judge.judge(contents, sents, readings, eng, pair)
+            return ArticleReading(
+                [replace(v, relation="neither") if v.relation == "confirms" else v for v in pair],
+                level,
+            )
+        judged, probs = judge.read(contents, sents, readings, eng, pair)
         own = list(created) + [False] * (len(claims) - len(created))
-        return [p if c else j for p, j, c in zip(pair, judged, own, strict=True)], level
+        return ArticleReading(
+            [p if c else j for p, j, c in zip(pair, judged, own, strict=True)],
+            level,
+            [(float(q[0]), float(q[1])) for q in probs],
+            readings,
+        )
 
     def precision(self, model: PairModel, level: str, relation: str) -> float | None:
         """Held-out precision of a verdict at its threshold (the alert's confidence note)."""
@@ -807,30 +850,34 @@ class _ArticleRun:
         if model is None or not sents:
             return
         judged = [*self.claims, *self.others]
-        verdicts, level = self.t.verdicts(
+        reading = self.t.read(
             model,
             [c.statement for c in judged],
             sents,
             self.article,
             [c.id in self.created for c in judged],
         )
+        verdicts, level = reading.verdicts, reading.level
         by_claim = dict(zip((c.id for c in judged), verdicts, strict=True))
+        sided = self._quoted_to_refute(judged, reading, model, level)
         # a contradiction only by a side already on file must not hide a confirmation:
         # read those claims again without the sentences of that side (rare: an article
         # carrying both known sides of a story)
         for c in [c for c in judged if self._known_side(c, by_claim[c.id])]:
             rest = [s for s in sents if not self._opposed_by(c, s)]
-            again, _ = self.t.verdicts(
+            again = self.t.read(
                 model,
                 [c.statement],
                 rest,
                 replace(self.article, text="\n".join(rest)),
                 [c.id in self.created],
             )
-            by_claim[c.id] = again[0]
+            by_claim[c.id] = again.verdicts[0]
         others = {c.id for c in self.others}
         for c in judged:  # claims on file first (by id), then those this article created
             v = by_claim[c.id]
+            if c.id in sided:
+                continue  # this report contradicts the debunk that quoted the claim
             log.debug(
                 "claims: %s %s claim %d %r (%.3f): %r",
                 self.article.url,
@@ -850,6 +897,100 @@ class _ArticleRun:
                 self._confirm(c, v, note)
             elif v.probability >= self.t.contradicts_threshold:
                 self._contradict(c, v, note)
+
+    # -- a debunk quotes the rumour to refute it (SELF_REFUTED, REFUTED_CONFIRMS)
+    def _quoted_to_refute(
+        self, judged: Sequence[StoredClaim], reading: ArticleReading, model: PairModel, level: str
+    ) -> set[int]:
+        """The debunk's side of claims this article quotes to refute, and contradictions of
+        such sides on file by this article. Returns the claims on file whose debunk this
+        article contradicts (they are not confirmed as well: a contradiction wins)."""
+        if reading.judge is None or level != "article":
+            return set()
+        sided: set[int] = set()
+        for c, (conf, contra), r in zip(judged, reading.judge, reading.readings, strict=True):
+            probs = np.asarray(r.probs, dtype=float).reshape(-1, 3)
+            if c.polarity != "asserted":
+                continue  # a debunk refutes what was asserted; its own side is a denial
+            if c.id in self.created:
+                if contra >= SELF_REFUTED and contra > conf:
+                    self._debunk_side(c, probs, r.texts, contra)
+                continue
+            if conf < REFUTED_CONFIRMS or conf <= contra or not len(probs):
+                continue
+            if self.copy or any(o.id == c.id for o in self.others):
+                continue  # a re-run does not alert; claims of other stories never here
+            i = int(np.argmax(probs[:, 0]))
+            if probs[i, 0] <= probs[i, 1]:
+                continue  # no sentence of this article reads as confirming the claim
+            for side in self._debunks_of(c):
+                if self._contradict_side(side, c, r.texts[i], conf, model, level):
+                    sided.add(c.id)
+        return sided
+
+    def _debunk_side(
+        self, claim: StoredClaim, probs: np.ndarray, texts: Sequence[str], probability: float
+    ) -> None:
+        """Store the side of an article that quotes ``claim`` (created here) to refute it:
+        the claim's proposition, the other polarity, the article's sentence most refuting
+        it (which must read as refuting). No relation and no alert: one article is not two
+        reports; a later report confirming the claim contradicts this side."""
+        if not len(probs):
+            return
+        i = int(np.argmax(probs[:, 1]))
+        if probs[i, 1] <= probs[i, 0] or self._debunks_of(claim):
+            return
+        polarity = _opposite(claim.polarity)
+        rec = self._reading(claim, Verdict("contradicts", probability, texts[i], None), polarity)
+        # not among ``placed``: the claim reader did not find this side as a report, so the
+        # article's own two sides are never related nor alerted (``_contradict``)
+        self._create(replace(rec, proposition=claim.proposition, cues=("quoted-to-refute",)))
+
+    def _debunks_of(self, claim: StoredClaim) -> list[StoredClaim]:
+        """Sides stored by the article that created ``claim`` (asserted) and quoted it to
+        refute it (:meth:`_debunk_side`): its proposition, denied, the same first article."""
+        if claim.polarity != "asserted":
+            return []
+        return [
+            d
+            for d in self.claims
+            if d.id != claim.id
+            and d.polarity == "denied"
+            and d.proposition == claim.proposition
+            and d.origin == "article"
+            and (
+                d.first_article_id == claim.first_article_id
+                if d.first_article_id is not None
+                else d.id in self.created and claim.id in self.created
+            )
+        ]
+
+    def _contradict_side(
+        self,
+        side: StoredClaim,
+        claim: StoredClaim,
+        evidence: str,
+        probability: float,
+        model: PairModel,
+        level: str,
+    ) -> bool:
+        """This article confirms ``claim``, which an earlier article quoted to refute it:
+        it contradicts that article's side (recorded and alerted once, ever)."""
+        if side.id in self.created or self._has_relation(side.id, claim.id):
+            return False
+        if self.judged and not self._judge_allows(side, "contradicts"):
+            return False
+        rec = self._reading(claim, Verdict("confirms", probability, evidence, None), claim.polarity)
+        self._mark(claim, "confirms", probability, alerted=False, rec=rec)
+        self.pairs.add((min(side.id, claim.id), max(side.id, claim.id)))
+        self.outcome.relations.append(
+            NewRelation(min(side.id, claim.id), max(side.id, claim.id), "contradicts", probability)
+        )
+        note = confidence_note("contradicts", probability, REFUTED_PRECISION)
+        self.outcome.events.append(
+            ClaimEvent("contradicts", self.watch, side, rec, claim.id, probability, False, note)
+        )
+        return True
 
     def _records_in(self, text: str) -> list[tuple[ClaimRecord, StoredClaim]]:
         return [(r, c) for r, c in self.placed if r.quote and (r.quote in text or text in r.quote)]
