@@ -101,7 +101,7 @@ _EXTRA_TRACKERS = re.compile(
 )
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=4096)
 def canonical_url(url: str) -> str:
     """A normalised form of an http(s) URL: the same page, written one way.
 
@@ -126,7 +126,7 @@ def canonical_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc.rstrip("."), path, query, fragment))
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=4096)
 def url_key(url: str) -> str:
     """The identity of a URL: :func:`canonical_url` without scheme and ``www.``.
 
@@ -377,15 +377,6 @@ def jaccard(a: bytes, b: bytes) -> float:
     )
 
 
-def _dot(weight: Callable[[int, float], float], terms: Sequence[tuple[int, float]]) -> float:
-    """sum(w * weight(k, 0.0) for k, w in terms), the same sum in the same order, without
-    a generator's per-term frames."""
-    if not terms:
-        return 0
-    keys, ws = zip(*terms, strict=True)
-    return sum(map(operator.mul, ws, map(weight, keys, itertools.repeat(0.0))))
-
-
 def cosine(a: Sequence[tuple[int, float]], b: Sequence[tuple[int, float]]) -> float:
     """Cosine of two sparse unit vectors given as (term, weight) pairs."""
     if len(a) > len(b):
@@ -401,13 +392,16 @@ def pack_terms(terms: Sequence[tuple[int, float]]) -> bytes:
     return hs.tobytes() + ws.tobytes()
 
 
-@functools.lru_cache(maxsize=65536)
 def unpack_terms(blob: bytes) -> tuple[tuple[int, float], ...]:
-    """Stored terms (see :func:`pack_terms`) as (hash, weight) pairs. Cached: the same
-    stored articles come back as candidates for many incoming ones."""
+    """Stored terms (see :func:`pack_terms`) as (hash, weight) pairs."""
+    keys, weights = _unpack_columns(blob)
+    return tuple(zip(keys, weights, strict=True))
+
+
+def _unpack_columns(blob: bytes) -> tuple[tuple[int, ...], tuple[float, ...]]:
     n = len(blob) // 6
     values = struct.unpack(f"<{n}I{n}e", blob)
-    return tuple(zip(values[:n], values[n:], strict=True))
+    return values[:n], values[n:]
 
 
 # -- the decision -------------------------------------------------------------------------
@@ -423,7 +417,21 @@ class StoredSketch:
     site: str
     when: datetime
     minhash: bytes
-    terms: tuple[tuple[int, float], ...]
+    packed_terms: bytes  # the story vector as stored (see pack_terms)
+
+    @functools.cached_property
+    def terms(self) -> tuple[tuple[int, float], ...]:
+        return unpack_terms(self.packed_terms)
+
+    @property
+    def n_terms(self) -> int:
+        return len(self.packed_terms) // 6
+
+    def story_score(self, weight: Callable[[int, float], float]) -> float:
+        """``sum(w * weight(k, 0.0) for k, w in self.terms)``: the same sum in the same
+        order, read straight from the stored columns (no pairs, no generator frames)."""
+        keys, ws = _unpack_columns(self.packed_terms)
+        return sum(map(operator.mul, ws, map(weight, keys, itertools.repeat(0.0))))
 
 
 class DedupState(Protocol):
@@ -452,7 +460,7 @@ def _stored(row: SketchRow) -> StoredSketch:
         site=row.site,
         when=datetime.fromtimestamp(row.t, UTC),
         minhash=row.minhash,
-        terms=unpack_terms(row.terms),
+        packed_terms=row.terms,  # unpacked when scored: most candidates are not
     )
 
 
@@ -603,11 +611,9 @@ class Deduplicator:
         if ids:
             top = [i for i, _ in Counter(ids).most_common(MAX_STORY_CANDIDATES)]
             weight = dict(fp.terms).get
-            scored = [(_dot(weight, s.terms), s) for s in map(_stored, st.dedup_sketches(top))]
+            scored = [(s.story_score(weight), s) for s in map(_stored, st.dedup_sketches(top))]
             scored = [
-                x
-                for x in scored
-                if x[1].story_id is not None and len(x[1].terms) >= MIN_STORY_TERMS
+                x for x in scored if x[1].story_id is not None and x[1].n_terms >= MIN_STORY_TERMS
             ]
             if scored:
                 c, s = self._best_story(scored)
