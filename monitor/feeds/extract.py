@@ -1,7 +1,7 @@
 """Article pages → main text and metadata (trafilatura), off the event loop.
 
-Extraction is CPU-bound, so it runs in a process pool (``[extract] workers``; 0 runs
-it in a thread instead, which is handy for tests and tiny installs). When a page
+Extraction is CPU-bound, so it runs in worker processes (``[extract] workers``, each
+fed through a pipe of its own that the event loop reads; 0 runs it in a thread instead, which is handy for tests and tiny installs). When a page
 cannot be fetched or yields too little text, :func:`build_article` falls back to the
 feed entry's content or summary and records where the text came from.
 """
@@ -156,6 +156,9 @@ class _Worker:
         )
         try:
             self.process.start()
+        except BaseException:
+            self.conn.close()
+            raise
         finally:
             child.close()
 
@@ -184,7 +187,7 @@ class _Worker:
         self.conn.close()
         with contextlib.suppress(OSError, ValueError):
             self.process.kill()
-            self.process.join(timeout=5)
+            self.process.join(timeout=1)  # SIGKILL: gone within milliseconds
 
     def close(self) -> None:
         """Let an idle worker go: it exits when it reads the end of its pipe."""
