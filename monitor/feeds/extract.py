@@ -144,8 +144,8 @@ class WorkerDied(Exception):
 class _Worker:
     """One extraction process and the daemon's end of its pipe. (A pipe per worker,
     written and read from the event loop: the standard library's process pool hands each
-    page over through a queue, a feeder thread, a manager thread and a future, about
-    0.5 ms of the daemon's CPU per page, a tenth of extracting it.)"""
+    page over through a queue, a feeder thread, a manager thread and a future, which cost
+    the daemon about 0.7 ms of CPU per page against 0.3 ms this way; docs/benchmarks.md.)"""
 
     def __init__(self) -> None:
         # spawn: forking a process that runs an event loop and threads is unsafe
