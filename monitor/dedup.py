@@ -28,11 +28,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import math
+import operator
 import re
 import struct
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
@@ -99,12 +101,14 @@ _EXTRA_TRACKERS = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def canonical_url(url: str) -> str:
     """A normalised form of an http(s) URL: the same page, written one way.
 
     Scheme and host lower-cased, default port, fragment (except ``#!`` routes), trailing
     slash and tracking parameters (utm_*, fbclid, gclid, mc_cid, ...) dropped, remaining
-    query parameters sorted. Not a URL: returned stripped, otherwise unchanged.
+    query parameters sorted. Not a URL: returned stripped, otherwise unchanged. (Cached:
+    an article's addresses are looked at several times, by the pipeline and by dedup.)
     """
     u = url.strip()
     try:
@@ -122,6 +126,7 @@ def canonical_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc.rstrip("."), path, query, fragment))
 
 
+@functools.lru_cache(maxsize=4096)
 def url_key(url: str) -> str:
     """The identity of a URL: :func:`canonical_url` without scheme and ``www.``.
 
@@ -197,8 +202,9 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint32(16))
 
 
-def minhash_signature(hashes: list[int]) -> bytes:
-    """The MinHash signature (NUM_PERM little-endian uint32) of a set of 32-bit hashes."""
+def minhash_signature(hashes: list[int] | np.ndarray) -> bytes:
+    """The MinHash signature (NUM_PERM little-endian uint32) of a set of 32-bit hashes
+    (repeated values change nothing: each permutation keeps its minimum)."""
     hv = _fmix32(np.asarray(hashes, dtype=np.uint32).reshape(-1, 1))
     return (hv * _PERM_A + _PERM_B).min(axis=0).astype("<u4").tobytes()
 
@@ -227,9 +233,9 @@ class Fingerprint:
     when: datetime  # the article's time for story windows: published, else fetched
     n_words: int = 0
 
-    @property
+    @functools.cached_property
     def bands(self) -> tuple[int, ...]:
-        return band_keys(self.minhash)
+        return band_keys(self.minhash)  # (asked for by the decision and by its writing)
 
     @property
     def key_terms(self) -> tuple[int, ...]:
@@ -261,13 +267,18 @@ def _words_hash(title_words: list[str], text_words: list[str]) -> str:
 
 
 def _shingle_hashes(norms: list[str]) -> list[int]:
-    """32-bit hashes of the word shingles of a text (each word hashed once)."""
+    """32-bit hashes of the word shingles of a text (each word hashed once), as a set."""
+    return np.unique(_shingle_array(norms)).tolist()
+
+
+def _shingle_array(norms: list[str]) -> np.ndarray:
+    """The 32-bit hash of each word shingle of a text, in text order (repeats kept)."""
     n = SHINGLE if len(norms) >= SHINGLE else len(norms)
-    h = np.fromiter((_h32(w) for w in norms), dtype=np.uint64, count=len(norms))
+    h = np.fromiter(map(_h32, norms), dtype=np.uint64, count=len(norms))
     acc = np.zeros(len(norms) - n + 1, dtype=np.uint64)
     for i in range(n):
         acc = (acc ^ h[i : len(norms) - n + 1 + i]) * _MIX[i]
-    return np.unique((acc >> np.uint64(32)).astype(np.uint32)).tolist()
+    return (acc >> np.uint64(32)).astype(np.uint32)
 
 
 _MIX = np.array(
@@ -333,7 +344,7 @@ def sketch(
     # MinHash over word shingles (short texts: whatever shingles there are)
     mh = b""
     if norms and full:
-        mh = minhash_signature(_shingle_hashes(norms))
+        mh = minhash_signature(_shingle_array(norms))  # (a set's minimum: no need to dedupe)
 
     # story vector: stems of content words, log-scaled counts; title words weigh more
     terms = _story_terms(norms, title_words, language) if full else ()
@@ -382,9 +393,15 @@ def pack_terms(terms: Sequence[tuple[int, float]]) -> bytes:
 
 
 def unpack_terms(blob: bytes) -> tuple[tuple[int, float], ...]:
+    """Stored terms (see :func:`pack_terms`) as (hash, weight) pairs."""
+    keys, weights = _unpack_columns(blob)
+    return tuple(zip(keys, weights, strict=True))
+
+
+def _unpack_columns(blob: bytes) -> tuple[tuple[int, ...], tuple[float, ...]]:
     n = len(blob) // 6
     values = struct.unpack(f"<{n}I{n}e", blob)
-    return tuple(zip(values[:n], values[n:], strict=True))
+    return values[:n], values[n:]
 
 
 # -- the decision -------------------------------------------------------------------------
@@ -400,7 +417,21 @@ class StoredSketch:
     site: str
     when: datetime
     minhash: bytes
-    terms: tuple[tuple[int, float], ...]
+    packed_terms: bytes  # the story vector as stored (see pack_terms)
+
+    @functools.cached_property
+    def terms(self) -> tuple[tuple[int, float], ...]:
+        return unpack_terms(self.packed_terms)
+
+    @property
+    def n_terms(self) -> int:
+        return len(self.packed_terms) // 6
+
+    def story_score(self, weight: Callable[[int, float], float]) -> float:
+        """``sum(w * weight(k, 0.0) for k, w in self.terms)``: the same sum in the same
+        order, read straight from the stored columns (no pairs, no generator frames)."""
+        keys, ws = _unpack_columns(self.packed_terms)
+        return sum(map(operator.mul, ws, map(weight, keys, itertools.repeat(0.0))))
 
 
 class DedupState(Protocol):
@@ -429,7 +460,7 @@ def _stored(row: SketchRow) -> StoredSketch:
         site=row.site,
         when=datetime.fromtimestamp(row.t, UTC),
         minhash=row.minhash,
-        terms=unpack_terms(row.terms),
+        packed_terms=row.terms,  # unpacked when scored: most candidates are not
     )
 
 
@@ -579,15 +610,10 @@ class Deduplicator:
         ids = st.dedup_term_candidates(fp.key_terms, t - w, t + w, PER_KEY) if enough else []
         if ids:
             top = [i for i, _ in Counter(ids).most_common(MAX_STORY_CANDIDATES)]
-            mine = dict(fp.terms)
+            weight = dict(fp.terms).get
+            scored = [(s.story_score(weight), s) for s in map(_stored, st.dedup_sketches(top))]
             scored = [
-                (sum(w * mine.get(k, 0.0) for k, w in s.terms), s)
-                for s in map(_stored, st.dedup_sketches(top))
-            ]
-            scored = [
-                x
-                for x in scored
-                if x[1].story_id is not None and len(x[1].terms) >= MIN_STORY_TERMS
+                x for x in scored if x[1].story_id is not None and x[1].n_terms >= MIN_STORY_TERMS
             ]
             if scored:
                 c, s = self._best_story(scored)

@@ -1,7 +1,7 @@
 """Article pages → main text and metadata (trafilatura), off the event loop.
 
-Extraction is CPU-bound, so it runs in a process pool (``[extract] workers``; 0 runs
-it in a thread instead, which is handy for tests and tiny installs). When a page
+Extraction is CPU-bound, so it runs in worker processes (``[extract] workers``, each
+fed through a pipe of its own that the event loop reads; 0 runs it in a thread instead, which is handy for tests and tiny installs). When a page
 cannot be fetched or yields too little text, :func:`build_article` falls back to the
 feed entry's content or summary and records where the text came from.
 """
@@ -19,10 +19,10 @@ import signal
 import sys
 import threading
 import time
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
 
 from monitor.models import Article, Entry, TextSource
 
@@ -103,8 +103,8 @@ def _load() -> None:
 
 
 def die_with_parent(parent: int) -> None:
-    """Worker initializer: exit when the process that started the pool dies, SIGKILL
-    included (orphaned workers would otherwise live on). On Linux the kernel sends SIGKILL
+    """Worker start: exit when the process that started it dies, SIGKILL included
+    (orphaned workers would otherwise live on). On Linux the kernel sends SIGKILL
     (``prctl(PR_SET_PDEATHSIG)``); everywhere a watchdog thread checks the parent pid."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):  # no prctl: the watchdog alone
@@ -120,102 +120,203 @@ def _watch_parent(parent: int) -> None:
     os._exit(0)
 
 
-class Extractor:
-    """Runs :func:`extract_page` in a worker pool with a time limit per page.
+_READY = "ready"
 
-    At most one page per worker is handed to the pool, so a page starts as soon as it is
-    handed over and its time limit counts from its start, not from a queue. A page over the
-    limit has its worker stopped (it would otherwise keep the worker busy, and the next
-    page would wait behind it).
+
+def _serve(conn: Connection, parent: int) -> None:
+    """A worker process: pages in, :class:`ExtractedPage` (or None) out, one at a time,
+    until the daemon closes its end of the pipe."""
+    die_with_parent(parent)
+    _load()
+    conn.send(_READY)
+    while True:
+        try:
+            html, url = conn.recv()
+        except (EOFError, OSError):
+            return
+        conn.send(extract_page(html, url))
+
+
+class WorkerDied(Exception):
+    """An extraction worker exited (killed, out of memory) in the middle of a page."""
+
+
+class _Worker:
+    """One extraction process and the daemon's end of its pipe. (A pipe per worker,
+    written and read from the event loop: the standard library's process pool hands each
+    page over through a queue, a feeder thread, a manager thread and a future, which cost
+    the daemon about 0.7 ms of CPU per page against 0.3 ms this way; docs/benchmarks.md.)"""
+
+    def __init__(self) -> None:
+        # spawn: forking a process that runs an event loop and threads is unsafe
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(
+            target=_serve, args=(child, os.getpid()), name="monitor-extract", daemon=True
+        )
+        try:
+            self.process.start()
+        except BaseException:
+            self.conn.close()
+            raise
+        finally:
+            child.close()
+
+    async def receive(self) -> object:
+        """The worker's next message (waits on the pipe in the event loop, no thread)."""
+        loop = asyncio.get_running_loop()
+        fd = self.conn.fileno()
+        got: asyncio.Future[object] = loop.create_future()
+
+        def readable() -> None:
+            loop.remove_reader(fd)
+            if got.done():
+                return
+            try:  # a whole message: the worker writes it at once
+                got.set_result(self.conn.recv())
+            except (EOFError, OSError) as e:
+                got.set_exception(WorkerDied(f"extraction worker exited ({e or 'pipe closed'})"))
+
+        loop.add_reader(fd, readable)
+        try:
+            return await got
+        finally:
+            loop.remove_reader(fd)
+
+    def kill(self) -> None:
+        self.conn.close()
+        with contextlib.suppress(OSError, ValueError):
+            self.process.kill()
+            self.process.join(timeout=1)  # SIGKILL: gone within milliseconds
+
+    def close(self) -> None:
+        """Let an idle worker go: it exits when it reads the end of its pipe."""
+        self.conn.close()
+
+
+class Extractor:
+    """Runs :func:`extract_page` in worker processes with a time limit per page.
+
+    One page per worker at a time, so a page starts as soon as it is handed over and its
+    time limit counts from its start, not from a queue. A page over the limit has its
+    worker stopped (it would otherwise keep the worker busy, and the next page would wait
+    behind it); the next page gets a new worker.
     """
 
     def __init__(self, workers: int = 1, timeout: float = 30.0) -> None:
         self.timeout = timeout
         self._workers = workers
-        self._pool: Executor | None = None
+        self._thread: ThreadPoolExecutor | None = None  # workers = 0, or no processes
+        self._idle: list[_Worker] = []  # started and warm, no page
+        self._busy: set[_Worker] = set()
         self._slots: asyncio.Semaphore | None = None
-        self._warming: asyncio.Future[list[None]] | None = None  # the pool's start-up
+        self._warming: asyncio.Future[None] | None = None  # the workers' start-up
 
     @property
     def slots(self) -> int:
         """How many pages are extracted at once."""
         return max(1, self._workers)
 
-    def _executor(self) -> Executor:
-        if self._pool is None:
-            if self._workers <= 0:
-                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract")
-            else:
-                # spawn: forking a process that runs an event loop and threads is unsafe
-                ctx = multiprocessing.get_context("spawn")
-                try:
-                    self._pool = ProcessPoolExecutor(
-                        max_workers=self._workers,
-                        mp_context=ctx,
-                        initializer=die_with_parent,
-                        initargs=(os.getpid(),),
-                    )
-                except OSError as e:  # e.g. a container without a writable /dev/shm
-                    log.warning(
-                        "cannot start extraction worker processes (%s); extracting in a thread",
-                        e,
-                    )
-                    self._workers = 0
-                    return self._executor()
-        return self._pool
-
     async def extract(self, html: bytes, url: str) -> ExtractedPage | None:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.slots)
         async with self._slots:  # a worker is free: the page starts now
+            if self._workers > 0:
+                await self._warm()
+            if self._workers <= 0:
+                return await self._in_thread(html, url)
             return await self._extract(html, url)
 
+    async def _in_thread(self, html: bytes, url: str) -> ExtractedPage | None:
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract")
+        fut = asyncio.get_running_loop().run_in_executor(self._thread, extract_page, html, url)
+        try:
+            return await asyncio.wait_for(fut, self.timeout)
+        except TimeoutError:  # a thread cannot be stopped: it runs to its end
+            log.warning("extracting %s took over %gs; using the feed's text", url, self.timeout)
+        return None
+
     async def _warm(self) -> None:
-        """Start a new pool's workers and load trafilatura before any page's clock runs
-        (worker start-up is not the page's time)."""
-        if self._workers <= 0:
-            return
-        if self._pool is None or self._warming is None:
-            pool = self._executor()
-            loop = asyncio.get_running_loop()
-            self._warming = asyncio.gather(
-                *(loop.run_in_executor(pool, _load) for _ in range(self._workers))
-            )
-        await self._warming
+        """Start every worker and load trafilatura before any page's clock runs (worker
+        start-up is not the page's time)."""
+        if self._warming is None:
+            self._warming = asyncio.ensure_future(self._start_all())
+        await asyncio.shield(self._warming)
+
+    async def _start_all(self) -> None:
+        started = await asyncio.gather(*(self._start() for _ in range(self._workers)))
+        self._idle += [w for w in started if w is not None]
+
+    async def _start(self) -> _Worker | None:
+        """A new warm worker; None (and extraction in a thread from now on) when worker
+        processes cannot be started here."""
+        try:
+            worker = _Worker()
+        except OSError as e:  # e.g. a container that allows no more processes
+            return self._no_processes(e)
+        try:
+            ready = await worker.receive()
+        except WorkerDied as e:
+            worker.kill()
+            return self._no_processes(e)
+        except BaseException:  # cancelled while it started
+            worker.kill()
+            raise
+        assert ready == _READY
+        return worker
+
+    def _no_processes(self, e: Exception) -> None:
+        if self._workers > 0:
+            log.warning("cannot start extraction worker processes (%s); extracting in a thread", e)
+        self._workers = 0
 
     async def _extract(self, html: bytes, url: str) -> ExtractedPage | None:
-        loop = asyncio.get_running_loop()
+        worker = None
+        while self._idle and worker is None:
+            worker = self._idle.pop()
+            if not worker.process.is_alive():  # died while idle (the OOM killer, a signal)
+                worker.kill()
+                worker = None
+        if worker is None:
+            worker = await self._start()
+        if worker is None:
+            return await self._in_thread(html, url)
+        self._busy.add(worker)
+        done = False
         try:
-            await self._warm()
-            fut = loop.run_in_executor(self._executor(), extract_page, html, url)
-            return await asyncio.wait_for(fut, self.timeout)
+            worker.conn.send((html, url))  # the worker is waiting for it
+            async with asyncio.timeout(self.timeout):
+                page = await worker.receive()
+            assert page is None or isinstance(page, ExtractedPage)
+            done = True
+            return page
         except TimeoutError:
             log.warning("extracting %s took over %gs; using the feed's text", url, self.timeout)
-            self._stop_workers()
-        except Exception as e:  # a broken worker pool must be visible, not silently degrade
+        except (WorkerDied, OSError) as e:  # a dead worker must be visible, not silently degrade
             log.warning(
                 "extracting %s failed (%s: %s); using the feed's text", url, type(e).__name__, e
             )
-            if isinstance(e, BrokenProcessPool):
-                self.close()  # the next article gets a fresh pool
+        finally:
+            self._busy.discard(worker)
+            if done:
+                self._idle.append(worker)
+            else:  # stopped mid-page (time limit, cancelled, died): the next page gets a new one
+                worker.kill()
         return None
 
-    def _stop_workers(self) -> None:
-        """Stop a process pool whose worker is stuck on a page (the next page gets a fresh
-        pool); a thread cannot be stopped, so with ``workers = 0`` it runs to its end."""
-        pool = self._pool
-        if isinstance(pool, ProcessPoolExecutor):
-            # the standard library has no public way to stop a busy worker before 3.14
-            for proc in list(getattr(pool, "_processes", {}).values()):
-                with contextlib.suppress(OSError):
-                    proc.kill()
-            self.close()
-
     def close(self) -> None:
-        self._warming = None
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        if self._warming is not None:
+            self._warming.cancel()
+            self._warming = None
+        for worker in self._idle:
+            worker.close()
+        for worker in self._busy:
+            worker.kill()
+        self._idle, self._busy = [], set()
+        if self._thread is not None:
+            self._thread.shutdown(wait=False, cancel_futures=True)
+            self._thread = None
 
 
 def _untitled(text: str, url: str, feed_name: str) -> str:

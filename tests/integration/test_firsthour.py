@@ -687,7 +687,7 @@ def test_extraction_falls_back_to_a_thread_when_worker_processes_cannot_start(
     def no_semaphores(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(extract, "ProcessPoolExecutor", no_semaphores)
+    monkeypatch.setattr(extract, "_Worker", no_semaphores)
     page = corpus.get_file(LEDGER_PAGE)
     ex = extract.Extractor(workers=2)
     try:
