@@ -1,9 +1,10 @@
 """Article pages → main text and metadata (trafilatura), off the event loop.
 
 Extraction is CPU-bound, so it runs in worker processes (``[extract] workers``, each
-fed through a pipe of its own that the event loop reads; 0 runs it in a thread instead, which is handy for tests and tiny installs). When a page
-cannot be fetched or yields too little text, :func:`build_article` falls back to the
-feed entry's content or summary and records where the text came from.
+fed through a pipe of its own that the event loop reads; 0 runs it in a thread instead,
+which is handy for tests and tiny installs). When a page cannot be fetched or yields too
+little text, :func:`build_article` falls back to the feed entry's content or summary and
+records where the text came from.
 """
 
 from __future__ import annotations
