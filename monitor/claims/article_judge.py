@@ -378,11 +378,6 @@ class ArticleJudge:
             return "confirms"
         return "neither"
 
-    def judge(self, *args: Any, **kwargs: Any) -> list[Verdict]:
-        """Verdicts of claims against one article: :meth:`read` without the judge's own
-        probabilities (same arguments)."""
-        return self.read(*args, **kwargs)[0]
-
     def read(
         self,
         claims: Sequence[str],

@@ -80,6 +80,7 @@ from monitor.claims.pairs import (
     MODEL_DIR,
     PairModel,
     PairModelError,
+    Readings,
     Verdict,
     content_words,
     read_many,
@@ -190,7 +191,7 @@ class ArticleReading:
     verdicts: list[Verdict]
     level: str
     judge: list[tuple[float, float]] | None = None
-    readings: Sequence[Any] = ()
+    readings: Sequence[Readings] = ()
 
 
 @dataclass(frozen=True)
@@ -908,6 +909,7 @@ class _ArticleRun:
         if reading.judge is None or level != "article":
             return set()
         sided: set[int] = set()
+        other_ids = {o.id for o in self.others}
         for c, (conf, contra), r in zip(judged, reading.judge, reading.readings, strict=True):
             probs = np.asarray(r.probs, dtype=float).reshape(-1, 3)
             if c.polarity != "asserted":
@@ -918,7 +920,7 @@ class _ArticleRun:
                 continue
             if conf < REFUTED_CONFIRMS or conf <= contra or not len(probs):
                 continue
-            if self.copy or any(o.id == c.id for o in self.others):
+            if self.copy or c.id in other_ids:
                 continue  # a re-run does not alert; claims of other stories never here
             i = int(np.argmax(probs[:, 0]))
             if probs[i, 0] <= probs[i, 1]:

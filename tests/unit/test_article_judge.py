@@ -195,7 +195,7 @@ def test_body_cues_count_refutation_per_100_words() -> None:
 def test_rules_around_the_judge(pass_through, probs, pair, stance, want) -> None:
     r = readings(probs)
     v = Verdict(pair, 0.9, r.texts[0] if pair != "neither" else "", None)
-    [got] = pass_through.judge([CLAIM], SENTS, [r], [engine(stance)], [v])
+    [got], _ = pass_through.read([CLAIM], SENTS, [r], [engine(stance)], [v])
     assert got.relation == want
     if want != "neither":
         assert got.evidence == SENTS[0] and got.score is not None

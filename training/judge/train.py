@@ -207,7 +207,7 @@ def f05(p: float, r: float) -> float:
 
 
 def combined(P: np.ndarray, d: Any, th: dict[str, Any], gate: float) -> np.ndarray:
-    """What the claims stage decides (ArticleJudge.judge): the judge's own verdict, else
+    """What the claims stage decides (ArticleJudge.read): the judge's own verdict, else
     main's rule (the pair model's article verdict; a confirmation also read by the
     engine) where the judge gives that relation at least ``gate``."""
     mp, me = d["main_pair"], d["main_engine"]
@@ -315,7 +315,7 @@ def balanced(w: np.ndarray, fnc: np.ndarray) -> np.ndarray:
 def with_passage(
     base: np.ndarray, q: np.ndarray, engine: np.ndarray, tc: float, tx: float
 ) -> np.ndarray:
-    """``ArticleJudge.judge`` with the passage route: where the rule before it has no
+    """``ArticleJudge.read`` with the passage route: where the rule before it has no
     verdict, the passage model's reading decides (a confirmation also read by the engine)."""
     out = base.copy()
     ok = ~np.isnan(q[:, 0])
@@ -326,7 +326,7 @@ def with_passage(
 
 
 def shipped_rule(P: np.ndarray, d: Any, th: dict[str, Any]) -> np.ndarray:
-    """``ArticleJudge.judge`` before the cross judge: the judge's own verdict, the gated
+    """``ArticleJudge.read`` before the cross judge: the judge's own verdict, the gated
     pair-model verdict, the passage route (``th``: ``thresholds.json``)."""
     base = combined(P, d, th, th["gate"]["threshold"])
     t = th["passage"]

@@ -250,7 +250,7 @@ def cross_rule(
     gate: float,
     engine: np.ndarray,
 ) -> np.ndarray:
-    """``ArticleJudge.judge`` with the cross judge: a contradiction of the shipped rule
+    """``ArticleJudge.read`` with the cross judge: a contradiction of the shipped rule
     stands only if the cross judge gives contradicts at least ``gate`` or the engine reads
     contradicts itself (``engine``: its stances); where no verdict
     is left, the cross judge's own contradiction stands if the article has evidence that
