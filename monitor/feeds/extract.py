@@ -10,13 +10,16 @@ records where the text came from.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import ctypes
 import functools
 import logging
 import multiprocessing
 import os
+import queue
 import signal
+import socket
 import sys
 import threading
 import time
@@ -123,30 +126,73 @@ def _watch_parent(parent: int) -> None:
 
 _READY = "ready"
 
+# Pages handed to one worker at once: while it extracts one, the next waits in the worker,
+# so it starts the moment the first is done instead of when the event loop next gets round
+# to handing it over (the loop may be storing a feed's articles meanwhile).
+DEPTH = 2
+
 
 def _serve(conn: Connection, parent: int) -> None:
-    """A worker process: pages in, :class:`ExtractedPage` (or None) out, one at a time,
-    until the daemon closes its end of the pipe."""
+    """A worker process: pages in, ``(ExtractedPage | None, finished)`` out, in order, until
+    the daemon closes its end of the pipe. A thread takes pages off the pipe as they come,
+    so the daemon's write never waits for an extraction; ``finished`` (the monotonic clock,
+    shared by the processes) is when the next page, if one is waiting, starts."""
     die_with_parent(parent)
     _load()
+    pages: queue.SimpleQueue[tuple[bytes, str] | None] = queue.SimpleQueue()
+
+    def receive() -> None:
+        while True:
+            try:
+                pages.put(conn.recv())
+            except (EOFError, OSError):
+                pages.put(None)
+                return
+
+    threading.Thread(target=receive, name="pages", daemon=True).start()
     conn.send(_READY)
-    while True:
+    while (job := pages.get()) is not None:
+        html, url = job
+        page = extract_page(html, url)
+        conn.send((page, time.monotonic()))
+
+
+# The daemon's end of a worker's pipe buffers this much (the kernel caps it at
+# net.core.wmem_max): a page handed to a busy worker then goes into the buffer at once. With
+# the default (about 200 KB) two pages of 80 KB do not fit, and the event loop waited in the
+# write until the worker's thread took the first (measured: up to 7 % of the daemon's time).
+PIPE_BUFFER = 1 << 20
+
+
+def _widen(conn: Connection) -> None:
+    with contextlib.suppress(OSError, ValueError):  # not a socket here: the default
+        sock = socket.socket(fileno=os.dup(conn.fileno()))
         try:
-            html, url = conn.recv()
-        except (EOFError, OSError):
-            return
-        conn.send(extract_page(html, url))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, PIPE_BUFFER)
+        finally:
+            sock.close()
 
 
 class WorkerDied(Exception):
     """An extraction worker exited (killed, out of memory) in the middle of a page."""
 
 
+@dataclass(eq=False)
+class _Job:
+    html: bytes
+    url: str
+    done: asyncio.Future[ExtractedPage | None]
+    sent: float = 0.0  # when it was handed to its worker (loop clock = time.monotonic)
+
+
 class _Worker:
     """One extraction process and the daemon's end of its pipe. (A pipe per worker,
     written and read from the event loop: the standard library's process pool hands each
     page over through a queue, a feeder thread, a manager thread and a future, which cost
-    the daemon about 0.7 ms of CPU per page against 0.3 ms this way; docs/benchmarks.md.)"""
+    the daemon about 0.7 ms of CPU per page against 0.3 ms this way; docs/benchmarks.md.)
+
+    ``jobs``: the pages handed over and not answered yet, in order; the first is being
+    extracted, and its time limit runs from its start (``clock``)."""
 
     def __init__(self) -> None:
         # spawn: forking a process that runs an event loop and threads is unsafe
@@ -162,9 +208,12 @@ class _Worker:
             raise
         finally:
             child.close()
+        _widen(self.conn)
+        self.jobs: collections.deque[_Job] = collections.deque()
+        self.clock: asyncio.TimerHandle | None = None
 
-    async def receive(self) -> object:
-        """The worker's next message (waits on the pipe in the event loop, no thread)."""
+    async def ready(self) -> None:
+        """Wait for the worker's start-up message (waits on the pipe in the event loop)."""
         loop = asyncio.get_running_loop()
         fd = self.conn.fileno()
         got: asyncio.Future[object] = loop.create_future()
@@ -173,18 +222,26 @@ class _Worker:
             loop.remove_reader(fd)
             if got.done():
                 return
-            try:  # a whole message: the worker writes it at once
+            try:
                 got.set_result(self.conn.recv())
             except (EOFError, OSError) as e:
                 got.set_exception(WorkerDied(f"extraction worker exited ({e or 'pipe closed'})"))
 
         loop.add_reader(fd, readable)
         try:
-            return await got
+            message = await got
         finally:
             loop.remove_reader(fd)
+        assert message == _READY
+
+    def unwatch(self) -> None:
+        """Stop reading the worker's pipe in the event loop."""
+        with contextlib.suppress(ValueError, OSError, RuntimeError):  # closed; no loop
+            asyncio.get_running_loop().remove_reader(self.conn.fileno())
 
     def kill(self) -> None:
+        self._stop_clock()
+        self.unwatch()
         self.conn.close()
         with contextlib.suppress(OSError, ValueError):
             self.process.kill()
@@ -192,16 +249,22 @@ class _Worker:
 
     def close(self) -> None:
         """Let an idle worker go: it exits when it reads the end of its pipe."""
+        self.unwatch()
         self.conn.close()
+
+    def _stop_clock(self) -> None:
+        if self.clock is not None:
+            self.clock.cancel()
+            self.clock = None
 
 
 class Extractor:
     """Runs :func:`extract_page` in worker processes with a time limit per page.
 
-    One page per worker at a time, so a page starts as soon as it is handed over and its
-    time limit counts from its start, not from a queue. A page over the limit has its
-    worker stopped (it would otherwise keep the worker busy, and the next page would wait
-    behind it); the next page gets a new worker.
+    Each worker is handed up to :data:`DEPTH` pages: one it extracts, the next waiting in
+    it. A page's time limit counts from when its worker starts it, not from a queue. A page
+    over the limit has its worker stopped (it would otherwise keep the worker busy, and the
+    pages behind it would wait); the pages waiting behind it go to a new worker.
     """
 
     def __init__(self, workers: int = 1, timeout: float = 30.0) -> None:
@@ -209,9 +272,11 @@ class Extractor:
         self._workers = workers
         self._thread: ThreadPoolExecutor | None = None  # workers = 0, or no processes
         self._idle: list[_Worker] = []  # started and warm, no page
-        self._busy: set[_Worker] = set()
+        self._busy: set[_Worker] = set()  # with pages handed over
         self._slots: asyncio.Semaphore | None = None
         self._warming: asyncio.Future[None] | None = None  # the workers' start-up
+        self._starting = asyncio.Lock()  # one replacement worker started at a time
+        self._moving: set[asyncio.Task[None]] = set()  # pages moving to another worker
 
     @property
     def slots(self) -> int:
@@ -220,8 +285,8 @@ class Extractor:
 
     async def extract(self, html: bytes, url: str) -> ExtractedPage | None:
         if self._slots is None:
-            self._slots = asyncio.Semaphore(self.slots)
-        async with self._slots:  # a worker is free: the page starts now
+            self._slots = asyncio.Semaphore(self.slots * DEPTH)
+        async with self._slots:  # a worker has room: the page is handed over now
             if self._workers > 0:
                 await self._warm()
             if self._workers <= 0:
@@ -257,14 +322,13 @@ class Extractor:
         except OSError as e:  # e.g. a container that allows no more processes
             return self._no_processes(e)
         try:
-            ready = await worker.receive()
+            await worker.ready()
         except WorkerDied as e:
             worker.kill()
             return self._no_processes(e)
         except BaseException:  # cancelled while it started
             worker.kill()
             raise
-        assert ready == _READY
         return worker
 
     def _no_processes(self, e: Exception) -> None:
@@ -272,39 +336,125 @@ class Extractor:
             log.warning("cannot start extraction worker processes (%s); extracting in a thread", e)
         self._workers = 0
 
+    async def _worker(self) -> _Worker | None:
+        """A live worker with room for a page (the least loaded), started if need be (a
+        worker that died or was stopped is replaced here, one at a time, so there are never
+        more than ``workers``)."""
+        async with self._starting:
+            while self._idle:
+                worker = self._idle.pop()
+                if worker.process.is_alive():
+                    return worker
+                worker.kill()  # died while idle (the OOM killer, a signal)
+            if len(self._busy) < self._workers:
+                return await self._start()
+            # every worker is busy: the least loaded (it has room, see ``extract``'s slots)
+            return min(self._busy, key=lambda w: len(w.jobs))
+
     async def _extract(self, html: bytes, url: str) -> ExtractedPage | None:
-        worker = None
-        while self._idle and worker is None:
-            worker = self._idle.pop()
-            if not worker.process.is_alive():  # died while idle (the OOM killer, a signal)
-                worker.kill()
-                worker = None
-        if worker is None:
-            worker = await self._start()
-        if worker is None:
+        job = _Job(html, url, asyncio.get_running_loop().create_future())
+        if not await self._hand_over(job):
             return await self._in_thread(html, url)
-        self._busy.add(worker)
-        done = False
         try:
-            worker.conn.send((html, url))  # the worker is waiting for it
-            async with asyncio.timeout(self.timeout):
-                page = await worker.receive()
-            assert page is None or isinstance(page, ExtractedPage)
-            done = True
-            return page
-        except TimeoutError:
-            log.warning("extracting %s took over %gs; using the feed's text", url, self.timeout)
-        except (WorkerDied, OSError) as e:  # a dead worker must be visible, not silently degrade
-            log.warning(
-                "extracting %s failed (%s: %s); using the feed's text", url, type(e).__name__, e
-            )
-        finally:
+            return await asyncio.shield(job.done)
+        except asyncio.CancelledError:
+            # the page is no longer wanted: a worker busy with it is stopped (the pages
+            # behind it go to a new one); one still waiting in a worker is extracted there
+            # and its result dropped
+            worker = next((w for w in self._busy if w.jobs and w.jobs[0] is job), None)
+            if worker is not None:
+                worker.jobs.popleft()
+                self._lose(worker)
+            raise
+
+    async def _hand_over(self, job: _Job) -> bool:
+        """Give the page to a worker; False when there are no worker processes any more."""
+        worker = await self._worker()
+        if worker is None:
+            return False
+        loop = asyncio.get_running_loop()
+        if not worker.jobs:  # idle: it starts the page now
+            self._busy.add(worker)
+            loop.add_reader(worker.conn.fileno(), self._readable, worker)
+        job.sent = loop.time()
+        worker.jobs.append(job)
+        try:
+            worker.conn.send((job.html, job.url))  # a thread in the worker takes it at once
+        except OSError as e:
+            worker.jobs.remove(job)
+            self._fail(worker, e)
+            return await self._hand_over(job)
+        if len(worker.jobs) == 1:
+            self._start_clock(worker, job.sent)
+        return True
+
+    def _start_clock(self, worker: _Worker, started: float) -> None:
+        worker._stop_clock()
+        loop = asyncio.get_running_loop()
+        worker.clock = loop.call_at(started + self.timeout, self._expired, worker)
+
+    def _readable(self, worker: _Worker) -> None:
+        try:  # a whole message: the worker writes it at once
+            page, finished = worker.conn.recv()
+        except (EOFError, OSError) as e:
+            self._fail(worker, e)
+            return
+        assert page is None or isinstance(page, ExtractedPage)
+        job = worker.jobs.popleft()
+        if not job.done.done():
+            job.done.set_result(page)
+        if worker.jobs:  # the next page started when this one finished
+            self._start_clock(worker, max(finished, worker.jobs[0].sent))
+        else:
+            worker._stop_clock()
+            asyncio.get_running_loop().remove_reader(worker.conn.fileno())
             self._busy.discard(worker)
-            if done:
-                self._idle.append(worker)
-            else:  # stopped mid-page (time limit, cancelled, died): the next page gets a new one
-                worker.kill()
-        return None
+            self._idle.append(worker)
+
+    def _expired(self, worker: _Worker) -> None:
+        worker.clock = None
+        job = worker.jobs.popleft()
+        log.warning("extracting %s took over %gs; using the feed's text", job.url, self.timeout)
+        if not job.done.done():
+            job.done.set_result(None)
+        self._lose(worker)
+
+    def _fail(self, worker: _Worker, e: Exception) -> None:
+        """The worker died (a dead worker must be visible, not silently degrade): its
+        current page falls back to the feed's text, the pages behind it go elsewhere."""
+        if worker.jobs:
+            job = worker.jobs.popleft()
+            died = WorkerDied(f"extraction worker exited ({e or 'pipe closed'})")
+            log.warning(
+                "extracting %s failed (%s: %s); using the feed's text", job.url, "WorkerDied", died
+            )
+            if not job.done.done():
+                job.done.set_result(None)
+        self._lose(worker)
+
+    def _lose(self, worker: _Worker) -> None:
+        """Stop ``worker`` and hand the pages still waiting in it to other workers (their
+        time limits had not started)."""
+        waiting = list(worker.jobs)
+        worker.jobs.clear()
+        self._busy.discard(worker)
+        worker.kill()
+        for job in waiting:
+            task = asyncio.ensure_future(self._requeue(job))
+            self._moving.add(task)
+            task.add_done_callback(self._moving.discard)
+
+    async def _requeue(self, job: _Job) -> None:
+        try:
+            if await self._hand_over(job):
+                return
+            page = await self._in_thread(job.html, job.url)
+        except Exception as e:  # (cancelled at close: the waiter is cancelled too)
+            if not job.done.done():
+                job.done.set_exception(e)
+            return
+        if not job.done.done():
+            job.done.set_result(page)
 
     def close(self) -> None:
         if self._warming is not None:
@@ -314,6 +464,10 @@ class Extractor:
             worker.close()
         for worker in self._busy:
             worker.kill()
+            for job in worker.jobs:
+                job.done.cancel()
+        for task in self._moving:
+            task.cancel()
         self._idle, self._busy = [], set()
         if self._thread is not None:
             self._thread.shutdown(wait=False, cancel_futures=True)

@@ -95,3 +95,86 @@ def test_a_dead_worker_is_replaced_and_close_leaves_none_running(caplog):
     failed = [r.getMessage() for r in caplog.records if "failed" in r.getMessage()]
     assert len(failed) == 1 and "big.html" in failed[0] and "WorkerDied" in failed[0]
     assert _wait_gone(pids), "a worker outlived close()"
+
+
+BIG = b"<html><head><script>" + b"x" * 4_000_000 + b"</script></head><body></body></html>"
+
+
+def test_a_worker_holds_the_next_page_while_it_extracts_one():
+    """With one worker, a second page is handed over while the first is extracted (so it
+    starts as soon as the first is done, whatever the event loop is doing then)."""
+    (h1, u1), (h2, u2) = _pages(2)
+
+    async def run() -> tuple[int, list[object]]:
+        ex = Extractor(workers=1, timeout=60)
+        try:
+            await ex.extract(h1, u1)  # warm
+            tasks = [asyncio.ensure_future(ex.extract(h, u)) for h, u in [(h1, u1), (h2, u2)]]
+            await asyncio.sleep(0)  # both handed over before either is answered
+            for _ in range(3):
+                await asyncio.sleep(0)
+            (worker,) = ex._busy
+            held = len(worker.jobs)
+            return held, list(await asyncio.gather(*tasks))
+        finally:
+            ex.close()
+
+    held, got = asyncio.run(run())
+    assert held == 2
+    assert got == [extract_page(h1, u1), extract_page(h2, u2)]
+
+
+def test_a_page_waiting_behind_an_overrun_goes_to_a_new_worker(caplog):
+    """The page over the limit costs only itself: the page waiting behind it in the same
+    worker is extracted by a new worker, its time limit counted from there."""
+    ((h, u),) = _pages(1)
+    big = b"<html><head><script>" + b"x" * 4_600_000 + b"</script></head><body></body></html>"
+    caplog.set_level(logging.WARNING, logger="monitor.feeds.extract")
+
+    async def run() -> tuple[list[object], int, list[int]]:
+        ex = Extractor(workers=1, timeout=0.5)  # the big page takes about 1.4 s
+        try:
+            await ex.extract(h, u)  # warm
+            (first,) = ex._idle
+            tasks = [
+                asyncio.ensure_future(ex.extract(big, "http://example.org/big.html")),
+                asyncio.ensure_future(ex.extract(h, u)),
+            ]
+            for _ in range(4):
+                await asyncio.sleep(0)
+            held = len(first.jobs)  # both pages in the first worker
+            got = list(await asyncio.gather(*tasks))
+            return got, held, [first.process.pid] + [w.process.pid for w in ex._idle]
+        finally:
+            ex.close()
+
+    (lost, moved), held, pids = asyncio.run(run())
+    assert held == 2
+    assert lost is None and moved == extract_page(h, u)
+    over = [r.getMessage() for r in caplog.records if "took over" in r.getMessage()]
+    assert len(over) == 1 and "big.html" in over[0]
+    assert len(set(pids)) == 2 and _wait_gone(pids[:1])
+
+
+def test_a_cancelled_page_frees_its_worker_for_the_next():
+    """A page no longer wanted (cancelled) has its worker stopped at once; the page waiting
+    behind it goes to a new worker."""
+    ((h, u),) = _pages(1)
+
+    async def run() -> tuple[object, bool]:
+        ex = Extractor(workers=1, timeout=60)
+        try:
+            await ex.extract(h, u)  # warm
+            (first,) = ex._idle
+            big = asyncio.ensure_future(ex.extract(BIG, "http://example.org/big.html"))
+            small = asyncio.ensure_future(ex.extract(h, u))
+            await asyncio.sleep(0.3)
+            big.cancel()  # about 1 s before the big page would end
+            await asyncio.sleep(0.1)
+            stopped = _gone(first.process.pid)
+            return await asyncio.wait_for(small, 30), stopped
+        finally:
+            ex.close()
+
+    got, stopped = asyncio.run(run())
+    assert stopped and got == extract_page(h, u)
