@@ -287,3 +287,36 @@ def test_an_unchanged_feed_reuses_its_connection(corpus):
 
     assert asyncio.run(go()) == [304, 304, 304]
     assert len(opened) == 1  # the 304s leave the connection open for the next request
+
+
+def test_a_cycle_starts_a_feed_only_when_it_can_be_worked_on(tmp_path, corpus):
+    """At most [fetch] feeds_in_flight feeds of a cycle exist as tasks at once (10,000
+    waiting tasks held about 30 MB), and the reports still come in config order."""
+    import asyncio
+
+    from monitor.pipeline import open_pipeline
+
+    urls = []
+    for k in range(40):
+        corpus.set_file(f"/w{k}.xml", rss([(f"w{k}", f"Harbour council vote {k}", "")]))
+        urls.append(f"{corpus.base_url}/w{k}.xml")
+    path = basic_config(tmp_path, urls, fetch_extra="feeds_in_flight = 3\nfetch_pages = false")
+    cfg = load_config(path)
+    most = 0
+
+    def feed_tasks() -> int:
+        return sum("run_cycle" in t.get_coro().__qualname__ for t in asyncio.all_tasks())
+
+    async def go():
+        nonlocal most
+        async with open_pipeline(cfg) as pipeline:
+            cycle = asyncio.ensure_future(pipeline.run_cycle())
+            while not cycle.done():
+                most = max(most, feed_tasks())
+                await asyncio.sleep(0)
+            return cycle.result()
+
+    report = asyncio.run(go())
+    assert [f.name for f in report.feeds] == [f"feed{k}" for k in range(40)]
+    assert all(f.status == "ok" and f.new_entries == 1 for f in report.feeds)
+    assert 1 <= most <= 3 + 1  # (+1: a task that released its turn is ending)
