@@ -7,6 +7,13 @@ like it (``monitor.claims.pairs.passage``), labelled with the whole body's FNC-1
         --init /work/runs/passage2/best --out /work/runs/passage3 --seed 1 --limit 5600 \
         --discuss 0.5 --unrelated 0.15 --contradicts-copies 3 --lr 2e-5
     python -m training.passage export --run /work/runs/passage3 --out monitor/claims/passage_model
+    # tried, not shipped (docs/claims-evaluation.md, "passage4"): passage3 continued on every
+    # agree/disagree pair of the training stories (--limit 0), new discuss/unrelated samples
+    # (seed 2) and the Emergent training claims' headlines, at most 38 minutes of batches
+    HF_HUB_OFFLINE=1 nice -n 10 python -m training.passage train --no-val \
+        --init /work/runs/passage3/best --out /work/runs/passage4 --seed 2 --limit 0 \
+        --discuss 0.4 --unrelated 0.15 --contradicts-copies 3 --emergent 1.0 --lr 2e-5 \
+        --budget 38
     # the validation readings the passage route's thresholds are chosen from, without
     # recomputing the other features (training/judge/README.md, steps 2 and 3b)
     python -m training.passage rescore --features val.npz --side val \
@@ -18,7 +25,10 @@ quoted, then doubted further on). The passage model starts from the pair model's
 fine-tuned checkpoint (``--init``, default ``/work/runs/pairs1/best``) and learns the
 body-level label of FNC-1 pairs of the **training** stories of
 ``training/pairs/splits.json`` (agree → confirms, disagree → contradicts, discuss and a
-sample of unrelated → neither). The validation stories give the epoch and, written to
+sample of unrelated → neither); with ``--emergent`` also Emergent claim/headline pairs of the
+training claims (for → confirms, against → contradicts, observing → neither; the headline
+is the passage). ``--dry-run`` prints the counts only. The validation stories give the
+epoch and, written to
 ``--out/val_probs.npz``, the readings from which the article judge is fitted
 (``python -m training.judge``). The test stories are never read here.
 """
@@ -41,7 +51,8 @@ import numpy as np
 
 from monitor.claims.pairs import LABELS, passage, split_text
 from monitor.claims.track import claim_content
-from training.judge.train import DATA, GOLD, load, side_pairs
+from training.judge.train import DATA, GOLD, SPLITS, load, side_pairs
+from training.pairs.make_splits import headline_key, read_csv
 from training.pairs.train import progress, step
 
 INIT = Path("/work/runs/pairs1/best")
@@ -61,6 +72,34 @@ def examples(
         text = passage(claim, sents_of[b])
         if text:
             out.append((claim, text, GOLD[stance], stance))
+    return out
+
+
+EMERGENT = {"for": 0, "against": 1, "observing": 2}
+
+
+def emergent_examples(data: Path, share: float, seed: int) -> list[tuple[str, str, int, str]]:
+    """(claim, passage, label, Emergent stance) of Emergent claim/headline pairs of the
+    **training** claims of ``training/pairs/splits.json`` (for → confirms, against →
+    contradicts, observing → neither), a share ``share`` of them drawn with ``seed``. The
+    headline is read as the claims stage reads a short text (its passage: the headline when
+    it shares a fifth of the claim's content words). Emergent headlines are FNC-1 headlines
+    too (the split keeps them on the same side): a row whose headline is an FNC-1 headline
+    of the validation or test side would be dropped (none is, with the shipped split)."""
+    splits = json.loads(SPLITS.read_text(encoding="utf-8"))
+    ids = set(splits["emergent"]["train"])
+    held = {k for side in ("val", "test") for k in splits["fnc1"][side]["headline_sha1"]}
+    rng = random.Random(seed)
+    out = []
+    for r in read_csv(data.parent / "emergent" / "train.csv"):
+        if r["claim_id"] not in ids or headline_key(r["headline"]) in held:
+            continue
+        if rng.random() >= share:
+            continue
+        claim = claim_content(r["claim"])
+        text = passage(claim, [s for s in split_text(r["headline"]) if s.strip()])
+        if text:
+            out.append((claim, text, EMERGENT[r["stance"]], r["stance"]))
     return out
 
 
@@ -115,18 +154,26 @@ def cmd_train(args: argparse.Namespace) -> int:
         train_pairs = [p for p in train_pairs if p[2] != "discuss" or rng.random() < args.discuss]
     train = examples(bodies, train_pairs)
     train += [e for e in train if e[2] == 1] * (args.contradicts_copies - 1)
-    val = examples(bodies, val_pairs)
+    if args.emergent:
+        train += emergent_examples(args.data, args.emergent, args.seed)
     if args.limit:
         train = rng.sample(train, min(args.limit, len(train)))
     counts = {LABELS[k]: sum(e[2] == k for e in train) for k in range(3)}
-    print(f"train {len(train)} {counts}; val {len(val)}", flush=True)
+    sources = {s: sum(e[3] == s for e in train) for s in sorted({e[3] for e in train})}
+    print(f"train {len(train)} {counts} {sources}", flush=True)
+    if args.dry_run:
+        return 0
+    val = [] if args.no_val else examples(bodies, val_pairs)
     tok = AutoTokenizer.from_pretrained(args.init)
     model = AutoModelForSequenceClassification.from_pretrained(args.init)
-    steps = args.epochs * ((len(train) + args.batch - 1) // args.batch)
+    if args.budget and args.epochs != 1:
+        raise SystemExit("--budget needs --epochs 1")
+    # total steps, shortened by --budget (the learning rate then decays to 0 by the new end)
+    steps = [args.epochs * ((len(train) + args.batch - 1) // args.batch)]
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
-    warm = max(1, steps // 10)
+    warm = max(1, steps[0] // 10)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm)))
+        opt, lambda s: min((s + 1) / warm, max(0.0, (steps[0] - s) / max(1, steps[0] - warm)))
     )
     y_val = np.array([e[2] for e in val])
     w_val = np.array([val_weight if e[3] == "unrelated" else 1.0 for e in val])
@@ -139,10 +186,20 @@ def cmd_train(args: argparse.Namespace) -> int:
         rng.shuffle(bl)
         t0 = time.time()
         loss_sum = 0.0
-        for i, b in enumerate(bl):
+        i = 0
+        while i < len(bl):
+            b = bl[i]
             labels = torch.tensor([e[2] for e in b])
             loss_sum += step(model, opt, sched, _encode(tok, b, args.max_length), labels)
             progress(epoch, i, len(bl), loss_sum, t0)
+            i += 1
+            if args.budget and i >= 40 and i % 10 == 0:
+                fit = int(args.budget * 60 / ((time.time() - t0) / i))
+                if fit < len(bl):  # the rest of the batches, drawn at random, dropped
+                    bl = bl[: max(i, fit)]
+                    steps[0] = len(bl)
+                    print(f"budget: {len(bl)} batches fit in {args.budget} min", flush=True)
+        counts = {LABELS[k]: sum(e[2] == k for b in bl for e in b) for k in range(3)}
         if args.no_val:  # the judge's features read the validation stories anyway
             _save(model, tok, args, epoch, None, counts)
             continue
@@ -220,7 +277,12 @@ def cmd_export(args: argparse.Namespace) -> int:
             "training": {
                 "data": "FNC-1 headline/body pairs of the training stories of "
                 "training/pairs/splits.json, the body read as monitor.claims.pairs.passage "
-                "(training/passage/train.py)",
+                "(training/passage/train.py)"
+                + (
+                    ", and Emergent claim/headline pairs of its training claims"
+                    if float(info["args"].get("emergent") or 0)
+                    else ""
+                ),
                 "epoch": info["epoch"],
                 "train_counts": info["train_counts"],
                 "val_f1_sum": info["val_f1_sum"],
@@ -235,6 +297,8 @@ def cmd_export(args: argparse.Namespace) -> int:
                         "unrelated",
                         "contradicts_copies",
                         "limit",
+                        "emergent",
+                        "budget",
                         "seed",
                     )
                     if k in info["args"]
@@ -321,10 +385,23 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--unrelated", type=float, default=0.1, help="share of unrelated pairs kept")
     t.add_argument("--discuss", type=float, default=0.4, help="share of discuss pairs kept")
     t.add_argument("--contradicts-copies", type=int, default=2)
-    t.add_argument("--limit", type=int, default=3200)
+    t.add_argument("--limit", type=int, default=3200, help="pairs drawn (0: all)")
+    t.add_argument(
+        "--emergent",
+        type=float,
+        default=0.0,
+        help="share of the Emergent training claim/headline pairs added",
+    )
     t.add_argument("--threads", type=int, default=2)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--no-val", action="store_true", help="save every epoch, no validation")
+    t.add_argument("--dry-run", action="store_true", help="print the training counts only")
+    t.add_argument(
+        "--budget",
+        type=float,
+        default=0.0,
+        help="minutes of training at most (one epoch): the batches that do not fit are left out",
+    )
     e = sub.add_parser("export")
     e.add_argument("--run", type=Path, required=True)
     e.add_argument("--out", type=Path, required=True)
