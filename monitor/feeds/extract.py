@@ -271,6 +271,7 @@ class Extractor:
         self.timeout = timeout
         self._workers = workers
         self._thread: ThreadPoolExecutor | None = None  # workers = 0, or no processes
+        self._thread_free: asyncio.Semaphore | None = None  # one page in the thread at once
         self._idle: list[_Worker] = []  # started and warm, no page
         self._busy: set[_Worker] = set()  # with pages handed over
         self._slots: asyncio.Semaphore | None = None
@@ -294,13 +295,18 @@ class Extractor:
             return await self._extract(html, url)
 
     async def _in_thread(self, html: bytes, url: str) -> ExtractedPage | None:
-        if self._thread is None:
+        if self._thread is None or self._thread_free is None:
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract")
-        fut = asyncio.get_running_loop().run_in_executor(self._thread, extract_page, html, url)
-        try:
-            return await asyncio.wait_for(fut, self.timeout)
-        except TimeoutError:  # a thread cannot be stopped: it runs to its end
-            log.warning("extracting %s took over %gs; using the feed's text", url, self.timeout)
+            self._thread_free = asyncio.Semaphore(1)
+        # one page handed to the thread at a time, so its time limit starts when the thread
+        # is free (the worker processes take two pages each; the thread must not queue)
+        async with self._thread_free:
+            loop = asyncio.get_running_loop()
+            fut = loop.run_in_executor(self._thread, extract_page, html, url)
+            try:
+                return await asyncio.wait_for(fut, self.timeout)
+            except TimeoutError:  # a thread cannot be stopped: it runs to its end
+                log.warning("extracting %s took over %gs; using the feed's text", url, self.timeout)
         return None
 
     async def _warm(self) -> None:

@@ -178,3 +178,23 @@ def test_a_cancelled_page_frees_its_worker_for_the_next():
 
     got, stopped = asyncio.run(run())
     assert stopped and got == extract_page(h, u)
+
+
+def test_in_a_thread_a_page_s_time_limit_starts_when_the_thread_is_free(caplog):
+    """With ``workers = 0`` pages are extracted one at a time in a thread; a page waiting
+    for the thread is not timed (four pages of about 1 s each in a row, each within 3 s)."""
+    ((h, u),) = _pages(1)
+    caplog.set_level(logging.WARNING, logger="monitor.feeds.extract")
+
+    async def run() -> list[object]:
+        ex = Extractor(workers=0, timeout=3)
+        try:
+            await ex.extract(h, u)  # warm: trafilatura's first call loads more
+            pages = [(BIG, f"http://example.org/big{i}.html") for i in range(4)]
+            return list(await asyncio.gather(*(ex.extract(p, q) for p, q in pages)))
+        finally:
+            ex.close()
+
+    got = asyncio.run(run())
+    assert got == [extract_page(BIG, "http://example.org/big0.html")] * 4
+    assert not [r.getMessage() for r in caplog.records if "took over" in r.getMessage()]
