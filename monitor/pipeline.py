@@ -20,7 +20,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -170,18 +170,18 @@ class _Batch:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._tx: ExitStack | None = None
+        self._tx: AbstractContextManager[object] | None = None  # the open transaction
 
     def open(self) -> None:
         if self._tx is None:
-            tx = ExitStack()
-            tx.enter_context(self._store.transaction())
+            tx = self._store.transaction()
+            tx.__enter__()
             self._tx = tx
 
     def commit(self) -> None:
         tx, self._tx = self._tx, None
         if tx is not None:
-            tx.close()
+            tx.__exit__(None, None, None)
 
     def abort(self) -> None:
         """Roll back (called while an exception is being handled)."""

@@ -52,7 +52,7 @@ import numpy as np
 from monitor.claims.pairs import LABELS, passage, split_text
 from monitor.claims.track import claim_content
 from training.judge.train import DATA, GOLD, SPLITS, load, side_pairs
-from training.pairs.make_splits import headline_key, read_csv
+from training.pairs.make_splits import headline_key
 from training.pairs.train import progress, step
 
 INIT = Path("/work/runs/pairs1/best")
@@ -75,31 +75,30 @@ def examples(
     return out
 
 
-EMERGENT = {"for": 0, "against": 1, "observing": 2}
-
-
 def emergent_examples(data: Path, share: float, seed: int) -> list[tuple[str, str, int, str]]:
     """(claim, passage, label, Emergent stance) of Emergent claim/headline pairs of the
-    **training** claims of ``training/pairs/splits.json`` (for → confirms, against →
-    contradicts, observing → neither), a share ``share`` of them drawn with ``seed``. The
-    headline is read as the claims stage reads a short text (its passage: the headline when
-    it shares a fifth of the claim's content words). Emergent headlines are FNC-1 headlines
-    too (the split keeps them on the same side): a row whose headline is an FNC-1 headline
-    of the validation or test side would be dropped (none is, with the shipped split)."""
+    **training** claims of ``training/pairs/splits.json`` (read and labelled by the pair
+    model's :func:`training.pairs.data.emergent_examples`), a share ``share`` of them drawn
+    with ``seed``. The headline is read as the claims stage reads a short text (its passage:
+    the headline when it shares a fifth of the claim's content words). Emergent headlines are
+    FNC-1 headlines too (the split keeps them on the same side): a row whose headline is an
+    FNC-1 headline of the validation or test side would be dropped (none is, with the
+    shipped split)."""
+    from training.pairs.data import EMERGENT
+    from training.pairs.data import emergent_examples as emergent_rows
+
+    stance_of = {label: stance for stance, label in EMERGENT.items()}
     splits = json.loads(SPLITS.read_text(encoding="utf-8"))
-    ids = set(splits["emergent"]["train"])
     held = {k for side in ("val", "test") for k in splits["fnc1"][side]["headline_sha1"]}
     rng = random.Random(seed)
     out = []
-    for r in read_csv(data.parent / "emergent" / "train.csv"):
-        if r["claim_id"] not in ids or headline_key(r["headline"]) in held:
+    for e in emergent_rows(data.parent, set(splits["emergent"]["train"])):
+        if headline_key(e.text) in held or rng.random() >= share:
             continue
-        if rng.random() >= share:
-            continue
-        claim = claim_content(r["claim"])
-        text = passage(claim, [s for s in split_text(r["headline"]) if s.strip()])
+        claim = claim_content(e.claim)
+        text = passage(claim, [s for s in split_text(e.text) if s.strip()])
         if text:
-            out.append((claim, text, EMERGENT[r["stance"]], r["stance"]))
+            out.append((claim, text, e.label, stance_of[e.label]))
     return out
 
 
