@@ -109,12 +109,16 @@ class Daemon:
             await self._stop.wait()
         finally:
             log.info("stopping: letting %d running job(s) finish", len(self._inflight))
-            self.scheduler.shutdown(wait=False)
+            # paused, not shut down yet: apscheduler's asyncio executor cancels the jobs
+            # still running when it shuts down (wait=True cannot be honoured there), which
+            # cut polls short with a CancelledError traceback
+            self.scheduler.pause()
             if web_task is not None and self.web is not None:
                 self.web.stop()
                 await asyncio.wait([web_task], timeout=SHUTDOWN_GRACE)
             if self._inflight:
                 await asyncio.wait(list(self._inflight), timeout=SHUTDOWN_GRACE)
+            self.scheduler.shutdown(wait=False)
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
             pipeline.store.set_meta(STOPPED_META, _now())  # `monitor health` fails from now

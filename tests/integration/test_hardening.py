@@ -76,6 +76,29 @@ def test_storage_path_with_uri_characters_is_a_plain_path(tmp_path, corpus):
     assert json.loads(status.stdout)["feeds"][0]["articles"] == 1
 
 
+def test_stopping_lets_a_poll_in_flight_finish(tmp_path, corpus):
+    """SIGTERM while a feed's response is on its way: the poll finishes and is stored (the
+    scheduler used to be shut down first, and apscheduler cancels running jobs then)."""
+    from monitor.demo.server import Response
+
+    feed = small_rss(corpus.base_url, [PUTIN])
+    corpus.add_route(
+        "/slow.xml", lambda req: Response(body=feed, content_type="application/rss+xml", delay=1)
+    )
+    config = basic_config(tmp_path, [corpus.base_url + "/slow.xml"])
+    log = tmp_path / "daemon.log"
+    proc = start_daemon(config, log)
+    try:
+        wait_for(lambda: corpus.hits("/slow.xml") == 1, 60, "the feed's request", proc, log)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=60)
+    text = log.read_text()
+    assert code == 0 and "Traceback" not in text and "CancelledError" not in text
+    stopping = text.index("stopping: letting 1 running job(s) finish")
+    assert "feed feed0: 1 new entries" in text[stopping:]
+
+
 def test_a_rejected_reload_keeps_polling_and_is_visible(tmp_path, corpus, receiver):
     corpus.set_file("/one.xml", small_rss(corpus.base_url, [PUTIN]))
     config = basic_config(tmp_path, [corpus.base_url + "/one.xml"], webhook_url=receiver.url)
